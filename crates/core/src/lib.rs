@@ -1,0 +1,24 @@
+//! Shared types of voxflow.
+//!
+//! * [`Volume`]: voxels plus the voxel-to-world [`Affine`], with its [`Voxels`] kind (image or
+//!   label map) and the dtype it had on disk.
+//! * [`Op`]: the trait every graph node implements, registered with `typetag` so a JSON graph
+//!   can name it by its `op` string.
+//! * [`Value`]: the closed set of things that flow along graph edges.
+//! * [`ResampleSpec`] and its vocabulary ([`Interpolation`], [`BoundaryMode`], [`Fill`]): how a
+//!   spatial op asks for a resample, so a chain of them can be fused into one.
+//! * [`seed`]: how random draws are seeded, so they depend on (graph seed, case, output, node)
+//!   and never on execution order or thread count.
+
+pub mod dtype;
+pub mod error;
+pub mod op;
+pub mod resample;
+pub mod seed;
+pub mod volume;
+
+pub use dtype::DType;
+pub use error::{CoreError, OpError};
+pub use op::{Inputs, Kind, Op, Port, RunContext, Value};
+pub use resample::{BoundaryMode, Deferred, Fill, Interpolation, ResampleSpec};
+pub use volume::{Affine, LabelArray, LabelType, Volume, Voxels};

@@ -1,0 +1,160 @@
+//! The op trait every graph node implements, and what flows between nodes.
+
+use crate::{Deferred, OpError, Volume, seed::Rng};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The kind of value on a graph edge, known before any data is read, so wiring mistakes (an
+/// intensity op fed a label map) are caught when the graph is validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Intensities, computed in f32.
+    Image,
+    /// A label map, integer-typed; interpolated nearest or one-hot, never into new values.
+    Label,
+    /// Parameters drawn by a random op: a concrete op to apply to one or more volumes.
+    Draw,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Image => "image",
+            Kind::Label => "label map",
+            Kind::Draw => "draw",
+        })
+    }
+}
+
+/// A named input of an op and the kinds it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Port {
+    pub name: &'static str,
+    pub accepts: &'static [Kind],
+    pub required: bool,
+}
+
+impl Port {
+    /// The usual single input: a volume of either kind, named `volume`.
+    pub const VOLUME: Port = Port { name: "volume", accepts: &[Kind::Image, Kind::Label], required: true };
+    /// A single image input, named `volume` (intensity ops).
+    pub const IMAGE: Port = Port { name: "volume", accepts: &[Kind::Image], required: true };
+}
+
+/// What flows along a graph edge.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// Voxels in memory. Shared, so fanning out to several branches copies nothing.
+    Volume(Arc<Volume>),
+    /// A volume whose resample is still to be done (spatial ops fuse through this).
+    Deferred(Deferred),
+    /// Parameters drawn once by a random op, as the concrete op they describe; every node that
+    /// consumes it applies exactly the same transform.
+    Draw(Arc<dyn Op>),
+}
+
+impl Value {
+    #[must_use]
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Volume(v) => v.kind(),
+            Value::Deferred(d) => d.source.kind(),
+            Value::Draw(_) => Kind::Draw,
+        }
+    }
+}
+
+/// The inputs handed to [`Op::run`], by port name.
+#[derive(Debug, Default)]
+pub struct Inputs(pub BTreeMap<String, Value>);
+
+impl Inputs {
+    /// Takes the value on `port`.
+    pub fn take(&mut self, port: &str) -> Result<Value, OpError> {
+        self.0
+            .remove(port)
+            .ok_or_else(|| OpError::Input { port: port.to_owned(), message: "not connected".into() })
+    }
+
+    /// Takes an optional input.
+    pub fn take_optional(&mut self, port: &str) -> Option<Value> {
+        self.0.remove(port)
+    }
+
+    /// Takes a volume that is in memory (the runner resamples deferred inputs for ops that do
+    /// not accept them).
+    pub fn volume(&mut self, port: &str) -> Result<Arc<Volume>, OpError> {
+        match self.take(port)? {
+            Value::Volume(v) => Ok(v),
+            Value::Deferred(_) => Err(OpError::Input {
+                port: port.to_owned(),
+                message: "got a volume with a pending resample; the runner should have resampled it".into(),
+            }),
+            Value::Draw(_) => Err(OpError::Input { port: port.to_owned(), message: "expected a volume, got a draw".into() }),
+        }
+    }
+
+    /// Takes a draw.
+    pub fn draw(&mut self, port: &str) -> Result<Arc<dyn Op>, OpError> {
+        match self.take(port)? {
+            Value::Draw(d) => Ok(d),
+            other => Err(OpError::Input { port: port.to_owned(), message: format!("expected a draw, got {}", other.kind()) }),
+        }
+    }
+}
+
+/// What an op may know about the run it is part of.
+#[derive(Debug)]
+pub struct RunContext<'a> {
+    /// The node's name in the graph.
+    pub node: &'a str,
+    /// The case being processed (e.g. `BraTS_001`).
+    pub case_id: &'a str,
+    /// Which of the N outputs of this case is being produced.
+    pub output_index: u64,
+    /// This node's generator, seeded by (graph seed, case, output index, node name).
+    pub rng: Rng,
+    /// The case's input files, by the names the graph's `load` nodes use.
+    pub case_inputs: &'a BTreeMap<String, PathBuf>,
+    /// Where outputs go (the root that `save` templates are relative to).
+    pub output_dir: &'a Path,
+    /// Files written by this node, for the manifest.
+    pub written: Vec<PathBuf>,
+}
+
+/// A graph node: a plain parameter struct (serde, `deny_unknown_fields`) registered with
+/// `#[typetag::serde(name = "...")]`. In a graph file a node is
+/// `{"name": ..., "op": ..., "params": {...}, "inputs": {"port": "other node"}}`.
+#[typetag::serde(tag = "op", content = "params")]
+pub trait Op: Send + Sync + std::fmt::Debug {
+    /// The inputs the op takes.
+    fn ports(&self) -> &'static [Port] {
+        &[Port::VOLUME]
+    }
+
+    /// Checks the parameters (ranges, consistency) before any data is read.
+    fn validate(&self) -> Result<(), OpError> {
+        Ok(())
+    }
+
+    /// The kind of the output given the kinds of the connected inputs (already checked
+    /// against [`Op::ports`]). The default passes the `volume` input's kind through.
+    fn output_kind(&self, inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+        inputs
+            .get("volume")
+            .copied()
+            .ok_or_else(|| OpError::Input { port: "volume".into(), message: "not connected".into() })
+    }
+
+    /// Whether the op takes [`Value::Deferred`] inputs (spatial ops, which fuse). Other ops
+    /// get their inputs resampled first.
+    fn accepts_deferred(&self) -> bool {
+        false
+    }
+
+    /// Runs the op.
+    fn run(&self, ctx: &mut RunContext<'_>, inputs: Inputs) -> Result<Value, OpError>;
+}
