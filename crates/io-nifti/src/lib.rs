@@ -1,1 +1,4 @@
 //! voxflow-io-nifti
+
+/// Links this crate's ops into a binary (typetag registers them at link time).
+pub fn register() {}
