@@ -1,1 +1,23 @@
-//! (to be written)
+//! Errors of the geometry crate.
+
+use thiserror::Error;
+
+/// A spatial op could not run.
+#[derive(Debug, Error)]
+pub enum GeometryError {
+    /// A parameter is out of range (zero or negative factor, axis out of range, min > max).
+    #[error("parameter `{param}`: {message}")]
+    Param { param: &'static str, message: String },
+    /// The volume's affine cannot be inverted (zero voxel size).
+    #[error("the affine is singular")]
+    SingularAffine,
+}
+
+impl From<GeometryError> for voxflow_core::OpError {
+    fn from(e: GeometryError) -> Self {
+        match e {
+            GeometryError::Param { param, message } => voxflow_core::OpError::Param { param, message },
+            other => voxflow_core::OpError::other(other),
+        }
+    }
+}
