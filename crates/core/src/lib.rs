@@ -10,6 +10,7 @@
 //! * [`seed`]: how random draws are seeded, so they depend on (graph seed, case, output, node)
 //!   and never on execution order or thread count.
 
+pub mod apply;
 pub mod dtype;
 pub mod error;
 pub mod op;
@@ -17,8 +18,9 @@ pub mod resample;
 pub mod seed;
 pub mod volume;
 
+pub use apply::Apply;
 pub use dtype::DType;
 pub use error::{CoreError, OpError};
-pub use op::{Inputs, Kind, Op, Port, RunContext, Value};
+pub use op::{Inputs, Kind, Materialize, Op, Port, RunContext, Value};
 pub use resample::{BoundaryMode, Deferred, Fill, Interpolation, ResampleSpec};
 pub use volume::{Affine, LabelArray, LabelType, Volume, Voxels};

@@ -45,6 +45,8 @@ impl Port {
 }
 
 /// What flows along a graph edge.
+// A value is moved a handful of times per node run: boxing the deferred variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Value {
     /// Voxels in memory. Shared, so fanning out to several branches copies nothing.
@@ -93,7 +95,9 @@ impl Inputs {
                 port: port.to_owned(),
                 message: "got a volume with a pending resample; the runner should have resampled it".into(),
             }),
-            Value::Draw(_) => Err(OpError::Input { port: port.to_owned(), message: "expected a volume, got a draw".into() }),
+            Value::Draw(_) => {
+                Err(OpError::Input { port: port.to_owned(), message: "expected a volume, got a draw".into() })
+            }
         }
     }
 
@@ -101,13 +105,18 @@ impl Inputs {
     pub fn draw(&mut self, port: &str) -> Result<Arc<dyn Op>, OpError> {
         match self.take(port)? {
             Value::Draw(d) => Ok(d),
-            other => Err(OpError::Input { port: port.to_owned(), message: format!("expected a draw, got {}", other.kind()) }),
+            other => Err(OpError::Input {
+                port: port.to_owned(),
+                message: format!("expected a draw, got {}", other.kind()),
+            }),
         }
     }
 }
 
+/// Performs a pending resample; see [`RunContext::materialize`].
+pub type Materialize = dyn Fn(&Deferred) -> Result<Volume, OpError> + Sync;
+
 /// What an op may know about the run it is part of.
-#[derive(Debug)]
 pub struct RunContext<'a> {
     /// The node's name in the graph.
     pub node: &'a str,
@@ -123,6 +132,19 @@ pub struct RunContext<'a> {
     pub output_dir: &'a Path,
     /// Files written by this node, for the manifest.
     pub written: Vec<PathBuf>,
+    /// Performs a pending resample (the runner passes the geometry crate's resampling core;
+    /// core itself cannot resample).
+    pub materialize: &'a Materialize,
+}
+
+impl std::fmt::Debug for RunContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext")
+            .field("node", &self.node)
+            .field("case_id", &self.case_id)
+            .field("output_index", &self.output_index)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A graph node: a plain parameter struct (serde, `deny_unknown_fields`) registered with
@@ -153,6 +175,13 @@ pub trait Op: Send + Sync + std::fmt::Debug {
     /// get their inputs resampled first.
     fn accepts_deferred(&self) -> bool {
         false
+    }
+
+    /// For a random op (one that outputs [`Kind::Draw`]): the kinds of volume its drawn op may
+    /// be applied to. Intensity draws say `[Image]`, so wiring one to a label map is caught when
+    /// the graph is validated.
+    fn draw_applies_to(&self) -> &'static [Kind] {
+        &[Kind::Image, Kind::Label]
     }
 
     /// Runs the op.

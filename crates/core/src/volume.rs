@@ -50,14 +50,46 @@ pub enum LabelArray {
 macro_rules! with_labels {
     ($labels:expr, |$arr:ident: $T:ident| $body:expr) => {
         match $labels {
-            $crate::LabelArray::U8($arr) => { #[allow(dead_code)] type $T = u8; $body }
-            $crate::LabelArray::I8($arr) => { #[allow(dead_code)] type $T = i8; $body }
-            $crate::LabelArray::U16($arr) => { #[allow(dead_code)] type $T = u16; $body }
-            $crate::LabelArray::I16($arr) => { #[allow(dead_code)] type $T = i16; $body }
-            $crate::LabelArray::U32($arr) => { #[allow(dead_code)] type $T = u32; $body }
-            $crate::LabelArray::I32($arr) => { #[allow(dead_code)] type $T = i32; $body }
-            $crate::LabelArray::I64($arr) => { #[allow(dead_code)] type $T = i64; $body }
-            $crate::LabelArray::U64($arr) => { #[allow(dead_code)] type $T = u64; $body }
+            $crate::LabelArray::U8($arr) => {
+                #[allow(dead_code)]
+                type $T = u8;
+                $body
+            }
+            $crate::LabelArray::I8($arr) => {
+                #[allow(dead_code)]
+                type $T = i8;
+                $body
+            }
+            $crate::LabelArray::U16($arr) => {
+                #[allow(dead_code)]
+                type $T = u16;
+                $body
+            }
+            $crate::LabelArray::I16($arr) => {
+                #[allow(dead_code)]
+                type $T = i16;
+                $body
+            }
+            $crate::LabelArray::U32($arr) => {
+                #[allow(dead_code)]
+                type $T = u32;
+                $body
+            }
+            $crate::LabelArray::I32($arr) => {
+                #[allow(dead_code)]
+                type $T = i32;
+                $body
+            }
+            $crate::LabelArray::I64($arr) => {
+                #[allow(dead_code)]
+                type $T = i64;
+                $body
+            }
+            $crate::LabelArray::U64($arr) => {
+                #[allow(dead_code)]
+                type $T = u64;
+                $body
+            }
         }
     };
 }
@@ -68,14 +100,46 @@ macro_rules! with_labels {
 macro_rules! map_labels {
     ($labels:expr, |$arr:ident: $T:ident| $body:expr) => {
         match $labels {
-            $crate::LabelArray::U8($arr) => { #[allow(dead_code)] type $T = u8; $crate::LabelArray::U8($body) }
-            $crate::LabelArray::I8($arr) => { #[allow(dead_code)] type $T = i8; $crate::LabelArray::I8($body) }
-            $crate::LabelArray::U16($arr) => { #[allow(dead_code)] type $T = u16; $crate::LabelArray::U16($body) }
-            $crate::LabelArray::I16($arr) => { #[allow(dead_code)] type $T = i16; $crate::LabelArray::I16($body) }
-            $crate::LabelArray::U32($arr) => { #[allow(dead_code)] type $T = u32; $crate::LabelArray::U32($body) }
-            $crate::LabelArray::I32($arr) => { #[allow(dead_code)] type $T = i32; $crate::LabelArray::I32($body) }
-            $crate::LabelArray::I64($arr) => { #[allow(dead_code)] type $T = i64; $crate::LabelArray::I64($body) }
-            $crate::LabelArray::U64($arr) => { #[allow(dead_code)] type $T = u64; $crate::LabelArray::U64($body) }
+            $crate::LabelArray::U8($arr) => {
+                #[allow(dead_code)]
+                type $T = u8;
+                $crate::LabelArray::U8($body)
+            }
+            $crate::LabelArray::I8($arr) => {
+                #[allow(dead_code)]
+                type $T = i8;
+                $crate::LabelArray::I8($body)
+            }
+            $crate::LabelArray::U16($arr) => {
+                #[allow(dead_code)]
+                type $T = u16;
+                $crate::LabelArray::U16($body)
+            }
+            $crate::LabelArray::I16($arr) => {
+                #[allow(dead_code)]
+                type $T = i16;
+                $crate::LabelArray::I16($body)
+            }
+            $crate::LabelArray::U32($arr) => {
+                #[allow(dead_code)]
+                type $T = u32;
+                $crate::LabelArray::U32($body)
+            }
+            $crate::LabelArray::I32($arr) => {
+                #[allow(dead_code)]
+                type $T = i32;
+                $crate::LabelArray::I32($body)
+            }
+            $crate::LabelArray::I64($arr) => {
+                #[allow(dead_code)]
+                type $T = i64;
+                $crate::LabelArray::I64($body)
+            }
+            $crate::LabelArray::U64($arr) => {
+                #[allow(dead_code)]
+                type $T = u64;
+                $crate::LabelArray::U64($body)
+            }
         }
     };
 }
@@ -195,10 +259,11 @@ impl Volume {
 
     /// Applies a per-frame kernel to every frame, for images and label maps alike, and keeps
     /// the affine. `image` maps an f32 frame; `label` maps a label frame of any type.
+    #[must_use]
     pub fn map_frames(
         &self,
         image: impl Fn(ArrayView3<'_, f32>) -> Array3<f32> + Sync,
-        label: impl LabelFrameFn + Sync,
+        label: &(impl LabelFrameFn + Sync),
     ) -> Volume {
         let voxels = match &self.voxels {
             Voxels::Image(a) => Voxels::Image(map_frames(a, &image)),

@@ -1,0 +1,52 @@
+//! `apply`: runs a drawn op on a volume. This is how one random draw feeds several branches:
+//! the random node draws once, and every `apply` that names it applies the identical op.
+
+use crate::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Applies the op drawn by a random node (input `draw`) to a volume (input `volume`).
+///
+/// ```json
+/// {"name": "flip", "op": "random_flip", "params": {"axes": [0, 1, 2]}},
+/// {"name": "image_flipped", "op": "apply", "inputs": {"volume": "image", "draw": "flip"}},
+/// {"name": "label_flipped", "op": "apply", "inputs": {"volume": "label", "draw": "flip"}}
+/// ```
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Apply {}
+
+const PORTS: &[Port] = &[Port::VOLUME, Port { name: "draw", accepts: &[Kind::Draw], required: true }];
+
+#[typetag::serde(name = "apply")]
+impl Op for Apply {
+    fn ports(&self) -> &'static [Port] {
+        PORTS
+    }
+
+    fn accepts_deferred(&self) -> bool {
+        // Whether the drawn op fuses is known only once it is drawn: see `run`.
+        true
+    }
+
+    fn output_kind(&self, inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+        inputs
+            .get("volume")
+            .copied()
+            .ok_or_else(|| OpError::Input { port: "volume".into(), message: "not connected".into() })
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        let draw = inputs.draw("draw")?;
+        let mut volume = inputs.take("volume")?;
+        if let Value::Deferred(pending) = &volume
+            && !draw.accepts_deferred()
+        {
+            volume = Value::Volume(Arc::new((ctx.materialize)(pending)?));
+        }
+        let mut drawn_inputs = Inputs::default();
+        drawn_inputs.0.insert("volume".to_owned(), volume);
+        draw.run(ctx, drawn_inputs)
+    }
+}
