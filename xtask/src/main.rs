@@ -1,1 +1,38 @@
-fn main() {}
+//! Developer tasks: `cargo xtask bench`, `cargo xtask conformance DIR`.
+
+mod bench;
+mod conformance;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(about = "voxflow developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Times voxflow's ops on 256^3 volumes and the numpy/scipy/nibabel calls they replace,
+    /// side by side, and prints the ratio and the target of each.
+    Bench {
+        /// Only areas whose name contains this (io, geometry, intensity, elastic, runner).
+        #[arg(long)]
+        only: Option<String>,
+        /// Skip the Python baselines (faster; no ratios).
+        #[arg(long)]
+        no_python: bool,
+    },
+    /// Runs every case of a scipy reference folder (manifest.json + outputs) through voxflow
+    /// and compares. Fails if the folder is missing or any case differs.
+    Conformance { dir: PathBuf },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Bench { only, no_python } => bench::run(only.as_deref(), !no_python),
+        Task::Conformance { dir } => conformance::run(&dir),
+    }
+}

@@ -17,7 +17,7 @@ impl From<GeometryError> for voxflow_core::OpError {
     fn from(e: GeometryError) -> Self {
         match e {
             GeometryError::Param { param, message } => voxflow_core::OpError::Param { param, message },
-            other => voxflow_core::OpError::other(other),
+            other @ GeometryError::SingularAffine => voxflow_core::OpError::other(other),
         }
     }
 }
