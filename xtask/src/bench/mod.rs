@@ -28,6 +28,7 @@ pub struct Row {
 }
 
 /// Median wall time of `f` over `runs` runs (after one warm-up), in milliseconds.
+#[allow(dead_code)] // used by the areas as they get rows
 pub fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     f();
     let mut times: Vec<f64> = (0..runs)
