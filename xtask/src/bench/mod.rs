@@ -81,8 +81,8 @@ pub fn run(only: Option<&str>, with_python: bool) -> Result<()> {
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
     );
     println!(
-        "{:<48} {:>10} {:>10} {:>12} {:>8}  {}",
-        "what", "voxflow", "target", "baseline", "ratio", "baseline is"
+        "{:<48} {:>10} {:>10} {:>12} {:>8}  baseline is",
+        "what", "voxflow", "target", "baseline", "ratio"
     );
     for (area, rows) in AREAS {
         if only.is_some_and(|o| !area.contains(o)) {
