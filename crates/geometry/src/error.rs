@@ -11,12 +11,26 @@ pub enum GeometryError {
     /// The volume's affine cannot be inverted (zero voxel size).
     #[error("the affine is singular")]
     SingularAffine,
+    /// A spatial op was handed something that is not a volume (a draw).
+    #[error("expected a volume, got {got}")]
+    NotAVolume { got: String },
+}
+
+impl GeometryError {
+    /// A parameter error.
+    pub fn param(param: &'static str, message: impl Into<String>) -> Self {
+        GeometryError::Param { param, message: message.into() }
+    }
 }
 
 impl From<GeometryError> for voxflow_core::OpError {
     fn from(e: GeometryError) -> Self {
         match e {
             GeometryError::Param { param, message } => voxflow_core::OpError::Param { param, message },
+            GeometryError::NotAVolume { got } => voxflow_core::OpError::Input {
+                port: "volume".into(),
+                message: format!("expected a volume, got {got}"),
+            },
             other @ GeometryError::SingularAffine => voxflow_core::OpError::other(other),
         }
     }

@@ -1,1 +1,492 @@
-//! (to be written)
+//! The resampling core: one output grid pulled back through a 4x4 voxel matrix onto the input.
+//!
+//! Every spatial op ends here. For each output voxel `o`, the input coordinate is
+//! `c = M · (o + d(o))` (`M` = [`ResampleSpec::out_to_in`], `d` an optional displacement field),
+//! and the input is interpolated there exactly as scipy.ndimage does it (`map_coordinates` /
+//! `affine_transform`): order 0 (nearest, rounding half up), 1 (linear) or 3 (cubic B-spline on
+//! scipy's prefiltered coefficients), with scipy's boundary modes ([`boundary`]). Label maps are
+//! resampled nearest, or by [`Interpolation::Label`]: the arg-max of every label's linearly
+//! interpolated one-hot map, computed from the few labels under each window (never one map per
+//! label).
+//!
+//! Output arrays are in Fortran order (x fastest, as NIfTI stores them). Work is split over output
+//! z-slices with rayon; every voxel is computed independently, so the bytes do not depend on
+//! the number of threads.
+
+pub mod boundary;
+pub mod spline;
+
+use crate::GeometryError;
+use boundary::{AxisRule, FILL, cubic_window, linear_window, nearest_index};
+use nalgebra::Matrix4;
+use ndarray::{Array3, Array4, ArrayView3, CowArray, Ix3, ShapeBuilder};
+use rayon::prelude::*;
+use voxflow_core::resample::FillRule;
+use voxflow_core::volume::stack_frames;
+use voxflow_core::{
+    BoundaryMode, Fill, Interpolation, LabelArray, LabelType, ResampleSpec, Volume, Voxels, map_labels,
+};
+
+/// scipy pads the input by this many samples before prefiltering for the `nearest` and
+/// `grid-constant` modes (`_prepad_for_spline_filter`).
+const SPLINE_PAD: usize = 12;
+
+/// The spline order of an interpolation, for images (`Label` counts as linear).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Nearest,
+    Linear,
+    Cubic,
+}
+
+impl Order {
+    #[must_use]
+    pub fn of(interpolation: Interpolation) -> Self {
+        match interpolation {
+            Interpolation::Nearest => Order::Nearest,
+            Interpolation::Linear | Interpolation::Label => Order::Linear,
+            Interpolation::Cubic => Order::Cubic,
+        }
+    }
+
+    /// From scipy's `order` (0, 1 or 3).
+    #[must_use]
+    pub fn from_scipy(order: u8) -> Option<Self> {
+        match order {
+            0 => Some(Order::Nearest),
+            1 => Some(Order::Linear),
+            3 => Some(Order::Cubic),
+            _ => None,
+        }
+    }
+}
+
+/// Resamples one image frame. `Fill::Rule(Minimum)` uses this frame's minimum.
+#[must_use]
+pub fn resample_image(input: ArrayView3<f32>, spec: &ResampleSpec) -> Array3<f32> {
+    let cval = match spec.fill {
+        Fill::Value(v) => v,
+        Fill::Rule(FillRule::Minimum) => finite_min(input.iter().copied()),
+    };
+    transform_image(
+        input,
+        &spec.out_to_in,
+        spec.field.as_deref(),
+        spec.shape,
+        Order::of(spec.interpolation),
+        spec.mode,
+        cval,
+    )
+}
+
+/// Resamples one label frame: nearest, or one-hot linear arg-max for [`Interpolation::Label`]
+/// (linear and cubic fall back to nearest: a label map never gets new values). The fill label
+/// is `spec.fill` (a value that does not fit the label type fills with 0; `minimum` is the
+/// smallest label present).
+#[must_use]
+pub fn resample_labels<T: LabelType>(input: ArrayView3<T>, spec: &ResampleSpec) -> Array3<T> {
+    let fill = label_fill(input, spec.fill).unwrap_or_default();
+    transform_labels(
+        input,
+        &spec.out_to_in,
+        spec.field.as_deref(),
+        spec.shape,
+        spec.interpolation,
+        spec.mode,
+        fill,
+    )
+}
+
+/// Resamples every frame of a volume; the output has `spec.affine` and `spec.shape`. Label
+/// maps keep their type and use nearest unless `spec.interpolation` is `Label`.
+pub fn resample_volume(volume: &Volume, spec: &ResampleSpec) -> Result<Volume, GeometryError> {
+    check_spec(spec)?;
+    let voxels = match &volume.voxels {
+        Voxels::Image(data) => {
+            let cval = match spec.fill {
+                Fill::Value(v) => v,
+                Fill::Rule(FillRule::Minimum) => finite_min(data.iter().copied()),
+            };
+            let order = Order::of(spec.interpolation);
+            let frames: Vec<Array3<f32>> = data
+                .axis_iter(ndarray::Axis(3))
+                .map(|frame| {
+                    transform_image(
+                        frame,
+                        &spec.out_to_in,
+                        spec.field.as_deref(),
+                        spec.shape,
+                        order,
+                        spec.mode,
+                        cval,
+                    )
+                })
+                .collect();
+            Voxels::Image(stack_frames(&frames))
+        }
+        Voxels::Label(labels) => Voxels::Label(resample_label_array(labels, spec)?),
+    };
+    Ok(Volume { voxels, affine: spec.affine, stored_dtype: volume.stored_dtype })
+}
+
+fn resample_label_array(labels: &LabelArray, spec: &ResampleSpec) -> Result<LabelArray, GeometryError> {
+    Ok(map_labels!(labels, |data: T| {
+        let fill: T = match spec.fill {
+            Fill::Value(v) => {
+                if v.fract() != 0.0 || !v.is_finite() {
+                    return Err(GeometryError::param("label_fill", format!("{v} is not an integer label")));
+                }
+                T::from_i128(v as i128).ok_or_else(|| {
+                    GeometryError::param(
+                        "label_fill",
+                        format!("{v} does not fit the label type {}", T::DTYPE),
+                    )
+                })?
+            }
+            Fill::Rule(FillRule::Minimum) => data.iter().copied().min().unwrap_or_default(),
+        };
+        let frames: Vec<Array3<T>> = data
+            .axis_iter(ndarray::Axis(3))
+            .map(|frame| {
+                transform_labels(
+                    frame,
+                    &spec.out_to_in,
+                    spec.field.as_deref(),
+                    spec.shape,
+                    spec.interpolation,
+                    spec.mode,
+                    fill,
+                )
+            })
+            .collect();
+        stack_frames(&frames)
+    }))
+}
+
+fn check_spec(spec: &ResampleSpec) -> Result<(), GeometryError> {
+    if spec.shape.contains(&0) {
+        return Err(GeometryError::param(
+            "shape",
+            format!("output shape {:?} has an empty axis", spec.shape),
+        ));
+    }
+    if spec.out_to_in.iter().any(|v| !v.is_finite()) {
+        return Err(GeometryError::param("matrix", "the voxel matrix has non-finite entries"));
+    }
+    if let Some(field) = &spec.field {
+        let [x, y, z] = spec.shape;
+        if field.shape() != [x, y, z, 3] {
+            return Err(GeometryError::param(
+                "field",
+                format!("displacement field shape {:?} is not {:?}", field.shape(), [x, y, z, 3]),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// scipy's `spline_filter(input, order=3, mode=mode)`: the cubic B-spline coefficients (f64 along
+/// each line). Output in Fortran order.
+#[must_use]
+pub fn spline_prefilter(input: ArrayView3<f32>, mode: BoundaryMode) -> Array3<f32> {
+    spline::prefilter(input, mode)
+}
+
+/// The smallest non-NaN value (0 for an empty or all-NaN input).
+fn finite_min(values: impl Iterator<Item = f32>) -> f64 {
+    let min = values.filter(|v| !v.is_nan()).fold(f32::INFINITY, f32::min);
+    if min.is_finite() || min == f32::NEG_INFINITY { f64::from(min) } else { 0.0 }
+}
+
+fn label_fill<T: LabelType>(input: ArrayView3<T>, fill: Fill) -> Option<T> {
+    match fill {
+        Fill::Value(v) => T::from_i128(v as i128),
+        Fill::Rule(FillRule::Minimum) => input.iter().copied().min(),
+    }
+}
+
+/// The input as a buffer with non-negative strides (a view when it already is one, else a
+/// Fortran-order copy).
+fn contiguous<T: Clone>(input: ArrayView3<'_, T>) -> CowArray<'_, T, Ix3> {
+    if input.as_slice_memory_order().is_some() && input.strides().iter().all(|&s| s >= 0) {
+        CowArray::from(input)
+    } else {
+        let mut owned = Array3::from_elem(input.raw_dim().f(), input[[0, 0, 0]].clone());
+        owned.assign(&input);
+        CowArray::from(owned)
+    }
+}
+
+/// The three axis rules of an input buffer.
+fn rules<T>(input: &CowArray<'_, T, Ix3>, mode: BoundaryMode) -> [AxisRule; 3] {
+    let shape = input.shape();
+    let strides = input.strides();
+    std::array::from_fn(|a| AxisRule { len: shape[a], stride: strides[a], mode })
+}
+
+/// Fills an output grid (Fortran order) with `sample(input coordinate)`, in parallel over
+/// z-slices.
+fn fill_grid<T: Copy + Send + Sync + Default>(
+    shape: [usize; 3],
+    m: &Matrix4<f64>,
+    field: Option<&Array4<f32>>,
+    sample: impl Fn([f64; 3]) -> T + Sync,
+) -> Array3<T> {
+    let [nx, ny, nz] = shape;
+    let mut out = Array3::from_elem((nx, ny, nz).f(), T::default());
+    if nx * ny * nz == 0 {
+        return out;
+    }
+    let field = field.filter(|f| f.shape() == [nx, ny, nz, 3]);
+    let slice = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
+    slice.par_chunks_mut(nx * ny).enumerate().for_each(|(z, plane)| {
+        let zf = z as f64;
+        for (y, row) in plane.chunks_mut(nx).enumerate() {
+            let yf = y as f64;
+            if let Some(field) = field {
+                for (x, dst) in row.iter_mut().enumerate() {
+                    let p = [
+                        x as f64 + f64::from(field[[x, y, z, 0]]),
+                        yf + f64::from(field[[x, y, z, 1]]),
+                        zf + f64::from(field[[x, y, z, 2]]),
+                    ];
+                    let c = std::array::from_fn(|a| {
+                        m[(a, 3)] + m[(a, 0)] * p[0] + m[(a, 1)] * p[1] + m[(a, 2)] * p[2]
+                    });
+                    *dst = sample(c);
+                }
+            } else {
+                let base: [f64; 3] = std::array::from_fn(|a| m[(a, 3)] + m[(a, 1)] * yf + m[(a, 2)] * zf);
+                let step: [f64; 3] = std::array::from_fn(|a| m[(a, 0)]);
+                for (x, dst) in row.iter_mut().enumerate() {
+                    let xf = x as f64;
+                    *dst = sample([base[0] + step[0] * xf, base[1] + step[1] * xf, base[2] + step[2] * xf]);
+                }
+            }
+        }
+    });
+    out
+}
+
+/// The voxel-space resample of an image (scipy's `affine_transform` with a 4x4 matrix): the
+/// kernel behind every image resample.
+#[must_use]
+pub fn transform_image(
+    input: ArrayView3<f32>,
+    out_to_in: &Matrix4<f64>,
+    field: Option<&Array4<f32>>,
+    shape: [usize; 3],
+    order: Order,
+    mode: BoundaryMode,
+    cval: f64,
+) -> Array3<f32> {
+    if input.is_empty() {
+        return Array3::from_elem(shape.f(), cval as f32);
+    }
+    let cval32 = cval as f32;
+    match order {
+        Order::Nearest => {
+            let src = contiguous(input);
+            let axes = rules(&src, mode);
+            let data = src.as_slice_memory_order().expect("contiguous");
+            fill_grid(shape, out_to_in, field, |c| {
+                let mut off = 0isize;
+                for a in 0..3 {
+                    let Some(ca) = axes[a].map_coordinate(c[a]) else { return cval32 };
+                    let o = axes[a].offset(nearest_index(ca));
+                    if o == FILL {
+                        return cval32;
+                    }
+                    off += o;
+                }
+                data[off as usize]
+            })
+        }
+        Order::Linear => {
+            let src = contiguous(input);
+            let axes = rules(&src, mode);
+            let data = src.as_slice_memory_order().expect("contiguous");
+            fill_grid(shape, out_to_in, field, |c| sample_linear(data, &axes, c, cval).unwrap_or(cval32))
+        }
+        Order::Cubic => {
+            let (coeffs, pad) = cubic_coefficients(input, mode, cval);
+            let axes = rules(&CowArray::from(coeffs.view()), mode);
+            let data = coeffs.as_slice_memory_order().expect("coefficients are contiguous");
+            let pad = pad as f64;
+            fill_grid(shape, out_to_in, field, |c| {
+                sample_cubic(data, &axes, [c[0] + pad, c[1] + pad, c[2] + pad], cval, pad).unwrap_or(cval32)
+            })
+        }
+    }
+}
+
+/// scipy's prefilter for `map_coordinates`: the input padded by 12 for `nearest` (edge) and
+/// `grid-constant` (the fill value), then filtered.
+fn cubic_coefficients(input: ArrayView3<f32>, mode: BoundaryMode, cval: f64) -> (Array3<f32>, usize) {
+    match mode {
+        BoundaryMode::Nearest | BoundaryMode::GridConstant => {
+            let p = SPLINE_PAD;
+            let [nx, ny, nz] = [input.shape()[0], input.shape()[1], input.shape()[2]];
+            let shape = [nx + 2 * p, ny + 2 * p, nz + 2 * p];
+            let mut padded = Array3::from_elem(shape.f(), cval as f32);
+            let clampi = |i: usize, n: usize| i.saturating_sub(p).min(n - 1);
+            if mode == BoundaryMode::Nearest {
+                ndarray::Zip::indexed(&mut padded).par_for_each(|(x, y, z), v| {
+                    *v = input[[clampi(x, nx), clampi(y, ny), clampi(z, nz)]];
+                });
+            } else {
+                padded.slice_mut(ndarray::s![p..p + nx, p..p + ny, p..p + nz]).assign(&input);
+            }
+            spline::prefilter_in_place(
+                &mut padded,
+                if mode == BoundaryMode::Nearest { BoundaryMode::Reflect } else { BoundaryMode::Mirror },
+            );
+            (padded, p)
+        }
+        _ => (spline::prefilter(input, mode), 0),
+    }
+}
+
+/// Linear interpolation at `c`; `None` when the point takes the fill value.
+#[inline]
+fn sample_linear(data: &[f32], axes: &[AxisRule; 3], c: [f64; 3], cval: f64) -> Option<f32> {
+    let c = [axes[0].map_coordinate(c[0])?, axes[1].map_coordinate(c[1])?, axes[2].map_coordinate(c[2])?];
+    let (sx, wx) = linear_window(c[0]);
+    let (sy, wy) = linear_window(c[1]);
+    let (sz, wz) = linear_window(c[2]);
+    if axes[0].inside(sx, 2) && axes[1].inside(sy, 2) && axes[2].inside(sz, 2) {
+        let (dx, dy, dz) = (axes[0].stride, axes[1].stride, axes[2].stride);
+        let o = sx * dx + sy * dy + sz * dz;
+        let at = |off: isize| f64::from(data[off as usize]);
+        let v00 = wx[0] * at(o) + wx[1] * at(o + dx);
+        let v10 = wx[0] * at(o + dy) + wx[1] * at(o + dx + dy);
+        let v01 = wx[0] * at(o + dz) + wx[1] * at(o + dx + dz);
+        let v11 = wx[0] * at(o + dy + dz) + wx[1] * at(o + dx + dy + dz);
+        let v = wz[0] * (wy[0] * v00 + wy[1] * v10) + wz[1] * (wy[0] * v01 + wy[1] * v11);
+        return Some(v as f32);
+    }
+    Some(gather::<2>(data, axes, [sx, sy, sz], [wx, wy, wz], cval) as f32)
+}
+
+/// Cubic B-spline interpolation of the coefficients at `c` (already in padded coordinates).
+#[inline]
+fn sample_cubic(data: &[f32], axes: &[AxisRule; 3], c: [f64; 3], cval: f64, pad: f64) -> Option<f32> {
+    // `constant`'s outside test is on the unpadded grid (there is no padding for it).
+    let _ = pad;
+    let c = [axes[0].map_coordinate(c[0])?, axes[1].map_coordinate(c[1])?, axes[2].map_coordinate(c[2])?];
+    let (sx, wx) = cubic_window(c[0]);
+    let (sy, wy) = cubic_window(c[1]);
+    let (sz, wz) = cubic_window(c[2]);
+    Some(gather::<4>(data, axes, [sx, sy, sz], [wx, wy, wz], cval) as f32)
+}
+
+/// The tensor-product window sum with boundary handling.
+#[inline]
+fn gather<const N: usize>(
+    data: &[f32],
+    axes: &[AxisRule; 3],
+    start: [isize; 3],
+    w: [[f64; N]; 3],
+    cval: f64,
+) -> f64 {
+    let offs: [[isize; N]; 3] =
+        std::array::from_fn(|a| std::array::from_fn(|k| axes[a].offset(start[a] + k as isize)));
+    let mut sum = 0.0;
+    for k in 0..N {
+        let mut plane = 0.0;
+        for j in 0..N {
+            let mut row = 0.0;
+            for i in 0..N {
+                let v = if offs[0][i] == FILL || offs[1][j] == FILL || offs[2][k] == FILL {
+                    cval
+                } else {
+                    f64::from(data[(offs[0][i] + offs[1][j] + offs[2][k]) as usize])
+                };
+                row += w[0][i] * v;
+            }
+            plane += w[1][j] * row;
+        }
+        sum += w[2][k] * plane;
+    }
+    sum
+}
+
+/// The voxel-space resample of a label frame.
+#[must_use]
+pub fn transform_labels<T: LabelType>(
+    input: ArrayView3<T>,
+    out_to_in: &Matrix4<f64>,
+    field: Option<&Array4<f32>>,
+    shape: [usize; 3],
+    interpolation: Interpolation,
+    mode: BoundaryMode,
+    fill: T,
+) -> Array3<T> {
+    if input.is_empty() {
+        return Array3::from_elem(shape.f(), fill);
+    }
+    let src = contiguous(input);
+    let axes = rules(&src, mode);
+    let data = src.as_slice_memory_order().expect("contiguous");
+    if interpolation == Interpolation::Label {
+        fill_grid(shape, out_to_in, field, |c| sample_one_hot(data, &axes, c, fill))
+    } else {
+        fill_grid(shape, out_to_in, field, |c| {
+            let mut off = 0isize;
+            for a in 0..3 {
+                let Some(ca) = axes[a].map_coordinate(c[a]) else { return fill };
+                let o = axes[a].offset(nearest_index(ca));
+                if o == FILL {
+                    return fill;
+                }
+                off += o;
+            }
+            data[off as usize]
+        })
+    }
+}
+
+/// The arg-max of the linearly interpolated one-hot maps of the labels under the window (ties:
+/// the smaller label).
+#[inline]
+fn sample_one_hot<T: LabelType>(data: &[T], axes: &[AxisRule; 3], c: [f64; 3], fill: T) -> T {
+    let mut mapped = [0.0; 3];
+    for a in 0..3 {
+        match axes[a].map_coordinate(c[a]) {
+            Some(v) => mapped[a] = v,
+            None => return fill,
+        }
+    }
+    let win: [(isize, [f64; 2]); 3] = std::array::from_fn(|a| linear_window(mapped[a]));
+    let offs: [[isize; 2]; 3] =
+        std::array::from_fn(|a| std::array::from_fn(|k| axes[a].offset(win[a].0 + k as isize)));
+    let mut labels = [fill; 8];
+    let mut weights = [0.0f64; 8];
+    let mut n = 0;
+    for k in 0..2 {
+        for j in 0..2 {
+            for i in 0..2 {
+                let w = win[0].1[i] * win[1].1[j] * win[2].1[k];
+                let label = if offs[0][i] == FILL || offs[1][j] == FILL || offs[2][k] == FILL {
+                    fill
+                } else {
+                    data[(offs[0][i] + offs[1][j] + offs[2][k]) as usize]
+                };
+                if let Some(slot) = labels[..n].iter().position(|&l| l == label) {
+                    weights[slot] += w;
+                } else {
+                    labels[n] = label;
+                    weights[n] = w;
+                    n += 1;
+                }
+            }
+        }
+    }
+    let mut best = 0;
+    for s in 1..n {
+        if weights[s] > weights[best] || (weights[s] == weights[best] && labels[s] < labels[best]) {
+            best = s;
+        }
+    }
+    labels[best]
+}

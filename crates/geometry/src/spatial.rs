@@ -1,1 +1,209 @@
-//! (to be written)
+//! How spatial ops fuse: each op describes its effect on the grid as a [`Step`], and
+//! [`defer`] composes it into the pending resample of a [`Value::Deferred`] instead of
+//! resampling. [`materialize`] performs the one resample at the end of a chain.
+//!
+//! Conventions: a step's `out_to_in` maps the step's output voxel indices to its input voxel
+//! indices (what scipy's `affine_transform` takes). Composing `A` then `B` gives
+//! `out_to_in = M_A · M_B`. Augmentations are given in world millimetres as the forward motion
+//! of the anatomy about the volume's physical centre ([`about_centre`] turns that into a voxel
+//! matrix).
+
+use crate::GeometryError;
+use crate::resample::resample_volume;
+use nalgebra::Matrix4;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use voxflow_core::{Affine, BoundaryMode, Deferred, Fill, Interpolation, Kind, ResampleSpec, Value, Volume};
+
+/// Resampling settings shared by every spatial op (flattened into its parameters).
+///
+/// ```json
+/// {"interpolation": "cubic", "label_interpolation": "label", "mode": "constant", "fill": "minimum", "label_fill": 0}
+/// ```
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Resampling {
+    /// Interpolation for images: `nearest`, `linear` (default) or `cubic`.
+    #[serde(default)]
+    pub interpolation: Interpolation,
+    /// Interpolation for label maps: `nearest` (default) or `label` (one-hot linear arg-max).
+    #[serde(default = "nearest")]
+    pub label_interpolation: Interpolation,
+    /// What lies outside the input, scipy's names: `constant` (default), `grid-constant`,
+    /// `nearest`, `reflect`, `mirror`, `wrap`, `grid-wrap`.
+    #[serde(default)]
+    pub mode: BoundaryMode,
+    /// Fill value for images outside the input: a number (default 0) or `"minimum"`.
+    #[serde(default)]
+    pub fill: Fill,
+    /// Fill label for label maps outside the input (default 0; e.g. 255 or -1 for "ignore").
+    #[serde(default)]
+    pub label_fill: i64,
+}
+
+fn nearest() -> Interpolation {
+    Interpolation::Nearest
+}
+
+impl Default for Resampling {
+    fn default() -> Self {
+        Resampling {
+            interpolation: Interpolation::Linear,
+            label_interpolation: Interpolation::Nearest,
+            mode: BoundaryMode::Constant,
+            fill: Fill::Value(0.0),
+            label_fill: 0,
+        }
+    }
+}
+
+/// The names of [`Resampling`]'s fields, for ops that flatten it and must still reject unknown
+/// keys.
+pub const RESAMPLING_FIELDS: [&str; 5] =
+    ["interpolation", "label_interpolation", "mode", "fill", "label_fill"];
+
+impl Resampling {
+    /// Checks the settings (images cannot use `label`; label maps only `nearest` / `label`).
+    pub fn validate(&self) -> Result<(), GeometryError> {
+        if self.interpolation == Interpolation::Label {
+            return Err(GeometryError::param(
+                "interpolation",
+                "`label` is for label maps; use `label_interpolation`",
+            ));
+        }
+        if !matches!(self.label_interpolation, Interpolation::Nearest | Interpolation::Label) {
+            return Err(GeometryError::param(
+                "label_interpolation",
+                "label maps are resampled `nearest` or `label` (one-hot), never into new values",
+            ));
+        }
+        if let Fill::Value(v) = self.fill
+            && !v.is_finite()
+        {
+            return Err(GeometryError::param("fill", "must be finite"));
+        }
+        Ok(())
+    }
+
+    /// The interpolation and fill for a volume of `kind`.
+    #[must_use]
+    pub fn for_kind(&self, kind: Kind) -> (Interpolation, Fill) {
+        match kind {
+            Kind::Label => (self.label_interpolation, Fill::Value(self.label_fill as f64)),
+            Kind::Image | Kind::Draw => (self.interpolation, self.fill),
+        }
+    }
+}
+
+/// One spatial op's effect on the grid: the output grid (shape, affine) and how its voxels map
+/// back onto the input grid's voxels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub shape: [usize; 3],
+    pub affine: Affine,
+    pub out_to_in: Matrix4<f64>,
+}
+
+/// The grid a value currently has (after any pending resample): shape and affine.
+pub fn grid(value: &Value) -> Result<([usize; 3], Affine), GeometryError> {
+    match value {
+        Value::Volume(v) => Ok((v.shape3(), v.affine)),
+        Value::Deferred(d) => Ok((d.spec.shape, d.spec.affine)),
+        Value::Draw(op) => Err(GeometryError::NotAVolume { got: format!("a draw ({op:?})") }),
+    }
+}
+
+/// Rank of an interpolation, to keep the finest one along a fused chain.
+fn rank(i: Interpolation) -> u8 {
+    match i {
+        Interpolation::Nearest => 0,
+        Interpolation::Label | Interpolation::Linear => 1,
+        Interpolation::Cubic => 2,
+    }
+}
+
+/// Adds a step to a value: a volume becomes a [`Deferred`]; a deferred value gets the step
+/// composed in (`out_to_in = prev · step.out_to_in`). A deferred value with a displacement
+/// field is resampled first (a field cannot be composed with a following matrix). The chain
+/// keeps the finest interpolation asked along it, and the latest mode and fill.
+pub fn defer(value: Value, step: &Step, settings: &Resampling) -> Result<Value, GeometryError> {
+    let value = match value {
+        Value::Deferred(d) if d.spec.field.is_some() => Value::Volume(Arc::new(materialize(&d)?)),
+        other => other,
+    };
+    match value {
+        Value::Volume(source) => {
+            let (interpolation, fill) = settings.for_kind(source.kind());
+            Ok(Value::Deferred(Deferred {
+                source,
+                spec: ResampleSpec {
+                    shape: step.shape,
+                    affine: step.affine,
+                    out_to_in: step.out_to_in,
+                    interpolation,
+                    mode: settings.mode,
+                    fill,
+                    field: None,
+                },
+            }))
+        }
+        Value::Deferred(Deferred { source, spec }) => {
+            let (interpolation, fill) = settings.for_kind(source.kind());
+            let interpolation = if rank(spec.interpolation) >= rank(interpolation) {
+                spec.interpolation
+            } else {
+                interpolation
+            };
+            Ok(Value::Deferred(Deferred {
+                source,
+                spec: ResampleSpec {
+                    shape: step.shape,
+                    affine: step.affine,
+                    out_to_in: spec.out_to_in * step.out_to_in,
+                    interpolation,
+                    mode: settings.mode,
+                    fill,
+                    field: None,
+                },
+            }))
+        }
+        Value::Draw(op) => Err(GeometryError::NotAVolume { got: format!("a draw ({op:?})") }),
+    }
+}
+
+/// Performs a pending resample (one pass over the output grid).
+pub fn materialize(pending: &Deferred) -> Result<Volume, GeometryError> {
+    resample_volume(&pending.source, &pending.spec)
+}
+
+/// The world position of the volume's physical centre (the centre of voxel `(n - 1) / 2`).
+#[must_use]
+pub fn centre(volume_shape: [usize; 3], affine: &Affine) -> nalgebra::Vector4<f64> {
+    let c = volume_shape.map(|n| (n as f64 - 1.0) / 2.0);
+    affine * nalgebra::Vector4::new(c[0], c[1], c[2], 1.0)
+}
+
+/// The voxel-space `out_to_in` of an augmentation given in world millimetres as the forward
+/// motion `world` of the anatomy about the volume's physical centre:
+/// `A⁻¹ · T(c) · world⁻¹ · T(-c) · A`. On an isotropic axis-aligned volume this is scipy's
+/// matrix about the array centre. A singular `world` or affine gives the identity; ops check
+/// with [`try_about_centre`].
+#[must_use]
+pub fn about_centre(volume_shape: [usize; 3], affine: &Affine, world: &Matrix4<f64>) -> Matrix4<f64> {
+    try_about_centre(volume_shape, affine, world).unwrap_or_else(|_| Matrix4::identity())
+}
+
+/// [`about_centre`], with an error for a singular matrix or affine.
+pub fn try_about_centre(
+    volume_shape: [usize; 3],
+    affine: &Affine,
+    world: &Matrix4<f64>,
+) -> Result<Matrix4<f64>, GeometryError> {
+    let c = centre(volume_shape, affine);
+    let to_centre = Matrix4::new_translation(&nalgebra::Vector3::new(-c[0], -c[1], -c[2]));
+    let from_centre = Matrix4::new_translation(&nalgebra::Vector3::new(c[0], c[1], c[2]));
+    let inv_world =
+        world.try_inverse().ok_or_else(|| GeometryError::param("matrix", "the transform is singular"))?;
+    let inv_affine = affine.try_inverse().ok_or(GeometryError::SingularAffine)?;
+    Ok(inv_affine * from_centre * inv_world * to_centre * affine)
+}

@@ -1,0 +1,122 @@
+//! scipy.ndimage's boundary modes, per axis: which input samples an interpolation window reads.
+//!
+//! scipy (ni_interpolation.c) first maps an out-of-range coordinate back into the grid for the
+//! `wrap` mode (whose period is `len - 1`, scipy's quirk), decides whether the point is outside
+//! altogether for `constant` (strictly outside `[0, len - 1]`: the fill value), and then extends
+//! the window's indices past the edge according to the mode: `constant` and `wrap` mirror,
+//! `mirror` mirrors (whole sample), `reflect` reflects (half sample), `nearest` repeats the edge,
+//! `grid-wrap` is periodic and `grid-constant` reads the fill value.
+
+use voxflow_core::BoundaryMode;
+
+/// Marks a window sample that reads the fill value (grid-constant).
+pub const FILL: isize = isize::MIN;
+
+/// One input axis: its length, its stride in the input buffer and the boundary mode.
+#[derive(Debug, Clone, Copy)]
+pub struct AxisRule {
+    pub len: usize,
+    pub stride: isize,
+    pub mode: BoundaryMode,
+}
+
+impl AxisRule {
+    /// Maps an index that may lie outside `[0, len)` to the offset of the sample it reads, or
+    /// [`FILL`].
+    #[inline]
+    #[must_use]
+    pub fn offset(&self, idx: isize) -> isize {
+        let len = self.len as isize;
+        if (0..len).contains(&idx) {
+            return idx * self.stride;
+        }
+        let mapped = match self.mode {
+            BoundaryMode::GridConstant => return FILL,
+            BoundaryMode::Nearest => idx.clamp(0, len - 1),
+            BoundaryMode::Reflect => {
+                let period = 2 * len;
+                let i = idx.rem_euclid(period);
+                if i >= len { period - 1 - i } else { i }
+            }
+            BoundaryMode::Constant | BoundaryMode::Mirror | BoundaryMode::Wrap => {
+                if len <= 1 {
+                    0
+                } else {
+                    let period = 2 * len - 2;
+                    let i = idx.rem_euclid(period);
+                    if i >= len { period - i } else { i }
+                }
+            }
+            BoundaryMode::GridWrap => idx.rem_euclid(len),
+        };
+        mapped * self.stride
+    }
+
+    /// Maps a coordinate as scipy does before interpolating. `None`: the point is outside and
+    /// takes the fill value (mode `constant`).
+    #[inline]
+    #[must_use]
+    pub fn map_coordinate(&self, c: f64) -> Option<f64> {
+        let last = (self.len - 1) as f64;
+        if c >= 0.0 && c <= last {
+            return Some(c);
+        }
+        match self.mode {
+            BoundaryMode::Constant => None,
+            BoundaryMode::Wrap => {
+                if self.len <= 1 {
+                    Some(0.0)
+                } else if c < 0.0 {
+                    Some(c + last * ((-c / last).trunc() + 1.0))
+                } else {
+                    Some(c - last * (c / last).trunc())
+                }
+            }
+            _ if c.is_nan() => None,
+            _ => Some(c),
+        }
+    }
+
+    /// Whether a window `[start, start + n)` lies inside the axis (no boundary handling needed).
+    #[inline]
+    #[must_use]
+    pub fn inside(&self, start: isize, n: isize) -> bool {
+        start >= 0 && start + n <= self.len as isize
+    }
+}
+
+/// The order-0 sample: scipy rounds half up (`floor(c + 0.5)`).
+#[inline]
+#[must_use]
+pub fn nearest_index(c: f64) -> isize {
+    (c + 0.5).floor() as isize
+}
+
+/// The linear window: its first index and weights.
+#[inline]
+#[must_use]
+pub fn linear_window(c: f64) -> (isize, [f64; 2]) {
+    let f = c.floor();
+    let t = c - f;
+    (f as isize, [1.0 - t, t])
+}
+
+/// The cubic B-spline window: its first index and weights.
+#[inline]
+#[must_use]
+pub fn cubic_window(c: f64) -> (isize, [f64; 4]) {
+    let f = c.floor();
+    let t = c - f;
+    let u = 1.0 - t;
+    let t2 = t * t;
+    let t3 = t2 * t;
+    (
+        f as isize - 1,
+        [
+            u * u * u / 6.0,
+            (3.0 * t3 - 6.0 * t2 + 4.0) / 6.0,
+            (-3.0 * t3 + 3.0 * t2 + 3.0 * t + 1.0) / 6.0,
+            t3 / 6.0,
+        ],
+    )
+}
