@@ -1,4 +1,49 @@
-//! voxflow-io-nifti
+//! voxflow-io-nifti: read and write NIfTI-1 / NIfTI-2 volumes (`.nii`, `.nii.gz`) exactly as
+//! nibabel reads them.
+//!
+//! # Why our own reader and writer
+//! The `nifti` crate (0.18) was evaluated first (see the project's DEPENDENCIES.md). It lacks
+//! NIfTI-2, detects gzip by the file name, truncates multi-member gzip (bgzip, pigz `-i`,
+//! and our own parallel writer), reads a NaN `scl_slope` as all-NaN, panics on a bad qform,
+//! and copies the data twice. The headers are two small fixed layouts (348 and 540 bytes), so
+//! owning them costs little and buys exact nibabel semantics, typed errors and speed:
+//!
+//! * **Version and byte order** come from `sizeof_hdr` (348 or 540, in either order).
+//! * **gzip** is detected by its magic bytes (`1f 8b`), never by extension, and decoded with
+//!   flate2's `MultiGzDecoder` (zlib-rs backend), so multi-member files read whole.
+//! * **The affine** is the one nibabel chooses ([`Header::affine`]): sform when
+//!   `sform_code != 0`, else qform when `qform_code != 0`, else nibabel's base affine
+//!   (`shape_zoom_affine` with the x axis flipped). The qform maths follows nibabel
+//!   (`fillpositive`, `quat2mat`, `qfac`), including its load-time fixes (qfac not ±1 → 1,
+//!   zero pixdim → 1, negative pixdim → abs, invalid xform codes → 0). See [`affine`].
+//! * **Images** are f32, with `scl_slope`/`scl_inter` applied in f64 then cast (a slope of 0
+//!   or NaN means no scaling, as nibabel). **Label maps** keep their integer type and are
+//!   never scaled; a float-stored file read as labels must hold only integers.
+//! * **Shape**: arrays are `[x, y, z, t]` in Fortran order, like the file. Files with fewer
+//!   than 3 dims get size-1 axes; **dims beyond the fourth are flattened into `t`** (a 5D
+//!   `x, y, z, 1, c` file reads as `x, y, z, c`). [`Header::shape`] keeps the original dims.
+//! * **Memory**: nothing is allocated from the header's numbers before the data is known to
+//!   be possible: for `.nii` the file length must hold it; for `.nii.gz` the claimed size
+//!   must be at most 1032 times the file size (deflate's maximum ratio). The voxels are then
+//!   decoded in 256 KiB chunks straight into the output array: one allocation of the final
+//!   size (pages are touched only as data arrives, so a truncated stream fails cheaply).
+//! * **Errors** are typed ([`NiftiError`]), name the file, and nothing panics on bad input.
+//!
+//! Writing (see [`write()`]) produces NIfTI-1 `n+1` files, gzip-compressed in parallel as a
+//! multi-member stream, atomically (temporary file + rename).
+
+pub mod affine;
+pub mod error;
+pub mod header;
+pub mod read;
+pub mod write;
+
+pub use affine::orientation_code;
+pub use error::NiftiError;
+pub use header::Header;
+pub use read::{read, read_header, read_with_header};
+pub use voxflow_core::Kind;
+pub use write::{WriteOptions, write, write_to};
 
 /// Links this crate's ops into a binary (typetag registers them at link time).
 pub fn register() {}
