@@ -1,4 +1,52 @@
-//! voxflow-intensity
+//! voxflow-intensity: clipping, normalisation and intensity augmentations of images.
+//!
+//! Every op here takes an image (`Port::IMAGE`: a label map wired to one is rejected when the
+//! graph is validated), works frame by frame on `[x, y, z]` frames, keeps the affine, and
+//! outputs an f32 image whose `stored_dtype` is `float32` (an intensity op's output is no longer
+//! the integer type the input was stored in).
+//!
+//! | op | what | counterpart |
+//! |---|---|---|
+//! | [`clip`](clip::Clip) | clip to `[min, max]` | `numpy.clip` |
+//! | [`percentile_clip`](percentile_clip::PercentileClip) | clip to two percentiles | `numpy.clip(x, *numpy.percentile(x, [lo, hi]))` |
+//! | [`ct_window`](ct_window::CtWindow) | clip to a CT window (level/width in HU), optionally to `[0, 1]` | radiology presets |
+//! | [`normalize`](normalize::Normalize) | z-score or min-max over all / non-zero / masked voxels | numpy, nnU-Net |
+//! | [`gamma`](gamma::Gamma), `random_gamma` | `sign(x)·|x|^γ` | TorchIO `RandomGamma` |
+//! | [`noise`](noise::Noise), `random_noise` | additive Gaussian noise | TorchIO `RandomNoise` |
+//! | [`blur`](blur::Blur), `random_blur` | Gaussian blur, sigma in mm | `scipy.ndimage.gaussian_filter` |
+//! | [`bias_field`](bias_field::BiasField), `random_bias_field` | multiply by `exp(polynomial)` | TorchIO `RandomBiasField` |
+//! | [`brightness_contrast`](brightness_contrast::BrightnessContrast), `random_brightness_contrast` | `x·multiplier + shift` | batchgenerators |
+//!
+//! Ops that compute statistics take an optional `mask` input (a label map: voxels whose label
+//! is non-zero, or one of a given list of labels). Random ops take no input; they output the
+//! deterministic op with the drawn values (a draw that the probability `p` skips is the same op
+//! with its neutral value, e.g. `gamma: 1`, which returns the input untouched).
+//!
+//! Plain functions (used by the conformance runner and usable without a graph):
+//! [`clip()`](clip::clip), [`percentile_clip()`](percentile_clip::percentile_clip),
+//! [`percentiles`](percentile_clip::percentiles), [`normalize()`](normalize::normalize),
+//! [`gaussian_filter`](blur::gaussian_filter), [`gamma()`](gamma::gamma),
+//! [`add_noise`](noise::add_noise), [`bias_field()`](bias_field::bias_field),
+//! [`ct_window()`](ct_window::ct_window), [`brightness_contrast()`](brightness_contrast::brightness_contrast).
+
+pub mod bias_field;
+pub mod blur;
+pub mod brightness_contrast;
+pub mod clip;
+mod common;
+pub mod ct_window;
+pub mod error;
+pub mod gamma;
+pub mod noise;
+pub mod normalize;
+pub mod percentile_clip;
+
+pub use blur::gaussian_filter;
+pub use clip::clip;
+pub use common::{Over, Region};
+pub use error::IntensityError;
+pub use normalize::normalize;
+pub use percentile_clip::{percentile_clip, percentiles};
 
 /// Links this crate's ops into a binary (typetag registers them at link time).
 pub fn register() {}

@@ -1,0 +1,197 @@
+//! `bias_field` / `random_bias_field`: multiplies the image by a smooth MRI bias field,
+//! `exp(Σ c_abc · X^a · Y^b · Z^c)`, `a + b + c <= order` (TorchIO's `RandomBiasField`, from
+//! NiftyNet / Van Leemput et al. 1999).
+//!
+//! ```json
+//! {"name": "bias", "op": "random_bias_field", "params": {"coefficients": [-0.5, 0.5], "order": 3}},
+//! {"name": "image_b", "op": "apply", "inputs": {"volume": "image", "draw": "bias"}}
+//! ```
+//!
+//! `X`, `Y`, `Z` are voxel coordinates normalised to `[-1, 1]` across the volume (voxel
+//! centres; `(2i - (n - 1)) / (n - 1)`, 0 for an axis of length 1), as TorchIO's
+//! `np.arange(-n/2, n/2) + 0.5` divided by its maximum. Coefficients are listed in TorchIO's
+//! order: `a` (x) outermost, then `b`, then `c` innermost; order 3 has 20. The field is
+//! computed in f64, rounded to f32 and multiplied in f32, as TorchIO.
+
+use crate::common::{
+    IMAGE_PORTS, check_p, check_range, default_p, fortran_slice, from_fortran, happens, map_image, shape3,
+    take_image, uniform,
+};
+use ndarray::{Array3, ArrayView3};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+
+/// The highest polynomial order accepted.
+pub const MAX_ORDER: u8 = 8;
+
+/// Parameters of `bias_field` (also what `random_bias_field` draws).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BiasField {
+    /// Polynomial coefficients, `(order+1)(order+2)(order+3)/6` of them, in TorchIO's order.
+    pub coefficients: Vec<f64>,
+    /// Polynomial order; default 3.
+    #[serde(default = "default_order")]
+    pub order: u8,
+}
+
+/// Parameters of `random_bias_field`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomBiasField {
+    /// Range every coefficient is drawn from; default `[-0.5, 0.5]` (TorchIO's
+    /// `coefficients=0.5`).
+    #[serde(default = "default_coefficients")]
+    pub coefficients: [f64; 2],
+    /// Polynomial order; default 3.
+    #[serde(default = "default_order")]
+    pub order: u8,
+    /// Probability of applying it; otherwise all coefficients are 0. Default 1.
+    #[serde(default = "default_p")]
+    pub p: f64,
+}
+
+fn default_order() -> u8 {
+    3
+}
+fn default_coefficients() -> [f64; 2] {
+    [-0.5, 0.5]
+}
+
+/// How many coefficients a polynomial of `order` has.
+#[must_use]
+pub fn coefficient_count(order: u8) -> usize {
+    let o = usize::from(order);
+    (o + 1) * (o + 2) * (o + 3) / 6
+}
+
+/// The exponents `(a, b, c)` in TorchIO's order.
+fn exponents(order: u8) -> Vec<(i32, i32, i32)> {
+    let o = i32::from(order);
+    let mut e = Vec::new();
+    for a in 0..=o {
+        for b in 0..=o - a {
+            for c in 0..=o - a - b {
+                e.push((a, b, c));
+            }
+        }
+    }
+    e
+}
+
+/// Normalised coordinate of voxel `i` on an axis of `n` voxels.
+fn coordinate(i: usize, n: usize) -> f64 {
+    if n > 1 { (2.0 * i as f64 - (n - 1) as f64) / (n - 1) as f64 } else { 0.0 }
+}
+
+/// The input times the bias field. `coefficients` must have [`coefficient_count`]`(order)`
+/// entries; missing ones count as 0, extra ones are ignored.
+#[must_use]
+pub fn bias_field(input: ArrayView3<'_, f32>, order: u8, coefficients: &[f64]) -> Array3<f32> {
+    let shape = shape3(&input);
+    let [nx, ny, nz] = shape;
+    let data = fortran_slice(input);
+    let terms: Vec<(i32, i32, i32, f64)> = exponents(order)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (a, b, c))| (a, b, c, coefficients.get(i).copied().unwrap_or(0.0)))
+        .collect();
+    let cx: Vec<f64> = (0..nx).map(|i| coordinate(i, nx)).collect();
+    let plane = (nx * ny).max(1);
+    let mut out = vec![0f32; data.len()];
+    out.par_chunks_mut(plane).zip(data.par_chunks(plane)).enumerate().for_each(|(z, (o, d))| {
+        let zc = coordinate(z, nz);
+        let mut p = vec![0f64; usize::from(order) + 1];
+        for (y, (orow, drow)) in o.chunks_exact_mut(nx).zip(d.chunks_exact(nx)).enumerate() {
+            let yc = coordinate(y, ny);
+            // The polynomial in x for this row: p[a] = Σ_bc c_abc · Y^b · Z^c.
+            p.fill(0.0);
+            for &(a, b, c, coef) in &terms {
+                p[a as usize] += coef * yc.powi(b) * zc.powi(c);
+            }
+            for ((o, &v), &x) in orow.iter_mut().zip(drow).zip(&cx) {
+                let poly = p.iter().rev().fold(0.0, |acc, &pa| acc * x + pa);
+                *o = v * (poly.exp() as f32);
+            }
+        }
+    });
+    from_fortran(shape, out)
+}
+
+#[typetag::serde(name = "bias_field")]
+impl Op for BiasField {
+    fn ports(&self) -> &'static [Port] {
+        IMAGE_PORTS
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        if self.order > MAX_ORDER {
+            return Err(OpError::param("order", format!("must be <= {MAX_ORDER}, got {}", self.order)));
+        }
+        let want = coefficient_count(self.order);
+        if self.coefficients.len() != want {
+            return Err(OpError::param(
+                "coefficients",
+                format!("order {} needs {want} coefficients, got {}", self.order, self.coefficients.len()),
+            ));
+        }
+        if let Some(c) = self.coefficients.iter().find(|c| !c.is_finite()) {
+            return Err(OpError::param("coefficients", format!("must be finite, got {c}")));
+        }
+        Ok(())
+    }
+
+    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        let volume = take_image(&mut inputs)?;
+        if self.coefficients.iter().all(|&c| c == 0.0) {
+            return Ok(Value::Volume(volume));
+        }
+        map_image(&volume, |_, frame| Ok(bias_field(frame, self.order, &self.coefficients)))
+    }
+}
+
+impl RandomBiasField {
+    /// Draws the concrete op.
+    pub fn sample(&self, rng: &mut voxflow_core::seed::Rng) -> BiasField {
+        let n = coefficient_count(self.order.min(MAX_ORDER));
+        let coefficients = if happens(rng, self.p) {
+            (0..n).map(|_| uniform(rng, self.coefficients)).collect()
+        } else {
+            vec![0.0; n]
+        };
+        BiasField { coefficients, order: self.order }
+    }
+}
+
+#[typetag::serde(name = "random_bias_field")]
+impl Op for RandomBiasField {
+    fn ports(&self) -> &'static [Port] {
+        &[]
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        check_p(self.p)?;
+        check_range("coefficients", self.coefficients)?;
+        if self.order > MAX_ORDER {
+            return Err(OpError::param("order", format!("must be <= {MAX_ORDER}, got {}", self.order)));
+        }
+        Ok(())
+    }
+
+    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+        Ok(Kind::Draw)
+    }
+
+    fn draw_applies_to(&self) -> &'static [Kind] {
+        &[Kind::Image]
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
+    }
+}

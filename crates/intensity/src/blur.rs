@@ -1,0 +1,297 @@
+//! `blur` / `random_blur`: Gaussian blur with the standard deviation in millimetres.
+//!
+//! ```json
+//! {"name": "smooth", "op": "blur", "params": {"sigma_mm": 1.5}, "inputs": {"volume": "image"}}
+//! {"name": "b", "op": "random_blur", "params": {"std": [0, 2], "p": 0.2}}
+//! ```
+//!
+//! Sigma is converted to voxels per axis with the affine's voxel spacing (`sigma_mm[i] /
+//! spacing[i]`), so an anisotropic volume (thick slices) is blurred by the same physical
+//! amount along every axis. The filter is exactly `scipy.ndimage.gaussian_filter(x,
+//! sigma_voxels, truncate=4.0, mode="reflect")`: kernel radius `int(truncate·σ + 0.5)`,
+//! weights `exp(-x²/2σ²)` normalised to sum 1, half-sample symmetric border
+//! (`d c b a | a b c d | d c b a`), axes filtered in order x, y, z with the result rounded to
+//! f32 after each axis, and axes with σ ≤ 1e-15 skipped.
+//!
+//! `random_blur` draws each axis' sigma (mm) independently from `std` (TorchIO's
+//! `RandomBlur`, default `[0, 2]`).
+
+use crate::IntensityError;
+use crate::common::{
+    IMAGE_PORTS, check_p, check_range, default_p, fortran_slice, happens, map_image, shape3, take_image,
+    uniform,
+};
+use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder, s};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+
+/// A sigma for all three axes, or one per axis.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Sigma {
+    Isotropic(f64),
+    PerAxis([f64; 3]),
+}
+
+impl Sigma {
+    #[must_use]
+    pub fn per_axis(self) -> [f64; 3] {
+        match self {
+            Sigma::Isotropic(s) => [s; 3],
+            Sigma::PerAxis(s) => s,
+        }
+    }
+}
+
+/// Parameters of `blur` (also what `random_blur` draws).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Blur {
+    /// Standard deviation in mm: one number, or `[x, y, z]`. >= 0; 0 leaves that axis alone.
+    pub sigma_mm: Sigma,
+    /// Kernel radius in standard deviations (scipy's `truncate`); default 4.
+    #[serde(default = "default_truncate")]
+    pub truncate: f64,
+}
+
+/// Parameters of `random_blur`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomBlur {
+    /// Range of each axis' sigma in mm; default `[0, 2]` (TorchIO).
+    #[serde(default = "default_std")]
+    pub std: [f64; 2],
+    /// Probability of blurring; otherwise sigma = 0. Default 1.
+    #[serde(default = "default_p")]
+    pub p: f64,
+}
+
+fn default_truncate() -> f64 {
+    4.0
+}
+fn default_std() -> [f64; 2] {
+    [0.0, 2.0]
+}
+
+/// scipy's `_gaussian_kernel1d(sigma, 0, radius)`: weights for offsets `-radius..=radius`.
+#[must_use]
+pub fn gaussian_kernel1d(sigma: f64, truncate: f64) -> Vec<f64> {
+    let radius = (truncate * sigma + 0.5).max(0.0) as i64;
+    let s2 = sigma * sigma;
+    let w: Vec<f64> = (-radius..=radius).map(|x| (-0.5 / s2 * (x * x) as f64).exp()).collect();
+    let sum: f64 = w.iter().sum();
+    w.into_iter().map(|v| v / sum).collect()
+}
+
+/// The centre and right half of the kernel, as f32 (the filter is symmetric).
+fn half_weights(sigma: f64, truncate: f64) -> Option<Vec<f32>> {
+    if !(sigma > 1e-15 && sigma.is_finite()) {
+        return None;
+    }
+    let w = gaussian_kernel1d(sigma, truncate);
+    let r = w.len() / 2;
+    Some(w[r..].iter().map(|&v| v as f32).collect())
+}
+
+/// scipy's `reflect` boundary: index `i` folded into `0..n` (period `2n`).
+#[inline]
+fn reflect(i: isize, n: usize) -> usize {
+    let n2 = 2 * n as isize;
+    let m = i.rem_euclid(n2) as usize;
+    if m < n { m } else { 2 * n - 1 - m }
+}
+
+/// `out = w[0]·row(0) + Σ_k w[k]·(row(-k) + row(k))` over whole rows (vectorises).
+#[inline]
+fn accumulate_rows<'a>(out: &mut [f32], w: &[f32], row: impl Fn(isize) -> &'a [f32]) {
+    let w0 = w[0];
+    for (o, &a) in out.iter_mut().zip(row(0)) {
+        *o = w0 * a;
+    }
+    for (k, &wk) in w.iter().enumerate().skip(1) {
+        let k = k as isize;
+        for ((o, &a), &b) in out.iter_mut().zip(row(-k)).zip(row(k)) {
+            *o += wk * (a + b);
+        }
+    }
+}
+
+/// Filters one row along x: `buf` is scratch for the padded row.
+fn filter_row_x(src: &[f32], out: &mut [f32], w: &[f32], buf: &mut Vec<f32>) {
+    let n = src.len();
+    let r = w.len() - 1;
+    buf.clear();
+    buf.extend((0..n + 2 * r).map(|i| src[reflect(i as isize - r as isize, n)]));
+    let buf = &buf[..];
+    accumulate_rows(out, w, |k| {
+        let start = (r as isize + k) as usize;
+        &buf[start..start + n]
+    });
+}
+
+/// x and y passes over one z-slab (`nx·ny` voxels, x fastest).
+fn filter_slab_xy(src: &[f32], dst: &mut [f32], nx: usize, wx: Option<&[f32]>, wy: Option<&[f32]>) {
+    let ny = src.len() / nx;
+    let mut buf = Vec::new();
+    let xs: Vec<f32>;
+    let after_x: &[f32] = match wx {
+        Some(w) if wy.is_none() => {
+            for (s, d) in src.chunks_exact(nx).zip(dst.chunks_exact_mut(nx)) {
+                filter_row_x(s, d, w, &mut buf);
+            }
+            return;
+        }
+        Some(w) => {
+            let mut tmp = vec![0f32; src.len()];
+            for (s, d) in src.chunks_exact(nx).zip(tmp.chunks_exact_mut(nx)) {
+                filter_row_x(s, d, w, &mut buf);
+            }
+            xs = tmp;
+            &xs
+        }
+        None => src,
+    };
+    match wy {
+        Some(w) => {
+            for (y, d) in dst.chunks_exact_mut(nx).enumerate() {
+                accumulate_rows(d, w, |k| {
+                    let yy = reflect(y as isize + k, ny);
+                    &after_x[yy * nx..(yy + 1) * nx]
+                });
+            }
+        }
+        None => dst.copy_from_slice(after_x),
+    }
+}
+
+/// Rows of y per task of the z pass: small enough that the `2r + 1` planes of a block stay in
+/// cache while the block slides along z.
+const Y_BLOCK: usize = 8;
+
+/// `scipy.ndimage.gaussian_filter(input, sigma_voxels, truncate=truncate, mode="reflect")`
+/// for an f32 frame (output in Fortran order). Sigmas that are not > 1e-15 (zero, negative,
+/// NaN) leave their axis unfiltered, as scipy.
+#[must_use]
+pub fn gaussian_filter(input: ArrayView3<'_, f32>, sigma_voxels: [f64; 3], truncate: f64) -> Array3<f32> {
+    let shape = shape3(&input);
+    let [nx, ny, nz] = shape;
+    let [wx, wy, wz] = sigma_voxels.map(|s| half_weights(s, truncate));
+    let src = fortran_slice(input);
+    let plane = nx * ny;
+    if src.is_empty() {
+        return Array3::zeros(shape.f());
+    }
+    // x and y, slab by slab.
+    let mut xy = vec![0f32; src.len()];
+    xy.par_chunks_mut(plane).zip(src.par_chunks(plane)).for_each(|(d, s)| {
+        filter_slab_xy(s, d, nx, wx.as_deref(), wy.as_deref());
+    });
+    let Some(wz) = wz else {
+        return Array3::from_shape_vec(shape.f(), xy).expect("the voxel count matches the shape");
+    };
+    // z, by blocks of y rows sliding along z.
+    let mut out = Array3::<f32>::zeros(shape.f());
+    let xy = &xy[..];
+    out.axis_chunks_iter_mut(Axis(1), Y_BLOCK).into_par_iter().enumerate().for_each(|(b, mut block)| {
+        let rows = block.shape()[1];
+        for z in 0..nz {
+            for yy in 0..rows {
+                let y = b * Y_BLOCK + yy;
+                let mut row = block.slice_mut(s![.., yy, z]);
+                let row = row.as_slice_mut().expect("x is the contiguous axis of a Fortran array");
+                accumulate_rows(row, &wz, |k| {
+                    let start = reflect(z as isize + k, nz) * plane + y * nx;
+                    &xy[start..start + nx]
+                });
+            }
+        }
+    });
+    out
+}
+
+/// Sigma in voxels from sigma in mm and the voxel spacing.
+pub fn sigma_voxels(sigma_mm: [f64; 3], spacing: [f64; 3]) -> Result<[f64; 3], IntensityError> {
+    let mut out = [0.0; 3];
+    for i in 0..3 {
+        if !(spacing[i].is_finite() && spacing[i] > 0.0) {
+            return Err(IntensityError::param(
+                "sigma_mm",
+                format!(
+                    "the affine's voxel size along axis {i} is {}, so mm cannot be converted to voxels",
+                    spacing[i]
+                ),
+            ));
+        }
+        out[i] = sigma_mm[i] / spacing[i];
+    }
+    Ok(out)
+}
+
+#[typetag::serde(name = "blur")]
+impl Op for Blur {
+    fn ports(&self) -> &'static [Port] {
+        IMAGE_PORTS
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        if let Some(s) = self.sigma_mm.per_axis().iter().find(|s| !(s.is_finite() && **s >= 0.0)) {
+            return Err(OpError::param("sigma_mm", format!("must be finite and >= 0, got {s}")));
+        }
+        if !(self.truncate.is_finite() && self.truncate > 0.0) {
+            return Err(OpError::param("truncate", format!("must be finite and > 0, got {}", self.truncate)));
+        }
+        Ok(())
+    }
+
+    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        let volume = take_image(&mut inputs)?;
+        let sigma = self.sigma_mm.per_axis();
+        if sigma.iter().all(|&s| s == 0.0) {
+            return Ok(Value::Volume(volume));
+        }
+        let sv = sigma_voxels(sigma, volume.spacing())?;
+        map_image(&volume, |_, frame| Ok(gaussian_filter(frame, sv, self.truncate)))
+    }
+}
+
+impl RandomBlur {
+    /// Draws the concrete op.
+    pub fn sample(&self, rng: &mut voxflow_core::seed::Rng) -> Blur {
+        let sigma =
+            if happens(rng, self.p) { std::array::from_fn(|_| uniform(rng, self.std)) } else { [0.0; 3] };
+        Blur { sigma_mm: Sigma::PerAxis(sigma), truncate: default_truncate() }
+    }
+}
+
+#[typetag::serde(name = "random_blur")]
+impl Op for RandomBlur {
+    fn ports(&self) -> &'static [Port] {
+        &[]
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        check_p(self.p)?;
+        check_range("std", self.std)?;
+        if self.std[0] < 0.0 {
+            return Err(OpError::param("std", format!("must be >= 0, got {:?}", self.std)));
+        }
+        Ok(())
+    }
+
+    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+        Ok(Kind::Draw)
+    }
+
+    fn draw_applies_to(&self) -> &'static [Kind] {
+        &[Kind::Image]
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
+    }
+}

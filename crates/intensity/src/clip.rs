@@ -1,0 +1,68 @@
+//! `clip`: clips intensities to `[min, max]`, as `numpy.clip(x, min, max)`.
+//!
+//! ```json
+//! {"name": "clipped", "op": "clip", "params": {"min": 10, "max": 240}, "inputs": {"volume": "image"}}
+//! ```
+//! NaN voxels stay NaN (as numpy). Useful for fixed CT ranges (e.g. -1000..1000 HU).
+
+use crate::common::{IMAGE_PORTS, map_image, map_voxels, take_image};
+use ndarray::{Array3, ArrayView3};
+use serde::{Deserialize, Serialize};
+use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
+
+/// Parameters of `clip`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clip {
+    /// Lower bound (no default). Use `-inf`-like large values to clip one side only.
+    pub min: f64,
+    /// Upper bound (no default); must be `>= min`.
+    pub max: f64,
+}
+
+/// `numpy.clip(input, min, max)` for an f32 frame. The bounds are rounded to f32 first, which
+/// gives exactly numpy's result for f64 bounds once it is cast back to f32. NaN stays NaN.
+/// `min > max` or a NaN bound is the caller's error ([`Clip::validate`](Op::validate) rejects it);
+/// here it clips to `max` like numpy.
+#[must_use]
+pub fn clip(input: ArrayView3<'_, f32>, min: f64, max: f64) -> Array3<f32> {
+    let (lo, hi) = (min as f32, max as f32);
+    map_voxels(input, move |v| clip_one(v, lo, hi))
+}
+
+#[inline]
+pub(crate) fn clip_one(v: f32, lo: f32, hi: f32) -> f32 {
+    // numpy: minimum(maximum(x, lo), hi); comparisons are false for NaN, which passes through.
+    let v = if v < lo { lo } else { v };
+    if v > hi { hi } else { v }
+}
+
+pub(crate) fn check_bounds(min: f64, max: f64) -> Result<(), OpError> {
+    if min.is_nan() {
+        return Err(OpError::param("min", "must be a number, got NaN"));
+    }
+    if max.is_nan() {
+        return Err(OpError::param("max", "must be a number, got NaN"));
+    }
+    if min > max {
+        return Err(OpError::param("max", format!("must be >= min ({min}), got {max}")));
+    }
+    Ok(())
+}
+
+#[typetag::serde(name = "clip")]
+impl Op for Clip {
+    fn ports(&self) -> &'static [Port] {
+        IMAGE_PORTS
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        check_bounds(self.min, self.max)
+    }
+
+    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        let volume = take_image(&mut inputs)?;
+        map_image(&volume, |_, frame| Ok(clip(frame, self.min, self.max)))
+    }
+}

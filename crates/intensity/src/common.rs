@@ -1,0 +1,378 @@
+//! What the ops share: the voxel region statistics are computed over, frame layout helpers,
+//! deterministic parallel reductions, and the node plumbing (ports, mask input, frames).
+
+use crate::IntensityError;
+use ndarray::{Array3, Array4, ArrayView3, Axis, ShapeBuilder};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::sync::Arc;
+use voxflow_core::{Inputs, Kind, LabelArray, LabelType, OpError, Port, Value, Volume, Voxels, with_labels};
+
+/// Voxels per chunk of the parallel loops. Reductions are computed per chunk and the chunk
+/// results combined in chunk order, so results do not depend on the number of threads.
+pub(crate) const CHUNK: usize = 1 << 16;
+
+/// Which voxels a statistic (percentile, mean, std, min, max) is computed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Over {
+    /// Every voxel.
+    #[default]
+    All,
+    /// Voxels whose value is not zero (the tutorial's "mean" normalisation; nnU-Net's
+    /// non-zero mask for MRI).
+    Nonzero,
+    /// Voxels where the `mask` input (a label map) is non-zero, or holds one of `labels`.
+    Mask,
+}
+
+impl Over {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Over::All => "all",
+            Over::Nonzero => "nonzero",
+            Over::Mask => "mask",
+        }
+    }
+}
+
+/// [`Over`] with its data, for the plain kernel functions.
+#[derive(Debug, Clone, Copy)]
+pub enum Region<'a> {
+    All,
+    Nonzero,
+    /// Voxels where the mask is true; same shape as the frame.
+    Mask(ArrayView3<'a, bool>),
+}
+
+impl Region<'_> {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Region::All => "all",
+            Region::Nonzero => "nonzero",
+            Region::Mask(_) => "mask",
+        }
+    }
+}
+
+/// A region flattened to the Fortran order of [`fortran_slice`].
+#[derive(Debug, Clone)]
+pub(crate) enum FlatRegion<'a> {
+    All,
+    Nonzero,
+    Mask(Cow<'a, [bool]>),
+}
+
+impl<'a> FlatRegion<'a> {
+    pub(crate) fn new(region: Region<'a>, shape: [usize; 3]) -> Result<Self, IntensityError> {
+        Ok(match region {
+            Region::All => FlatRegion::All,
+            Region::Nonzero => FlatRegion::Nonzero,
+            Region::Mask(m) => {
+                if m.shape() != shape {
+                    return Err(IntensityError::Mask(format!(
+                        "mask shape {:?} differs from the image's {shape:?}",
+                        m.shape()
+                    )));
+                }
+                FlatRegion::Mask(fortran_slice(m))
+            }
+        })
+    }
+
+    /// The part of the region covering `data[start..start + len]`.
+    pub(crate) fn chunk(&self, start: usize, len: usize) -> ChunkRegion<'_> {
+        match self {
+            FlatRegion::All => ChunkRegion::All,
+            FlatRegion::Nonzero => ChunkRegion::Nonzero,
+            FlatRegion::Mask(m) => ChunkRegion::Mask(&m[start..start + len]),
+        }
+    }
+}
+
+/// A region restricted to one chunk.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ChunkRegion<'a> {
+    All,
+    Nonzero,
+    Mask(&'a [bool]),
+}
+
+impl ChunkRegion<'_> {
+    /// Calls `f` on every voxel of `data` inside the region.
+    #[inline]
+    pub(crate) fn for_each(self, data: &[f32], mut f: impl FnMut(f32)) {
+        match self {
+            ChunkRegion::All => data.iter().for_each(|&v| f(v)),
+            ChunkRegion::Nonzero => data.iter().filter(|v| **v != 0.0).for_each(|&v| f(v)),
+            ChunkRegion::Mask(m) => data.iter().zip(m).filter(|(_, m)| **m).for_each(|(&v, _)| f(v)),
+        }
+    }
+}
+
+/// A frame's voxels in Fortran (NIfTI) order, x fastest: borrowed when the frame is laid out
+/// that way (always the case for volumes read from NIfTI), copied otherwise.
+pub(crate) fn fortran_slice<T: Copy>(frame: ArrayView3<'_, T>) -> Cow<'_, [T]> {
+    let reversed = frame.reversed_axes();
+    match reversed.to_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(reversed.iter().copied().collect()),
+    }
+}
+
+/// An array of `shape` from voxels in Fortran order.
+pub(crate) fn from_fortran<T>(shape: [usize; 3], data: Vec<T>) -> Array3<T> {
+    Array3::from_shape_vec(shape.f(), data).expect("the voxel count matches the shape")
+}
+
+pub(crate) fn shape3<T>(frame: &ArrayView3<'_, T>) -> [usize; 3] {
+    let s = frame.shape();
+    [s[0], s[1], s[2]]
+}
+
+/// Applies `f` to every voxel, in parallel; the output is in Fortran order.
+pub(crate) fn map_voxels(frame: ArrayView3<'_, f32>, f: impl Fn(f32) -> f32 + Sync) -> Array3<f32> {
+    let shape = shape3(&frame);
+    let input = fortran_slice(frame);
+    let mut out = vec![0f32; input.len()];
+    out.par_chunks_mut(CHUNK).zip(input.par_chunks(CHUNK)).for_each(|(o, i)| {
+        for (o, &i) in o.iter_mut().zip(i) {
+            *o = f(i);
+        }
+    });
+    from_fortran(shape, out)
+}
+
+/// Count, mean, sum of squared deviations, min and max of the finite voxels of a region, and
+/// the count of non-finite voxels in it; all in f64.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Moments {
+    pub n: u64,
+    pub mean: f64,
+    pub m2: f64,
+    pub min: f64,
+    pub max: f64,
+    pub nonfinite: u64,
+}
+
+impl Moments {
+    const EMPTY: Moments =
+        Moments { n: 0, mean: 0.0, m2: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, nonfinite: 0 };
+
+    /// Chan et al.'s pairwise combination.
+    fn combine(self, b: Moments) -> Moments {
+        if b.n == 0 {
+            return Moments { nonfinite: self.nonfinite + b.nonfinite, ..self };
+        }
+        if self.n == 0 {
+            return Moments { nonfinite: self.nonfinite + b.nonfinite, ..b };
+        }
+        let n = self.n + b.n;
+        let (na, nb, nn) = (self.n as f64, b.n as f64, n as f64);
+        let delta = b.mean - self.mean;
+        Moments {
+            n,
+            mean: self.mean + delta * nb / nn,
+            m2: self.m2 + b.m2 + delta * delta * na * nb / nn,
+            min: self.min.min(b.min),
+            max: self.max.max(b.max),
+            nonfinite: self.nonfinite + b.nonfinite,
+        }
+    }
+
+    /// Population (`ddof = 0`) or sample variance; `None` when `n <= ddof`.
+    pub(crate) fn variance(&self, ddof: u32) -> Option<f64> {
+        (self.n > u64::from(ddof)).then(|| self.m2 / (self.n - u64::from(ddof)) as f64)
+    }
+}
+
+/// Two passes over one chunk (it sits in cache): the mean, then the squared deviations.
+fn chunk_moments(data: &[f32], region: ChunkRegion<'_>) -> Moments {
+    let mut n = 0u64;
+    let mut sum = 0f64;
+    let mut nonfinite = 0u64;
+    let mut min = f64::INFINITY;
+    let mut max = f64::NEG_INFINITY;
+    region.for_each(data, |v| {
+        if v.is_finite() {
+            let v = f64::from(v);
+            n += 1;
+            sum += v;
+            min = min.min(v);
+            max = max.max(v);
+        } else {
+            nonfinite += 1;
+        }
+    });
+    if n == 0 {
+        return Moments { nonfinite, ..Moments::EMPTY };
+    }
+    let mean = sum / n as f64;
+    let mut m2 = 0f64;
+    region.for_each(data, |v| {
+        if v.is_finite() {
+            let d = f64::from(v) - mean;
+            m2 += d * d;
+        }
+    });
+    Moments { n, mean, m2, min, max, nonfinite }
+}
+
+/// [`Moments`] of a region, computed in parallel over fixed chunks and combined in chunk
+/// order: the same bits for any number of threads.
+pub(crate) fn moments(data: &[f32], region: &FlatRegion<'_>) -> Moments {
+    let parts: Vec<Moments> = data
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(c, d)| chunk_moments(d, region.chunk(c * CHUNK, d.len())))
+        .collect();
+    parts.into_iter().fold(Moments::EMPTY, Moments::combine)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node plumbing.
+
+/// The optional `mask` input of ops that compute statistics.
+pub(crate) const MASK_PORT: Port = Port { name: "mask", accepts: &[Kind::Label], required: false };
+pub(crate) const IMAGE_PORTS: &[Port] = &[Port::IMAGE];
+pub(crate) const IMAGE_MASK_PORTS: &[Port] = &[Port::IMAGE, MASK_PORT];
+
+/// Takes the `volume` input and checks that it is an image.
+pub(crate) fn take_image(inputs: &mut Inputs) -> Result<Arc<Volume>, OpError> {
+    let volume = inputs.volume("volume")?;
+    if let Voxels::Label(_) = volume.voxels {
+        return Err(OpError::Input {
+            port: "volume".into(),
+            message: "intensity ops take an image, got a label map".into(),
+        });
+    }
+    Ok(volume)
+}
+
+/// The `mask` input as booleans `[x, y, z, t]` (label != 0, or label in `labels`), checked
+/// against the image's grid. `None` when not connected.
+pub(crate) fn take_mask(
+    inputs: &mut Inputs,
+    image: &Volume,
+    labels: Option<&[i64]>,
+) -> Result<Option<Array4<bool>>, OpError> {
+    if !inputs.0.contains_key("mask") {
+        return Ok(None);
+    }
+    let mask = inputs.volume("mask")?;
+    let label_array =
+        mask.labels().map_err(|e| OpError::Input { port: "mask".into(), message: e.to_string() })?;
+    let [x, y, z, t] = mask.shape4();
+    let [ix, iy, iz, it] = image.shape4();
+    if [x, y, z] != [ix, iy, iz] || (t != 1 && t != it) {
+        return Err(OpError::Input {
+            port: "mask".into(),
+            message: format!("mask shape {:?} does not fit the image's {:?}", mask.shape4(), image.shape4()),
+        });
+    }
+    if (mask.affine - image.affine).abs().max() > 1e-3 {
+        return Err(OpError::Input {
+            port: "mask".into(),
+            message: "the mask's affine differs from the image's: resample it onto the image's grid first"
+                .into(),
+        });
+    }
+    Ok(Some(label_mask(label_array, labels)))
+}
+
+/// `label != 0`, or `label` is one of `labels`.
+#[must_use]
+pub(crate) fn label_mask(labels_array: &LabelArray, labels: Option<&[i64]>) -> Array4<bool> {
+    fn test<T: LabelType>(v: T, labels: Option<&[i64]>) -> bool {
+        match labels {
+            None => v != T::default(),
+            Some(ls) => ls.iter().any(|&l| i128::from(l) == v.to_i128()),
+        }
+    }
+    with_labels!(labels_array, |a: T| a.map(|&v| test::<T>(v, labels)))
+}
+
+/// The mask's frame for image frame `t` (a one-frame mask serves every frame).
+pub(crate) fn mask_frame(mask: Option<&Array4<bool>>, t: usize) -> Option<ArrayView3<'_, bool>> {
+    mask.map(|m| m.index_axis(Axis(3), t.min(m.shape()[3] - 1)))
+}
+
+/// Runs `f` on every frame of an image and assembles the output volume (same affine, stored
+/// as float32).
+pub(crate) fn map_image(
+    volume: &Volume,
+    f: impl Fn(usize, ArrayView3<'_, f32>) -> Result<Array3<f32>, IntensityError>,
+) -> Result<Value, OpError> {
+    let data = volume.image()?;
+    let mut frames =
+        data.axis_iter(Axis(3)).enumerate().map(|(t, fr)| f(t, fr)).collect::<Result<Vec<_>, _>>()?;
+    let out = if frames.len() == 1 {
+        frames.pop().expect("one frame").insert_axis(Axis(3))
+    } else {
+        voxflow_core::volume::stack_frames(&frames)
+    };
+    Ok(Value::Volume(Arc::new(Volume {
+        voxels: Voxels::Image(out),
+        affine: volume.affine,
+        stored_dtype: voxflow_core::DType::F32,
+    })))
+}
+
+/// Checks a probability.
+pub(crate) fn check_p(p: f64) -> Result<(), OpError> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(OpError::param("p", format!("a probability must be in [0, 1], got {p}")))
+    }
+}
+
+/// Checks a `[low, high]` range: finite and ordered.
+pub(crate) fn check_range(param: &'static str, r: [f64; 2]) -> Result<(), OpError> {
+    if !r[0].is_finite() || !r[1].is_finite() {
+        return Err(OpError::param(param, format!("the range must be finite, got {r:?}")));
+    }
+    if r[0] > r[1] {
+        return Err(OpError::param(param, format!("low > high in {r:?}")));
+    }
+    Ok(())
+}
+
+/// A value uniform in `[low, high]`.
+pub(crate) fn uniform(rng: &mut voxflow_core::seed::Rng, r: [f64; 2]) -> f64 {
+    use rand::RngExt;
+    if r[0] == r[1] { r[0] } else { rng.random_range(r[0]..=r[1]) }
+}
+
+/// Whether a draw with probability `p` happens.
+pub(crate) fn happens(rng: &mut voxflow_core::seed::Rng, p: f64) -> bool {
+    use rand::RngExt;
+    rng.random_bool(p)
+}
+
+pub(crate) fn default_p() -> f64 {
+    1.0
+}
+
+/// The region of frame `t` for `over`, checking that a mask is connected exactly when
+/// `over` is `mask`.
+pub(crate) fn region_for(
+    over: Over,
+    mask: Option<&Array4<bool>>,
+    t: usize,
+) -> Result<Region<'_>, IntensityError> {
+    match (over, mask_frame(mask, t)) {
+        (Over::All, None) => Ok(Region::All),
+        (Over::Nonzero, None) => Ok(Region::Nonzero),
+        (Over::Mask, Some(m)) => Ok(Region::Mask(m)),
+        (Over::Mask, None) => {
+            Err(IntensityError::Mask("`over` is \"mask\" but no mask input is connected".into()))
+        }
+        (other, Some(_)) => Err(IntensityError::Mask(format!(
+            "a mask is connected but `over` is \"{}\": set it to \"mask\"",
+            other.name()
+        ))),
+    }
+}

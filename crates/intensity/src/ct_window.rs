@@ -1,0 +1,142 @@
+//! `ct_window`: clips a CT image (in Hounsfield units) to a window given by its level
+//! (centre) and width, optionally rescaling the window to `[0, 1]`.
+//!
+//! ```json
+//! {"name": "brain", "op": "ct_window", "params": {"preset": "brain"}, "inputs": {"volume": "ct"}}
+//! {"name": "custom", "op": "ct_window", "params": {"level": 60, "width": 400, "rescale": true}, "inputs": {"volume": "ct"}}
+//! ```
+//!
+//! The window is `[level - width/2, level + width/2]`. Presets (level / width, HU), the usual
+//! radiology values (Radiopaedia's "windowing (CT)"; subdural as in the RSNA intracranial
+//! haemorrhage challenge):
+//!
+//! | preset | level | width |
+//! |---|---|---|
+//! | `brain` | 40 | 80 |
+//! | `subdural` | 80 | 200 |
+//! | `stroke` | 40 | 40 |
+//! | `temporal_bone` | 600 | 2800 |
+//! | `lung` | -600 | 1500 |
+//! | `mediastinum` | 50 | 350 |
+//! | `soft_tissue` | 50 | 350 |
+//! | `abdomen` | 40 | 400 |
+//! | `liver` | 30 | 150 |
+//! | `bone` | 400 | 1800 |
+
+use crate::IntensityError;
+use crate::clip::clip_one;
+use crate::common::{IMAGE_PORTS, map_image, map_voxels, take_image};
+use ndarray::{Array3, ArrayView3};
+use serde::{Deserialize, Serialize};
+use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
+
+/// A named CT window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CtPreset {
+    Brain,
+    Subdural,
+    Stroke,
+    TemporalBone,
+    Lung,
+    Mediastinum,
+    SoftTissue,
+    Abdomen,
+    Liver,
+    Bone,
+}
+
+impl CtPreset {
+    /// `(level, width)` in HU.
+    #[must_use]
+    pub fn level_width(self) -> (f64, f64) {
+        match self {
+            CtPreset::Brain => (40.0, 80.0),
+            CtPreset::Subdural => (80.0, 200.0),
+            CtPreset::Stroke => (40.0, 40.0),
+            CtPreset::TemporalBone => (600.0, 2800.0),
+            CtPreset::Lung => (-600.0, 1500.0),
+            CtPreset::Mediastinum | CtPreset::SoftTissue => (50.0, 350.0),
+            CtPreset::Abdomen => (40.0, 400.0),
+            CtPreset::Liver => (30.0, 150.0),
+            CtPreset::Bone => (400.0, 1800.0),
+        }
+    }
+}
+
+/// Parameters of `ct_window`: a `preset`, or `level` and `width`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtWindow {
+    /// A named window (see the table above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<CtPreset>,
+    /// Window centre in HU (with `width`, instead of a preset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<f64>,
+    /// Window width in HU, > 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<f64>,
+    /// Map the window to `[0, 1]` after clipping. Default false (values stay in HU).
+    #[serde(default)]
+    pub rescale: bool,
+}
+
+impl CtWindow {
+    /// The window `[low, high]` in HU.
+    pub fn bounds(&self) -> Result<(f64, f64), IntensityError> {
+        let (level, width) = match (self.preset, self.level, self.width) {
+            (Some(p), None, None) => p.level_width(),
+            (None, Some(l), Some(w)) => (l, w),
+            (Some(_), _, _) => {
+                return Err(IntensityError::param(
+                    "preset",
+                    "give either a preset or level and width, not both",
+                ));
+            }
+            (None, None, _) => {
+                return Err(IntensityError::param("level", "missing: give a preset or level and width"));
+            }
+            (None, Some(_), None) => {
+                return Err(IntensityError::param("width", "missing: give it with level"));
+            }
+        };
+        if !level.is_finite() {
+            return Err(IntensityError::param("level", format!("must be finite, got {level}")));
+        }
+        if !(width.is_finite() && width > 0.0) {
+            return Err(IntensityError::param("width", format!("must be finite and > 0, got {width}")));
+        }
+        Ok((level - width / 2.0, level + width / 2.0))
+    }
+}
+
+/// Clips a frame to `[low, high]` and, with `rescale`, maps that interval to `[0, 1]`.
+#[must_use]
+pub fn ct_window(input: ArrayView3<'_, f32>, low: f64, high: f64, rescale: bool) -> Array3<f32> {
+    let (lo, hi) = (low as f32, high as f32);
+    if rescale {
+        let scale = 1.0 / (high - low);
+        map_voxels(input, move |v| ((f64::from(clip_one(v, lo, hi)) - low) * scale) as f32)
+    } else {
+        map_voxels(input, move |v| clip_one(v, lo, hi))
+    }
+}
+
+#[typetag::serde(name = "ct_window")]
+impl Op for CtWindow {
+    fn ports(&self) -> &'static [Port] {
+        IMAGE_PORTS
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        self.bounds()?;
+        Ok(())
+    }
+
+    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        let (low, high) = self.bounds()?;
+        let volume = take_image(&mut inputs)?;
+        map_image(&volume, |_, frame| Ok(ct_window(frame, low, high, self.rescale)))
+    }
+}

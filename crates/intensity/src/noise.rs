@@ -1,0 +1,165 @@
+//! `noise` / `random_noise`: additive Gaussian noise, `y = x + N(mean, std²)` per voxel
+//! (TorchIO's `RandomNoise`: std ~ U(std range), default `[0, 0.25]`; mean ~ U(mean range),
+//! default 0).
+//!
+//! ```json
+//! {"name": "n", "op": "random_noise", "params": {"std": [0, 0.1], "p": 0.3}},
+//! {"name": "image_n", "op": "apply", "inputs": {"volume": "image", "draw": "n"}}
+//! ```
+//!
+//! The drawn op stores only a seed, so a manifest line stays small and replays exactly. The
+//! noise is generated per chunk of [`NOISE_CHUNK`] voxels (in Fortran order, x fastest) from a
+//! ChaCha8 generator seeded with `seed` on stream `frame << 40 | chunk`, with the Marsaglia
+//! polar method in f64: the same bits for any number of threads.
+
+use crate::common::{
+    IMAGE_PORTS, check_p, check_range, default_p, fortran_slice, from_fortran, happens, map_image, shape3,
+    take_image, uniform,
+};
+use ndarray::{Array3, ArrayView3};
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use voxflow_core::seed::Rng;
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+
+/// Voxels per independently seeded noise chunk.
+pub const NOISE_CHUNK: usize = 1 << 14;
+
+/// Parameters of `noise` (also what `random_noise` draws).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Noise {
+    /// Standard deviation of the noise, >= 0 (in the image's units).
+    pub std: f64,
+    /// Mean of the noise; default 0.
+    #[serde(default)]
+    pub mean: f64,
+    /// Seed of the noise generator.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// Parameters of `random_noise`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomNoise {
+    /// Range of the standard deviation; default `[0, 0.25]` (TorchIO).
+    #[serde(default = "default_std")]
+    pub std: [f64; 2],
+    /// Range of the mean; default `[0, 0]`.
+    #[serde(default)]
+    pub mean: [f64; 2],
+    /// Probability of applying it; otherwise std = mean = 0. Default 1.
+    #[serde(default = "default_p")]
+    pub p: f64,
+}
+
+fn default_std() -> [f64; 2] {
+    [0.0, 0.25]
+}
+
+/// One standard normal value (Marsaglia's polar method; the second value of each pair is kept
+/// in `spare`).
+fn standard_normal(rng: &mut Rng, spare: &mut Option<f64>) -> f64 {
+    if let Some(z) = spare.take() {
+        return z;
+    }
+    loop {
+        let u = 2.0 * rng.random::<f64>() - 1.0;
+        let v = 2.0 * rng.random::<f64>() - 1.0;
+        let s = u * u + v * v;
+        if s > 0.0 && s < 1.0 {
+            let f = (-2.0 * s.ln() / s).sqrt();
+            *spare = Some(v * f);
+            return u * f;
+        }
+    }
+}
+
+/// `input + N(mean, std²)`, the noise of frame `frame` drawn from `seed` as the module says.
+#[must_use]
+pub fn add_noise(input: ArrayView3<'_, f32>, mean: f64, std: f64, seed: u64, frame: u64) -> Array3<f32> {
+    let shape = shape3(&input);
+    let data = fortran_slice(input);
+    let mut out = vec![0f32; data.len()];
+    out.par_chunks_mut(NOISE_CHUNK).zip(data.par_chunks(NOISE_CHUNK)).enumerate().for_each(|(c, (o, i))| {
+        let mut rng = Rng::seed_from_u64(seed);
+        rng.set_stream((frame << 40) | c as u64);
+        let mut spare = None;
+        for (o, &v) in o.iter_mut().zip(i) {
+            *o = (f64::from(v) + mean + std * standard_normal(&mut rng, &mut spare)) as f32;
+        }
+    });
+    from_fortran(shape, out)
+}
+
+#[typetag::serde(name = "noise")]
+impl Op for Noise {
+    fn ports(&self) -> &'static [Port] {
+        IMAGE_PORTS
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        if !(self.std.is_finite() && self.std >= 0.0) {
+            return Err(OpError::param("std", format!("must be finite and >= 0, got {}", self.std)));
+        }
+        if !self.mean.is_finite() {
+            return Err(OpError::param("mean", format!("must be finite, got {}", self.mean)));
+        }
+        Ok(())
+    }
+
+    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        let volume = take_image(&mut inputs)?;
+        if self.std == 0.0 && self.mean == 0.0 {
+            return Ok(Value::Volume(volume));
+        }
+        map_image(&volume, |t, frame| Ok(add_noise(frame, self.mean, self.std, self.seed, t as u64)))
+    }
+}
+
+impl RandomNoise {
+    /// Draws the concrete op.
+    pub fn sample(&self, rng: &mut Rng) -> Noise {
+        if happens(rng, self.p) {
+            let std = uniform(rng, self.std);
+            let mean = uniform(rng, self.mean);
+            Noise { std, mean, seed: rng.random() }
+        } else {
+            Noise { std: 0.0, mean: 0.0, seed: 0 }
+        }
+    }
+}
+
+#[typetag::serde(name = "random_noise")]
+impl Op for RandomNoise {
+    fn ports(&self) -> &'static [Port] {
+        &[]
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        check_p(self.p)?;
+        check_range("std", self.std)?;
+        if self.std[0] < 0.0 {
+            return Err(OpError::param("std", format!("must be >= 0, got {:?}", self.std)));
+        }
+        check_range("mean", self.mean)
+    }
+
+    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+        Ok(Kind::Draw)
+    }
+
+    fn draw_applies_to(&self) -> &'static [Kind] {
+        &[Kind::Image]
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
+    }
+}
