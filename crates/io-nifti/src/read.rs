@@ -16,6 +16,8 @@ const CHUNK: usize = 1 << 18;
 /// Deflate cannot expand data more than 1032:1, so a gzip file of `n` bytes holds at most
 /// `1032 n` bytes: a header claiming more is rejected before anything is allocated.
 const MAX_DEFLATE_RATIO: u64 = 1032;
+/// Bytes after the voxel data read (and discarded) to reach the end of a gzip stream.
+const MAX_TRAILING: usize = 1 << 20;
 
 /// Reads a `.nii` or `.nii.gz` file (NIfTI-1 or -2, either byte order; gzip is detected from
 /// the content) as an image (f32, with `scl_slope`/`scl_inter` applied in f64) or a label map
@@ -38,6 +40,7 @@ pub fn read_with_header(path: impl AsRef<Path>, kind: Kind) -> Result<(Header, V
         Kind::Label => Voxels::Label(read_labels(&mut src, &header, n, shape)?),
         _ => Voxels::Image(read_image(&mut src, &header, n, shape)?),
     };
+    src.finish()?;
     let volume = Volume { voxels, affine: header.affine, stored_dtype: header.datatype };
     Ok((header, volume))
 }
@@ -107,6 +110,25 @@ impl Source {
         } else {
             NiftiError::Io { path, source: e }
         }
+    }
+
+    /// For gzip: reads on to the end of the stream (bounded), so the decoder checks the
+    /// CRC-32 and length of every member and corruption is reported rather than ignored.
+    fn finish(&mut self) -> Result<(), NiftiError> {
+        if !self.gzip {
+            return Ok(());
+        }
+        let mut buf = [0u8; 4096];
+        let mut trailing = 0usize;
+        while trailing < MAX_TRAILING {
+            match self.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(k) => trailing += k,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(NiftiError::Gzip { path: self.path.clone(), source: e }),
+            }
+        }
+        Ok(())
     }
 
     /// Skips `n` bytes (extensions between the header and the data).
