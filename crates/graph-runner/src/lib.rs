@@ -1,1 +1,35 @@
-//! voxflow-graph-runner
+//! JSON graphs of voxflow ops, run over whole datasets; the library behind the `graphrun` CLI.
+//!
+//! * [`graph`]: the graph file format ([`graph::GraphFile`]), parsed, then validated and built
+//!   into a [`graph::Graph`] (ops, wiring, kinds, topological order) before any data is read.
+//! * [`io`]: the `load` and `save` ops, the only nodes that touch files.
+//! * [`dataset`]: where cases come from (nnU-Net folders, globs, lists, single inputs), shards.
+//! * [`run`]: runs a graph over cases, in parallel and bounded, writing outputs and the
+//!   manifest ([`manifest`]), with resume and replay.
+//! * [`info`], [`dot`], [`ops`]: the inspection subcommands.
+
+pub mod dataset;
+pub mod dot;
+pub mod graph;
+pub mod info;
+pub mod io;
+pub mod manifest;
+pub mod nifti;
+pub mod ops;
+pub mod run;
+
+pub use dataset::Case;
+pub use graph::{Graph, GraphError, GraphFile};
+pub use run::{RunError, RunOptions, RunSummary};
+
+/// Links every op crate into the binary (typetag registers ops at link time; a crate nobody
+/// references is silently missing). The one explicit plugin list.
+pub fn register_all() {
+    voxflow_geometry::register();
+    voxflow_intensity::register();
+    // TEMP voxflow_elastic::register();
+    voxflow_io_nifti::register();
+}
+
+/// The version written into manifests.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

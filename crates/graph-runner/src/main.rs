@@ -1,1 +1,310 @@
-fn main() {}
+//! `graphrun`: run voxflow graphs over datasets, and inspect graphs, ops and NIfTI files.
+//!
+//! Exit codes: 0 success, 1 some cases failed (the others finished), 2 usage or graph error.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use voxflow_graph_runner::dataset::{self, Case, Shard};
+use voxflow_graph_runner::{Graph, RunOptions, dot, info, manifest, ops, run};
+
+#[derive(Parser, Debug)]
+#[command(name = "graphrun", version, about = "Run voxflow graphs over NIfTI datasets")]
+struct Cli {
+    /// Only errors and the summary.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// More log output (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a graph over a dataset (`graphrun GRAPH.json ...` is short for this).
+    Run(RunArgs),
+    /// Validate a graph without reading any data.
+    Validate { graph: PathBuf },
+    /// List every registered op with its parameters and defaults.
+    Ops {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of the graph file format.
+    Schema,
+    /// Show NIfTI files' header and intensity summary (like nib-ls).
+    Info {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// One JSON object per file, per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a graph as Graphviz DOT.
+    Dot { graph: PathBuf },
+    /// Re-run one output from its manifest line (`FILE:LINE`, a one-line file, or the JSON line).
+    Replay {
+        reference: String,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    graph: PathBuf,
+    /// Output directory (`save` paths are relative to it).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// An nnU-Net raw dataset folder (imagesTr/, labelsTr/).
+    #[arg(long, conflicts_with_all = ["images", "list", "input"])]
+    nnunet: Option<PathBuf>,
+    /// Glob of image files (case id = file stem).
+    #[arg(long, conflicts_with_all = ["list", "input"])]
+    images: Option<String>,
+    /// Glob of label files, paired with images by case id.
+    #[arg(long, requires = "images")]
+    labels: Option<String>,
+    /// A CSV or JSON list of cases (`case` + one column per input).
+    #[arg(long, conflicts_with = "input")]
+    list: Option<PathBuf>,
+    /// NAME=PATH: one case's input (repeatable).
+    #[arg(long)]
+    input: Vec<String>,
+    /// Outputs per case (overrides the graph's `outputs`).
+    #[arg(long)]
+    outputs: Option<u64>,
+    /// Seed (overrides the graph's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Threads for the kernels (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// At most this many cases loaded at once (default: threads).
+    #[arg(long)]
+    max_cases_in_memory: Option<usize>,
+    /// K/N: run the cases whose sorted index is K mod N (also from SLURM_ARRAY_TASK_ID /
+    /// SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX / VOXFLOW_SHARD_COUNT).
+    #[arg(long)]
+    shard: Option<String>,
+    /// Skip outputs the manifest lists as complete.
+    #[arg(long, conflicts_with = "overwrite")]
+    resume: bool,
+    /// Replace existing outputs.
+    #[arg(long)]
+    overwrite: bool,
+    /// List what would be written, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the total time per node at the end.
+    #[arg(long)]
+    timings: bool,
+}
+
+/// A usage or graph error: exit code 2.
+#[derive(Debug)]
+struct Usage(anyhow::Error);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+impl std::error::Error for Usage {}
+
+fn usage<E: Into<anyhow::Error>>(e: E) -> anyhow::Error {
+    anyhow::Error::new(Usage(e.into()))
+}
+
+fn main() -> std::process::ExitCode {
+    voxflow_graph_runner::register_all();
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| Path::new(a).extension().is_some_and(|e| e == "json")) {
+        args.insert(1, "run".into());
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return std::process::ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging(cli.quiet, cli.verbose);
+    match dispatch(&cli) {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            if let Some(u) = e.downcast_ref::<Usage>() {
+                eprintln!("error: {u}");
+                std::process::ExitCode::from(2)
+            } else {
+                eprintln!("error: {e:#}");
+                std::process::ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn init_logging(quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn dispatch(cli: &Cli) -> Result<u8> {
+    match &cli.command {
+        Command::Run(args) => run_command(args, cli.quiet),
+        Command::Validate { graph } => {
+            let g = Graph::from_path(graph).map_err(usage)?;
+            if !cli.quiet {
+                println!(
+                    "{}: ok ({} nodes, {} outputs per case, hash {})",
+                    graph.display(),
+                    g.nodes.len(),
+                    g.file.outputs,
+                    g.hash
+                );
+            }
+            Ok(0)
+        }
+        Command::Ops { json } => {
+            let all = ops::describe_ops();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for op in all {
+                    println!("{}", op.name);
+                    if !op.ports.is_empty() {
+                        println!("    inputs: {}", op.ports.join(", "));
+                    }
+                    for p in &op.params {
+                        println!("    {}: {} = {}", p.name, p.json_type, p.default);
+                    }
+                    if let Some(r) = &op.required {
+                        println!("    (required parameters: {r})");
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::Schema => {
+            print!("{}", voxflow_graph_runner::graph::schema_json());
+            Ok(0)
+        }
+        Command::Info { files, json } => {
+            let mut failed = false;
+            for file in files {
+                match info::file_info(file) {
+                    Ok(i) if *json => println!("{}", serde_json::to_string(&i)?),
+                    Ok(i) => println!("{}", info::human_line(&i)),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            Ok(u8::from(failed))
+        }
+        Command::Dot { graph } => {
+            let g = Graph::from_path(graph).map_err(usage)?;
+            print!("{}", dot::to_dot(&g));
+            Ok(0)
+        }
+        Command::Replay { reference, output } => {
+            let line = manifest::resolve(reference).map_err(usage)?;
+            let record = run::replay(&line, output)?;
+            if !cli.quiet {
+                for f in &record.files {
+                    println!("{}", output.join(f).display());
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn cases_for(args: &RunArgs, graph: &Graph) -> Result<Vec<Case>> {
+    let cases = if let Some(dir) = &args.nnunet {
+        dataset::nnunet(dir)?
+    } else if let Some(images) = &args.images {
+        dataset::globs(images, args.labels.as_deref())?
+    } else if let Some(list) = &args.list {
+        dataset::list(list)?
+    } else if !args.input.is_empty() {
+        let inputs: BTreeMap<String, String> =
+            args.input.iter().map(|a| dataset::parse_input(a)).collect::<Result<_, _>>()?;
+        dataset::single(None, &inputs, Path::new(""))?
+    } else if let Some(ds) = &graph.file.dataset {
+        let base = graph.path.as_deref().and_then(Path::parent).unwrap_or(Path::new("."));
+        dataset::single(ds.case.as_deref(), &ds.inputs, base)?
+    } else {
+        bail!("no dataset: give --nnunet, --images, --list or --input (or a `dataset` in the graph)");
+    };
+    let shard = match &args.shard {
+        Some(s) => Some(Shard::parse(s)?),
+        None => Shard::from_env(|k| std::env::var(k).ok())?,
+    };
+    Ok(match shard {
+        Some(shard) => shard.select(cases),
+        None => cases,
+    })
+}
+
+fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
+    let graph = Graph::from_path(&args.graph).map_err(usage)?;
+    let cases = cases_for(args, &graph).map_err(usage)?;
+    let outputs = args.outputs.unwrap_or(graph.file.outputs);
+    if outputs == 0 {
+        return Err(usage(anyhow::anyhow!("--outputs must be at least 1")));
+    }
+    if args.dry_run {
+        for planned in run::plan(&graph, &cases, outputs) {
+            for f in &planned.files {
+                let path = args.output.join(f);
+                let note = if path.exists() { "  (exists)" } else { "" };
+                println!("{}{note}", path.display());
+            }
+        }
+        return Ok(0);
+    }
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let opts = RunOptions {
+        output_dir: args.output.clone(),
+        threads,
+        max_cases_in_memory: args.max_cases_in_memory.unwrap_or(threads),
+        seed: args.seed,
+        outputs: Some(outputs),
+        resume: args.resume,
+        overwrite: args.overwrite,
+        progress: !quiet && std::io::stderr().is_terminal(),
+    };
+    let summary = match run::run(&graph, &cases, &opts) {
+        Ok(s) => s,
+        Err(e @ voxflow_graph_runner::RunError::OutputExists { .. }) => return Err(usage(e)),
+        Err(e) => return Err(e).context("run"),
+    };
+    for failure in &summary.failures {
+        eprintln!("failed: {failure}");
+    }
+    if args.timings {
+        eprintln!("time per node (total over all cases and outputs):");
+        for (node, t) in &summary.timings {
+            eprintln!("  {node:<32} {:>10.1} ms", t.as_secs_f64() * 1e3);
+        }
+    }
+    eprintln!("{}", summary.line());
+    Ok(u8::from(!summary.failures.is_empty()))
+}

@@ -1,0 +1,260 @@
+//! Where cases come from, and how a dataset is split into shards.
+//!
+//! A case is an id plus named input files; `load` nodes read inputs by name. Sources:
+//!
+//! * **nnU-Net** (`--nnunet DIR`): `imagesTr/<case>_0000.nii.gz` is input `image`,
+//!   `<case>_0001` is `image_0001`, ...; `labelsTr/<case>.nii.gz` is `label`.
+//! * **globs** (`--images GLOB --labels GLOB`): the case id is the image's file stem (name
+//!   without `.nii`/`.nii.gz`). A label is paired with the image whose case id equals its stem,
+//!   or whose stem it contains (`case1_seg` pairs with `case1`, the longest match wins). Every
+//!   image must find a label.
+//! * **list** (`--list cases.csv|cases.json`): CSV with a `case` column and one column per
+//!   input; JSON an array of objects with `case` and one key per input. Relative paths are
+//!   relative to the list file.
+//! * **single** (`--input NAME=PATH`, repeatable): one case, whose id is the stem of `image`
+//!   (or of the first input).
+//! * the graph's own `dataset` (paths relative to the graph file).
+//!
+//! Cases are sorted by id; shard K of N takes the cases whose index in that order is K mod N.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// One case: an id and its input files by name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Case {
+    pub id: String,
+    pub inputs: BTreeMap<String, PathBuf>,
+}
+
+#[derive(Debug, Error)]
+pub enum DatasetError {
+    #[error("{path}: {message}")]
+    Source { path: PathBuf, message: String },
+    #[error("no cases found in {0}")]
+    NoCases(String),
+    #[error("case id `{0}` appears more than once")]
+    DuplicateCase(String),
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn source_err(path: &Path, message: impl std::fmt::Display) -> DatasetError {
+    DatasetError::Source { path: path.to_path_buf(), message: message.to_string() }
+}
+
+/// The file name without `.nii.gz` / `.nii`.
+#[must_use]
+pub fn stem(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.strip_suffix(".nii.gz").or_else(|| name.strip_suffix(".nii")).unwrap_or(&name).to_owned()
+}
+
+fn finish(mut cases: Vec<Case>, what: &str) -> Result<Vec<Case>, DatasetError> {
+    if cases.is_empty() {
+        return Err(DatasetError::NoCases(what.to_owned()));
+    }
+    cases.sort();
+    for pair in cases.windows(2) {
+        if pair[0].id == pair[1].id {
+            return Err(DatasetError::DuplicateCase(pair[0].id.clone()));
+        }
+    }
+    Ok(cases)
+}
+
+/// An nnU-Net raw dataset folder.
+pub fn nnunet(dir: &Path) -> Result<Vec<Case>, DatasetError> {
+    let images = dir.join("imagesTr");
+    let entries = std::fs::read_dir(&images).map_err(|e| source_err(&images, e))?;
+    let mut by_case: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
+    for entry in entries {
+        let path = entry.map_err(|e| source_err(&images, e))?.path();
+        let s = stem(&path);
+        if s.len() == stem_len_of(&path) {
+            continue; // not a NIfTI file
+        }
+        let Some((case, channel)) = s.rsplit_once('_') else {
+            return Err(source_err(&path, "expected <case>_<channel>.nii.gz (e.g. case1_0000.nii.gz)"));
+        };
+        if channel.len() != 4 || !channel.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(source_err(&path, "expected a 4-digit channel suffix (e.g. case1_0000.nii.gz)"));
+        }
+        let name = if channel == "0000" { "image".to_owned() } else { format!("image_{channel}") };
+        by_case.entry(case.to_owned()).or_default().insert(name, path);
+    }
+    let labels = dir.join("labelsTr");
+    let mut cases = Vec::new();
+    for (id, mut inputs) in by_case {
+        for ext in [".nii.gz", ".nii"] {
+            let label = labels.join(format!("{id}{ext}"));
+            if label.is_file() {
+                inputs.insert("label".to_owned(), label);
+                break;
+            }
+        }
+        cases.push(Case { id, inputs });
+    }
+    finish(cases, &images.display().to_string())
+}
+
+/// Length of the file name when it is not a NIfTI file (so `stem` removed nothing).
+fn stem_len_of(path: &Path) -> usize {
+    path.file_name().map_or(0, |n| n.to_string_lossy().len())
+}
+
+fn glob_files(pattern: &str) -> Result<Vec<PathBuf>, DatasetError> {
+    let paths = glob::glob(pattern).map_err(|e| DatasetError::Usage(format!("bad glob `{pattern}`: {e}")))?;
+    let mut files = Vec::new();
+    for p in paths {
+        let p = p.map_err(|e| DatasetError::Usage(format!("glob `{pattern}`: {e}")))?;
+        if p.is_file() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Images (and optionally labels) by glob, paired by case id (see the module doc).
+pub fn globs(images: &str, labels: Option<&str>) -> Result<Vec<Case>, DatasetError> {
+    let image_files = glob_files(images)?;
+    let mut cases: Vec<Case> = image_files
+        .into_iter()
+        .map(|p| Case { id: stem(&p), inputs: BTreeMap::from([("image".to_owned(), p)]) })
+        .collect();
+    if let Some(labels) = labels {
+        for label in glob_files(labels)? {
+            let s = stem(&label);
+            let best = cases
+                .iter_mut()
+                .filter(|c| s == c.id || s.contains(c.id.as_str()))
+                .max_by_key(|c| (s == c.id, c.id.len()));
+            match best {
+                Some(case) => {
+                    if let Some(old) = case.inputs.insert("label".to_owned(), label.clone()) {
+                        return Err(source_err(
+                            &label,
+                            format!("case `{}` already has label {}", case.id, old.display()),
+                        ));
+                    }
+                }
+                None => return Err(source_err(&label, "no image has a case id matching this label's name")),
+            }
+        }
+        if let Some(c) = cases.iter().find(|c| !c.inputs.contains_key("label")) {
+            return Err(source_err(&c.inputs["image"], format!("no label matches case `{}`", c.id)));
+        }
+    }
+    finish(cases, images)
+}
+
+/// A CSV or JSON list of cases.
+pub fn list(path: &Path) -> Result<Vec<Case>, DatasetError> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let rows: Vec<BTreeMap<String, String>> = if path.extension().is_some_and(|e| e == "json") {
+        let text = std::fs::read_to_string(path).map_err(|e| source_err(path, e))?;
+        serde_json::from_str(&text).map_err(|e| source_err(path, e))?
+    } else {
+        let mut reader = csv::Reader::from_path(path).map_err(|e| source_err(path, e))?;
+        reader.deserialize().collect::<Result<_, _>>().map_err(|e| source_err(path, e))?
+    };
+    let mut cases = Vec::new();
+    for (i, mut row) in rows.into_iter().enumerate() {
+        let Some(id) = row.remove("case") else {
+            return Err(source_err(path, format!("row {} has no `case`", i + 1)));
+        };
+        let inputs = row.into_iter().map(|(k, v)| (k, base.join(v))).collect();
+        cases.push(Case { id, inputs });
+    }
+    finish(cases, &path.display().to_string())
+}
+
+/// One case from `NAME=PATH` pairs (or a graph's default dataset), relative to `base`.
+pub fn single(
+    case: Option<&str>,
+    inputs: &BTreeMap<String, String>,
+    base: &Path,
+) -> Result<Vec<Case>, DatasetError> {
+    let inputs: BTreeMap<String, PathBuf> = inputs.iter().map(|(k, v)| (k.clone(), base.join(v))).collect();
+    let id = match case {
+        Some(id) => id.to_owned(),
+        None => inputs
+            .get("image")
+            .or_else(|| inputs.values().next())
+            .map(|p| stem(p))
+            .ok_or_else(|| DatasetError::Usage("no inputs given".into()))?,
+    };
+    finish(vec![Case { id, inputs }], "the inputs given")
+}
+
+/// Parses `NAME=PATH`.
+pub fn parse_input(arg: &str) -> Result<(String, String), DatasetError> {
+    arg.split_once('=')
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| DatasetError::Usage(format!("--input expects NAME=PATH, got `{arg}`")))
+}
+
+/// A shard: this process takes cases whose sorted index is `index` mod `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `K/N` (0-based K).
+    pub fn parse(text: &str) -> Result<Shard, DatasetError> {
+        let bad = || DatasetError::Usage(format!("--shard expects K/N with 0 <= K < N, got `{text}`"));
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let shard = Shard {
+            index: k.trim().parse().map_err(|_| bad())?,
+            count: n.trim().parse().map_err(|_| bad())?,
+        };
+        if shard.count == 0 || shard.index >= shard.count {
+            return Err(bad());
+        }
+        Ok(shard)
+    }
+
+    /// From the environment of a job array: Slurm (`SLURM_ARRAY_TASK_ID`, with
+    /// `SLURM_ARRAY_TASK_COUNT`) or a Kubernetes indexed Job (`JOB_COMPLETION_INDEX`, with the
+    /// count in `VOXFLOW_SHARD_COUNT`, since Kubernetes does not export it). Slurm task ids are
+    /// taken relative to `SLURM_ARRAY_TASK_MIN` when set.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Shard>, DatasetError> {
+        let num = |name: &str| -> Result<Option<usize>, DatasetError> {
+            get(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<usize>()
+                        .map_err(|_| DatasetError::Usage(format!("{name}={v} is not a number")))
+                })
+                .transpose()
+        };
+        let (index, count) = if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
+            let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            let count = num("SLURM_ARRAY_TASK_COUNT")?.ok_or_else(|| {
+                DatasetError::Usage("SLURM_ARRAY_TASK_ID is set without SLURM_ARRAY_TASK_COUNT".into())
+            })?;
+            (id.saturating_sub(min), count)
+        } else if let Some(id) = num("JOB_COMPLETION_INDEX")? {
+            let count = num("VOXFLOW_SHARD_COUNT")?.ok_or_else(|| {
+                DatasetError::Usage(
+                    "JOB_COMPLETION_INDEX is set: give the shard count in VOXFLOW_SHARD_COUNT".into(),
+                )
+            })?;
+            (id, count)
+        } else {
+            return Ok(None);
+        };
+        Shard::parse(&format!("{index}/{count}")).map(Some)
+    }
+
+    /// The cases of this shard (cases must be sorted).
+    #[must_use]
+    pub fn select(self, cases: Vec<Case>) -> Vec<Case> {
+        cases.into_iter().enumerate().filter(|(i, _)| i % self.count == self.index).map(|(_, c)| c).collect()
+    }
+}

@@ -1,0 +1,463 @@
+//! The graph file: our own data type, parsed, then validated, then built.
+//!
+//! A graph file is JSON:
+//!
+//! ```json
+//! { "seed": 42, "outputs": 4,
+//!   "nodes": [
+//!     {"name": "image", "op": "load", "params": {"input": "image"}},
+//!     {"name": "flip", "op": "random_flip", "params": {"axes": [0, 1, 2]}},
+//!     {"name": "image_flipped", "op": "apply", "inputs": {"volume": "image", "draw": "flip"}},
+//!     {"name": "save_image", "op": "save", "params": {"path": "{case}/image_{output}.nii.gz"},
+//!      "inputs": {"volume": "image_flipped"}}
+//!   ]}
+//! ```
+//!
+//! Each node is parsed on its own, so every error names the node it is about. Validation
+//! (ops, parameters, wiring, kinds, cycles) happens before any data is read.
+
+use crate::io::{Load, Save};
+use petgraph::graph::{DiGraph, NodeIndex};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use thiserror::Error;
+use voxflow_core::{Kind, Op, OpError};
+
+/// A graph file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GraphFile {
+    /// Seed of every random draw. A draw's generator is seeded by (this seed, case id, output
+    /// index, node name), never by execution order or thread count.
+    #[serde(default)]
+    pub seed: u64,
+    /// How many outputs (augmented copies) to produce per case. Default 1.
+    #[serde(default = "one")]
+    pub outputs: u64,
+    /// A default dataset, used when the command line names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetSpec>,
+    /// The nodes, in any order (they run in a topological order of their inputs).
+    pub nodes: Vec<NodeSpec>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// A default dataset of one case, carried by the graph file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// The case id. Default: the file stem of the `image` input (or of the first input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    /// Input name (as `load` nodes name it) to a NIfTI path, relative to the graph file.
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// One node of a graph file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// A unique name. Other nodes name it in their `inputs`; random draws are seeded by it.
+    pub name: String,
+    /// The op (`graphrun ops` lists them), e.g. `load`, `random_flip`, `apply`, `save`.
+    pub op: String,
+    /// The op's parameters; missing means all defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
+    /// Port name to the name of the node feeding it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// The top level of a graph file with its nodes still unparsed, so that a bad node is
+/// reported by name rather than by serde's position in the whole file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGraph {
+    #[serde(default)]
+    seed: u64,
+    #[serde(default = "one")]
+    outputs: u64,
+    #[serde(default)]
+    dataset: Option<DatasetSpec>,
+    nodes: Vec<serde_json::Value>,
+}
+
+/// Why a graph cannot be run. Every variant about a node names it.
+#[derive(Debug, Error)]
+pub enum GraphError {
+    #[error("cannot read graph file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("graph file {path}: {source}")]
+    Json { path: PathBuf, source: serde_json::Error },
+    #[error("node #{index} ({name}): {source}")]
+    NodeSyntax { index: usize, name: String, source: serde_json::Error },
+    #[error("node `{node}`: unknown op `{op}`; known ops: {}", known.join(", "))]
+    UnknownOp { node: String, op: String, known: Vec<String> },
+    #[error("node `{node}` (op `{op}`): invalid parameters: {message}")]
+    Params { node: String, op: String, message: String },
+    #[error("node `{node}` (op `{op}`): {source}")]
+    Invalid { node: String, op: String, source: OpError },
+    #[error("node name `{node}` is used more than once")]
+    Duplicate { node: String },
+    #[error("node `{node}`: required input `{port}` is not connected")]
+    MissingInput { node: String, port: String },
+    #[error("node `{node}`: input `{port}` names `{target}`, which is not a node of this graph")]
+    Dangling { node: String, port: String, target: String },
+    #[error("node `{node}`: op `{op}` has no input port `{port}`; its ports: {}", known.join(", "))]
+    UnknownPort { node: String, op: String, port: String, known: Vec<String> },
+    #[error("the graph has a cycle: {}", nodes.join(" -> "))]
+    Cycle { nodes: Vec<String> },
+    #[error(
+        "node `{node}`: input `{port}` gets {got} from `{from}`, but accepts only {}",
+        list_kinds(accepts)
+    )]
+    Kind { node: String, port: String, from: String, got: Kind, accepts: Vec<Kind> },
+    #[error(
+        "node `{node}`: the draw of `{draw}` applies only to {}, but input `{port}` gets {got} from `{from}`",
+        list_kinds(applies_to)
+    )]
+    DrawKind { node: String, draw: String, port: String, from: String, got: Kind, applies_to: Vec<Kind> },
+    #[error("the graph has no nodes")]
+    Empty,
+    #[error("`outputs` must be at least 1")]
+    NoOutputs,
+}
+
+fn list_kinds(kinds: &[Kind]) -> String {
+    kinds.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
+}
+
+/// A node, built.
+#[derive(Debug)]
+pub struct Node {
+    pub name: String,
+    /// The op's name as written in the file.
+    pub op_name: String,
+    pub op: Arc<dyn Op>,
+    /// Port name to the index (in [`Graph::nodes`]) of the node feeding it.
+    pub inputs: BTreeMap<String, usize>,
+    /// The kind of value the node outputs.
+    pub kind: Kind,
+    /// `Some` for `load` nodes (which the runner caches across the outputs of a case).
+    pub load: Option<Load>,
+    /// `Some` for `save` nodes (whose files the runner plans before running).
+    pub save: Option<Save>,
+}
+
+/// A validated graph, ready to run.
+#[derive(Debug)]
+pub struct Graph {
+    /// The file as parsed.
+    pub file: GraphFile,
+    /// Where the file is (for its default dataset and the manifest), if it came from a file.
+    pub path: Option<PathBuf>,
+    /// The nodes, in file order.
+    pub nodes: Vec<Node>,
+    /// A topological order (indices into `nodes`).
+    pub order: Vec<usize>,
+    /// A stable hash (FNV-1a 64, hex) of the canonical JSON of the graph file.
+    pub hash: String,
+}
+
+impl Graph {
+    /// Reads, parses and validates a graph file.
+    pub fn from_path(path: &Path) -> Result<Graph, GraphError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| GraphError::Read { path: path.into(), source })?;
+        let mut graph = Graph::from_json(&text).map_err(|e| match e {
+            GraphError::Json { source, .. } => GraphError::Json { path: path.into(), source },
+            other => other,
+        })?;
+        graph.path = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+        Ok(graph)
+    }
+
+    /// Parses and validates a graph from JSON text.
+    pub fn from_json(text: &str) -> Result<Graph, GraphError> {
+        let raw: RawGraph = serde_json::from_str(text)
+            .map_err(|source| GraphError::Json { path: PathBuf::from("<graph>"), source })?;
+        let mut nodes = Vec::with_capacity(raw.nodes.len());
+        for (index, value) in raw.nodes.into_iter().enumerate() {
+            let name = value.get("name").and_then(|n| n.as_str()).unwrap_or("unnamed").to_owned();
+            let spec: NodeSpec = serde_json::from_value(value).map_err(|source| GraphError::NodeSyntax {
+                index,
+                name,
+                source,
+            })?;
+            nodes.push(spec);
+        }
+        let file = GraphFile { seed: raw.seed, outputs: raw.outputs, dataset: raw.dataset, nodes };
+        Graph::build(file)
+    }
+
+    /// Validates and builds a parsed graph file.
+    pub fn build(file: GraphFile) -> Result<Graph, GraphError> {
+        if file.nodes.is_empty() {
+            return Err(GraphError::Empty);
+        }
+        if file.outputs == 0 {
+            return Err(GraphError::NoOutputs);
+        }
+        // Names first: every later error refers to nodes by name.
+        let mut index_of = BTreeMap::new();
+        for (i, spec) in file.nodes.iter().enumerate() {
+            if index_of.insert(spec.name.as_str(), i).is_some() {
+                return Err(GraphError::Duplicate { node: spec.name.clone() });
+            }
+        }
+        let mut nodes = Vec::with_capacity(file.nodes.len());
+        for spec in &file.nodes {
+            nodes.push(build_node(spec, &index_of)?);
+        }
+        let order = topological_order(&nodes)?;
+        infer_kinds(&mut nodes, &order)?;
+        let hash = hash_graph(&file);
+        Ok(Graph { file, path: None, nodes, order, hash })
+    }
+
+    /// The index of a node by name.
+    #[must_use]
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    /// The `save` nodes with their parameters.
+    pub fn saves(&self) -> impl Iterator<Item = (&Node, &Save)> {
+        self.nodes.iter().filter_map(|n| n.save.as_ref().map(|s| (n, s)))
+    }
+
+    /// The files one (case, output) writes, relative to the output directory, in node order.
+    #[must_use]
+    pub fn planned_files(&self, case_id: &str, output_index: u64) -> Vec<String> {
+        self.saves().map(|(node, save)| save.render(case_id, output_index, &node.name)).collect()
+    }
+}
+
+/// Builds one node's op from `{"op": .., "params": ..}` and resolves its inputs.
+fn build_node(spec: &NodeSpec, index_of: &BTreeMap<&str, usize>) -> Result<Node, GraphError> {
+    let params = match &spec.params {
+        None | Some(serde_json::Value::Null) => serde_json::Value::Object(serde_json::Map::new()),
+        Some(p) => p.clone(),
+    };
+    let tagged = serde_json::json!({ "op": spec.op, "params": params });
+    let op: Box<dyn Op> = serde_json::from_value(tagged).map_err(|e| {
+        let message = e.to_string();
+        if message.starts_with("unknown variant") {
+            GraphError::UnknownOp {
+                node: spec.name.clone(),
+                op: spec.op.clone(),
+                known: crate::ops::known_ops(),
+            }
+        } else {
+            GraphError::Params { node: spec.name.clone(), op: spec.op.clone(), message }
+        }
+    })?;
+    op.validate().map_err(|source| GraphError::Invalid {
+        node: spec.name.clone(),
+        op: spec.op.clone(),
+        source,
+    })?;
+    // The runner needs to know the `load` and `save` nodes' parameters (caching, planning).
+    let load = if spec.op == "load" { Some(parse_params::<Load>(spec, &params)?) } else { None };
+    let save = if spec.op == "save" { Some(parse_params::<Save>(spec, &params)?) } else { None };
+
+    let ports = op.ports();
+    let mut inputs = BTreeMap::new();
+    for (port, target) in &spec.inputs {
+        if !ports.iter().any(|p| p.name == port) {
+            return Err(GraphError::UnknownPort {
+                node: spec.name.clone(),
+                op: spec.op.clone(),
+                port: port.clone(),
+                known: ports.iter().map(|p| p.name.to_owned()).collect(),
+            });
+        }
+        let Some(&from) = index_of.get(target.as_str()) else {
+            return Err(GraphError::Dangling {
+                node: spec.name.clone(),
+                port: port.clone(),
+                target: target.clone(),
+            });
+        };
+        inputs.insert(port.clone(), from);
+    }
+    if let Some(port) = ports.iter().find(|p| p.required && !spec.inputs.contains_key(p.name)) {
+        return Err(GraphError::MissingInput { node: spec.name.clone(), port: port.name.to_owned() });
+    }
+    Ok(Node {
+        name: spec.name.clone(),
+        op_name: spec.op.clone(),
+        op: Arc::from(op),
+        inputs,
+        kind: Kind::Image,
+        load,
+        save,
+    })
+}
+
+fn parse_params<T: serde::de::DeserializeOwned>(
+    spec: &NodeSpec,
+    params: &serde_json::Value,
+) -> Result<T, GraphError> {
+    serde_json::from_value(params.clone()).map_err(|e| GraphError::Params {
+        node: spec.name.clone(),
+        op: spec.op.clone(),
+        message: e.to_string(),
+    })
+}
+
+/// A topological order with petgraph; a cycle is reported whole (Tarjan's SCC).
+fn topological_order(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
+    let mut g = DiGraph::<usize, ()>::with_capacity(nodes.len(), nodes.len());
+    let ids: Vec<NodeIndex> = (0..nodes.len()).map(|i| g.add_node(i)).collect();
+    for (i, node) in nodes.iter().enumerate() {
+        for &from in node.inputs.values() {
+            g.add_edge(ids[from], ids[i], ());
+        }
+    }
+    if let Ok(order) = petgraph::algo::toposort(&g, None) {
+        return Ok(order.into_iter().map(|ix| g[ix]).collect());
+    }
+    let scc = petgraph::algo::tarjan_scc(&g)
+        .into_iter()
+        .find(|scc| scc.len() > 1 || scc.iter().any(|&ix| g.contains_edge(ix, ix)))
+        .unwrap_or_default();
+    // Walk the cycle from its first node in file order, following edges inside the component.
+    let members: BTreeSet<usize> = scc.iter().map(|&ix| g[ix]).collect();
+    let mut names = Vec::new();
+    if let Some(&start) = members.first() {
+        let mut seen = BTreeSet::new();
+        let mut current = start;
+        loop {
+            names.push(nodes[current].name.clone());
+            seen.insert(current);
+            let next = g
+                .neighbors(ids[current])
+                .map(|ix| g[ix])
+                .filter(|n| members.contains(n) && (!seen.contains(n) || *n == start))
+                .min_by_key(|&n| (n == start, n));
+            match next {
+                Some(n) if n != start => current = n,
+                _ => break,
+            }
+        }
+        names.push(nodes[start].name.clone());
+    }
+    Err(GraphError::Cycle { nodes: names })
+}
+
+/// Checks every input's kind against its port, and draws against what they apply to.
+fn infer_kinds(nodes: &mut [Node], order: &[usize]) -> Result<(), GraphError> {
+    for &i in order {
+        let node = &nodes[i];
+        let mut kinds = BTreeMap::new();
+        for port in node.op.ports() {
+            let Some(&from) = node.inputs.get(port.name) else { continue };
+            let got = nodes[from].kind;
+            if !port.accepts.contains(&got) {
+                return Err(GraphError::Kind {
+                    node: node.name.clone(),
+                    port: port.name.to_owned(),
+                    from: nodes[from].name.clone(),
+                    got,
+                    accepts: port.accepts.to_vec(),
+                });
+            }
+            kinds.insert(port.name.to_owned(), got);
+        }
+        // A draw applies to the node's volume inputs: each must be of a kind the draw's source
+        // op says its drawn op handles (an intensity draw never reaches a label map).
+        let draw_sources: BTreeSet<usize> =
+            node.inputs.values().copied().filter(|&from| nodes[from].kind == Kind::Draw).collect();
+        for &draw in &draw_sources {
+            let applies_to = nodes[draw].op.draw_applies_to();
+            for (port, &from) in &node.inputs {
+                let got = nodes[from].kind;
+                if got != Kind::Draw && !applies_to.contains(&got) {
+                    return Err(GraphError::DrawKind {
+                        node: node.name.clone(),
+                        draw: nodes[draw].name.clone(),
+                        port: port.clone(),
+                        from: nodes[from].name.clone(),
+                        got,
+                        applies_to: applies_to.to_vec(),
+                    });
+                }
+            }
+        }
+        let kind = node.op.output_kind(&kinds).map_err(|source| GraphError::Invalid {
+            node: node.name.clone(),
+            op: node.op_name.clone(),
+            source,
+        })?;
+        nodes[i].kind = kind;
+    }
+    Ok(())
+}
+
+/// FNV-1a 64 of the canonical JSON (keys sorted, no whitespace) of the graph file, in hex.
+#[must_use]
+pub fn hash_graph(file: &GraphFile) -> String {
+    let value = serde_json::to_value(file).unwrap_or(serde_json::Value::Null);
+    let mut text = String::new();
+    canonical_json(&value, &mut text);
+    format!("fnv1a64:{:016x}", fnv1a(text.as_bytes()))
+}
+
+/// Writes `value` as JSON with object keys sorted, whatever serde_json's map order is.
+pub fn canonical_json(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            out.push('{');
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical_json(&map[key], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// FNV-1a, 64 bits: stable across Rust versions and platforms.
+#[must_use]
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The JSON Schema of the graph file format.
+#[must_use]
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(GraphFile);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,546 @@
+//! Running a graph over cases.
+//!
+//! * Cases run in parallel, at most `max_cases_in_memory` at once: that many plain worker
+//!   threads pull cases from a queue, and every kernel runs inside one rayon pool of `threads`
+//!   threads. (Case workers are not rayon tasks, so work stealing never starts an extra case.)
+//! * Within a case, `load` nodes run once and are shared by its N outputs; the outputs run one
+//!   after another, nodes in topological order. A value is dropped as soon as its last
+//!   consumer ran. Deferred (not yet resampled) values are resampled before any op that does
+//!   not accept them.
+//! * Draws are seeded by (graph seed, case, output index, node), so outputs are the same bytes
+//!   whatever the thread count or case order.
+//! * A failing case is reported with its node; the other cases finish.
+
+use crate::dataset::Case;
+use crate::graph::Graph;
+use crate::manifest::{self, ManifestLine};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use voxflow_core::seed::{DrawKey, rng_for};
+use voxflow_core::{Deferred, Inputs, OpError, RunContext, Value, Volume};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub output_dir: PathBuf,
+    /// Threads of the rayon pool the kernels run in.
+    pub threads: usize,
+    /// At most this many cases are in flight (loaded) at once.
+    pub max_cases_in_memory: usize,
+    /// Overrides the graph's seed.
+    pub seed: Option<u64>,
+    /// Overrides the graph's number of outputs per case.
+    pub outputs: Option<u64>,
+    /// Skip outputs the manifest lists as complete (and whose files exist).
+    pub resume: bool,
+    /// Replace existing files.
+    pub overwrite: bool,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+impl RunOptions {
+    #[must_use]
+    pub fn new(output_dir: impl Into<PathBuf>) -> Self {
+        RunOptions {
+            output_dir: output_dir.into(),
+            threads: 1,
+            max_cases_in_memory: 1,
+            seed: None,
+            outputs: None,
+            resume: false,
+            overwrite: false,
+            progress: false,
+        }
+    }
+}
+
+/// Why a run could not start (a failing case is not a `RunError`: see [`RunSummary`]).
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error("{path} already exists: pass --resume to continue a run or --overwrite to replace it")]
+    OutputExists { path: PathBuf },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
+    #[error("cannot resume: {0}")]
+    Resume(String),
+    #[error("thread pool: {0}")]
+    Pool(String),
+    #[error("replay: {0}")]
+    Replay(String),
+}
+
+/// A case or output that failed, with the node it failed in.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub case: String,
+    pub output: Option<u64>,
+    pub node: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "case `{}`", self.case)?;
+        if let Some(o) = self.output {
+            write!(f, ", output {o}")?;
+        }
+        if let Some(n) = &self.node {
+            write!(f, ", node `{n}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    pub cases: usize,
+    pub outputs_written: usize,
+    pub outputs_skipped: usize,
+    pub failures: Vec<Failure>,
+    /// Total time per node name, over all cases and outputs.
+    pub timings: BTreeMap<String, Duration>,
+}
+
+impl RunSummary {
+    /// `N cases, M outputs written, K failed` (K counts failed cases).
+    #[must_use]
+    pub fn line(&self) -> String {
+        let failed: BTreeSet<&str> = self.failures.iter().map(|f| f.case.as_str()).collect();
+        let mut s = format!("{} cases, {} outputs written", self.cases, self.outputs_written);
+        if self.outputs_skipped > 0 {
+            let _ = write!(s, ", {} skipped (already complete)", self.outputs_skipped);
+        }
+        let _ = write!(s, ", {} failed", failed.len());
+        s
+    }
+}
+
+/// The resample the runner uses for deferred values: the geometry crate's resampling core.
+pub fn materialize(deferred: &Deferred) -> Result<Volume, OpError> {
+    let _ = deferred;
+    Err(OpError::Other("resampling is not available yet (voxflow-geometry)".into()))
+}
+
+/// One output's files, relative to the output directory.
+#[derive(Debug, Clone)]
+pub struct PlannedOutput {
+    pub case: usize,
+    pub output: u64,
+    pub files: Vec<String>,
+}
+
+/// Every (case, output) of a run with the files it writes.
+#[must_use]
+pub fn plan(graph: &Graph, cases: &[Case], outputs: u64) -> Vec<PlannedOutput> {
+    let mut plan = Vec::new();
+    for (ci, case) in cases.iter().enumerate() {
+        for output in 0..outputs {
+            plan.push(PlannedOutput { case: ci, output, files: graph.planned_files(&case.id, output) });
+        }
+    }
+    plan
+}
+
+/// A failure inside one node.
+#[derive(Debug)]
+pub struct NodeFailure {
+    pub node: Option<String>,
+    pub message: String,
+}
+
+/// The result of one output.
+#[derive(Debug)]
+pub struct OutputRecord {
+    pub draws: BTreeMap<String, serde_json::Value>,
+    pub files: Vec<String>,
+}
+
+/// Runs a graph's nodes for one case: loads once, then any number of outputs.
+pub struct CaseRunner<'a> {
+    graph: &'a Graph,
+    case: &'a Case,
+    seed: u64,
+    output_dir: &'a Path,
+    loaded: BTreeMap<usize, Value>,
+    timings: BTreeMap<String, Duration>,
+}
+
+impl std::fmt::Debug for CaseRunner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseRunner").field("case", &self.case.id).finish_non_exhaustive()
+    }
+}
+
+impl<'a> CaseRunner<'a> {
+    /// Runs the graph's `load` nodes for `case` and checks that what they loaded shares one
+    /// grid (image and label of a case must line up voxel for voxel).
+    pub fn load(
+        graph: &'a Graph,
+        case: &'a Case,
+        seed: u64,
+        output_dir: &'a Path,
+    ) -> Result<Self, NodeFailure> {
+        let mut runner =
+            CaseRunner { graph, case, seed, output_dir, loaded: BTreeMap::new(), timings: BTreeMap::new() };
+        let mut grids: Vec<(usize, [usize; 3], voxflow_core::Affine)> = Vec::new();
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if node.load.is_none() {
+                continue;
+            }
+            let (value, _) = runner.run_node(i, 0, Inputs::default())?;
+            if let Value::Volume(v) = &value {
+                grids.push((i, v.shape3(), v.affine));
+            }
+            runner.loaded.insert(i, value);
+        }
+        if let Some((first, rest)) = grids.split_first() {
+            for other in rest {
+                let same_affine = (first.2 - other.2).abs().max() <= 1e-4 * (1.0 + first.2.abs().max());
+                if first.1 != other.1 || !same_affine {
+                    let describe = |(i, shape, affine): &(usize, [usize; 3], voxflow_core::Affine)| {
+                        let node = &graph.nodes[*i];
+                        let file = node
+                            .load
+                            .as_ref()
+                            .and_then(|l| case.inputs.get(&l.input))
+                            .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
+                        let rows: Vec<String> = (0..3)
+                            .map(|r| format!("{:?}", (0..4).map(|c| affine[(r, c)]).collect::<Vec<_>>()))
+                            .collect();
+                        format!("{file} (node `{}`: shape {shape:?}, affine {})", node.name, rows.join(" "))
+                    };
+                    return Err(NodeFailure {
+                        node: Some(graph.nodes[other.0].name.clone()),
+                        message: format!(
+                            "inputs are on different grids: {} vs {}",
+                            describe(first),
+                            describe(other)
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(runner)
+    }
+
+    fn run_node(
+        &mut self,
+        i: usize,
+        output: u64,
+        inputs: Inputs,
+    ) -> Result<(Value, Vec<PathBuf>), NodeFailure> {
+        let node = &self.graph.nodes[i];
+        let mut ctx = RunContext {
+            node: &node.name,
+            case_id: &self.case.id,
+            output_index: output,
+            rng: rng_for(&DrawKey {
+                graph_seed: self.seed,
+                case_id: &self.case.id,
+                output_index: output,
+                node: &node.name,
+            }),
+            case_inputs: &self.case.inputs,
+            output_dir: self.output_dir,
+            written: Vec::new(),
+            materialize: &materialize,
+        };
+        let start = Instant::now();
+        let result = node.op.run(&mut ctx, inputs);
+        *self.timings.entry(node.name.clone()).or_default() += start.elapsed();
+        let value =
+            result.map_err(|e| NodeFailure { node: Some(node.name.clone()), message: error_chain(&e) })?;
+        Ok((value, ctx.written))
+    }
+
+    /// Runs every non-`load` node for one output.
+    pub fn run_output(&mut self, output: u64) -> Result<OutputRecord, NodeFailure> {
+        let graph = self.graph;
+        let mut remaining: Vec<usize> = vec![0; graph.nodes.len()];
+        for node in &graph.nodes {
+            for &from in node.inputs.values() {
+                remaining[from] += 1;
+            }
+        }
+        let mut values: Vec<Option<Value>> = vec![None; graph.nodes.len()];
+        let mut draws = BTreeMap::new();
+        let mut files = Vec::new();
+        for &i in &graph.order {
+            let node = &graph.nodes[i];
+            let value = if let Some(v) = self.loaded.get(&i) {
+                v.clone()
+            } else {
+                let mut inputs = Inputs::default();
+                for (port, &from) in &node.inputs {
+                    remaining[from] -= 1;
+                    let value = if remaining[from] == 0 { values[from].take() } else { values[from].clone() };
+                    let Some(mut value) = value else {
+                        return Err(NodeFailure {
+                            node: Some(node.name.clone()),
+                            message: format!("input `{port}` from `{}` has no value", graph.nodes[from].name),
+                        });
+                    };
+                    if let Value::Deferred(d) = &value
+                        && !node.op.accepts_deferred()
+                    {
+                        let start = Instant::now();
+                        let volume = materialize(d).map_err(|e| NodeFailure {
+                            node: Some(node.name.clone()),
+                            message: format!("resampling input `{port}`: {}", error_chain(&e)),
+                        })?;
+                        *self.timings.entry("(resample)".to_owned()).or_default() += start.elapsed();
+                        value = Value::Volume(Arc::new(volume));
+                    }
+                    inputs.0.insert(port.clone(), value);
+                }
+                let (value, written) = self.run_node(i, output, inputs)?;
+                for path in written {
+                    files.push(relative(self.output_dir, &path));
+                }
+                value
+            };
+            if let Value::Draw(op) = &value {
+                let json = serde_json::to_value(&**op).map_err(|e| NodeFailure {
+                    node: Some(node.name.clone()),
+                    message: format!("cannot record the draw: {e}"),
+                })?;
+                draws.insert(node.name.clone(), json);
+            }
+            if remaining[i] > 0 {
+                values[i] = Some(value);
+            }
+        }
+        Ok(OutputRecord { draws, files })
+    }
+}
+
+fn relative(base: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(base).unwrap_or(path);
+    rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+}
+
+/// An error with its sources, on one line.
+#[must_use]
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        source = inner.source();
+    }
+    s
+}
+
+/// Runs `graph` over `cases` (see the module doc).
+pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummary, RunError> {
+    let seed = opts.seed.unwrap_or(graph.file.seed);
+    let outputs = opts.outputs.unwrap_or(graph.file.outputs);
+    let out_dir = &opts.output_dir;
+    std::fs::create_dir_all(out_dir).map_err(|source| RunError::Io { path: out_dir.clone(), source })?;
+    let manifest_path = manifest::path_in(out_dir);
+    let plan = plan(graph, cases, outputs);
+
+    // What is already there: complete outputs (resume) or a clash (neither flag).
+    let mut done: BTreeSet<(String, u64)> = BTreeSet::new();
+    if opts.resume {
+        for line in manifest::read(&manifest_path)? {
+            if line.graph_hash != graph.hash || line.seed != seed {
+                return Err(RunError::Resume(format!(
+                    "{} was written by another graph or seed (graph {} seed {}, now graph {} seed {seed})",
+                    manifest_path.display(),
+                    line.graph_hash,
+                    line.seed,
+                    graph.hash
+                )));
+            }
+            if line.files.iter().all(|f| out_dir.join(f).is_file()) {
+                done.insert((line.case, line.output));
+            }
+        }
+    } else if !opts.overwrite {
+        let existing = std::iter::once(manifest_path.clone())
+            .chain(plan.iter().flat_map(|p| p.files.iter().map(|f| out_dir.join(f))))
+            .find(|p| p.exists());
+        if let Some(path) = existing {
+            return Err(RunError::OutputExists { path });
+        }
+    } else if manifest_path.exists() {
+        std::fs::remove_file(&manifest_path)
+            .map_err(|source| RunError::Io { path: manifest_path.clone(), source })?;
+    }
+    let manifest_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&manifest_path)
+        .map_err(|source| RunError::Io { path: manifest_path.clone(), source })?;
+    let manifest_file = Mutex::new(manifest_file);
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| RunError::Pool(e.to_string()))?;
+    let progress = progress_bar(opts.progress, cases.len());
+    let next = AtomicUsize::new(0);
+    let summary = Mutex::new(RunSummary { cases: cases.len(), ..RunSummary::default() });
+    let workers = opts.max_cases_in_memory.max(1).min(cases.len().max(1));
+    let graph_path = graph.path.clone();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let ci = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(case) = cases.get(ci) else { break };
+                    let todo: Vec<u64> =
+                        (0..outputs).filter(|&o| !done.contains(&(case.id.clone(), o))).collect();
+                    let result = pool.install(|| {
+                        run_case(graph, case, seed, out_dir, &todo, |output, record| {
+                            let line = ManifestLine {
+                                case: case.id.clone(),
+                                output,
+                                seed,
+                                draws: record.draws,
+                                files: record.files,
+                                inputs: case.inputs.clone(),
+                                graph: graph_path.clone(),
+                                graph_hash: graph.hash.clone(),
+                                voxflow_version: crate::VERSION.to_owned(),
+                            };
+                            let mut file =
+                                manifest_file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            manifest::append(&mut file, &manifest_path, &line)
+                                .map_err(|e| NodeFailure { node: None, message: e.to_string() })
+                        })
+                    });
+                    let mut s = summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    s.outputs_skipped += (outputs as usize) - todo.len();
+                    s.outputs_written += result.written;
+                    for (name, t) in result.timings {
+                        *s.timings.entry(name).or_default() += t;
+                    }
+                    for (output, failure) in result.failures {
+                        let failure = Failure {
+                            case: case.id.clone(),
+                            output,
+                            node: failure.node,
+                            message: failure.message,
+                        };
+                        tracing::error!("{failure}");
+                        if let Some(bar) = &progress {
+                            bar.println(format!("error: {failure}"));
+                        }
+                        s.failures.push(failure);
+                    }
+                    drop(s);
+                    tracing::info!(case = %case.id, "case done");
+                    if let Some(bar) = &progress {
+                        bar.inc(1);
+                    }
+                }
+            });
+        }
+    });
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    manifest::rewrite_sorted(&manifest_path)?;
+    let mut summary = summary.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    summary.failures.sort_by(|a, b| (&a.case, a.output).cmp(&(&b.case, b.output)));
+    Ok(summary)
+}
+
+struct CaseResult {
+    written: usize,
+    failures: Vec<(Option<u64>, NodeFailure)>,
+    timings: BTreeMap<String, Duration>,
+}
+
+fn run_case(
+    graph: &Graph,
+    case: &Case,
+    seed: u64,
+    out_dir: &Path,
+    outputs: &[u64],
+    mut done: impl FnMut(u64, OutputRecord) -> Result<(), NodeFailure>,
+) -> CaseResult {
+    let mut result = CaseResult { written: 0, failures: Vec::new(), timings: BTreeMap::new() };
+    if outputs.is_empty() {
+        return result;
+    }
+    let mut runner = match CaseRunner::load(graph, case, seed, out_dir) {
+        Ok(r) => r,
+        Err(failure) => {
+            result.failures.push((None, failure));
+            return result;
+        }
+    };
+    for &output in outputs {
+        match runner.run_output(output).and_then(|record| done(output, record)) {
+            Ok(()) => result.written += 1,
+            Err(failure) => result.failures.push((Some(output), failure)),
+        }
+    }
+    result.timings = std::mem::take(&mut runner.timings);
+    result
+}
+
+fn progress_bar(enabled: bool, len: usize) -> Option<indicatif::ProgressBar> {
+    if !enabled {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} cases  {per_sec}  ETA {eta}  {elapsed_precise}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
+/// Re-runs the one output a manifest line describes, into `output_dir` (files are replaced),
+/// and checks that the draws are those the line recorded.
+pub fn replay(line: &ManifestLine, output_dir: &Path) -> Result<OutputRecord, RunError> {
+    let graph_path = line
+        .graph
+        .as_ref()
+        .ok_or_else(|| RunError::Replay("the manifest line names no graph file".into()))?;
+    let graph = Graph::from_path(graph_path).map_err(|e| RunError::Replay(e.to_string()))?;
+    if graph.hash != line.graph_hash {
+        return Err(RunError::Replay(format!(
+            "{} has changed since the run (hash {} now, {} then)",
+            graph_path.display(),
+            graph.hash,
+            line.graph_hash
+        )));
+    }
+    std::fs::create_dir_all(output_dir).map_err(|source| RunError::Io { path: output_dir.into(), source })?;
+    let case = Case { id: line.case.clone(), inputs: line.inputs.clone() };
+    let fail = |f: NodeFailure| {
+        RunError::Replay(
+            Failure { case: case.id.clone(), output: Some(line.output), node: f.node, message: f.message }
+                .to_string(),
+        )
+    };
+    let mut runner = CaseRunner::load(&graph, &case, line.seed, output_dir).map_err(fail)?;
+    let record = runner.run_output(line.output).map_err(fail)?;
+    if record.draws != line.draws {
+        return Err(RunError::Replay(format!(
+            "the draws differ from the manifest's: {} now, {} then",
+            serde_json::to_string(&record.draws).unwrap_or_default(),
+            serde_json::to_string(&line.draws).unwrap_or_default()
+        )));
+    }
+    Ok(record)
+}
