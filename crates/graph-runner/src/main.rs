@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a graph over a dataset (`graphrun GRAPH.json ...` is short for this).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate a graph without reading any data.
     Validate { graph: PathBuf },
     /// List every registered op with its parameters and defaults.
@@ -55,6 +55,8 @@ enum Command {
     },
 }
 
+// CLI flags are bools by nature.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Args, Debug)]
 struct RunArgs {
     graph: PathBuf,

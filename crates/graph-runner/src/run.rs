@@ -126,8 +126,7 @@ impl RunSummary {
 
 /// The resample the runner uses for deferred values: the geometry crate's resampling core.
 pub fn materialize(deferred: &Deferred) -> Result<Volume, OpError> {
-    let _ = deferred;
-    Err(OpError::Other("resampling is not available yet (voxflow-geometry)".into()))
+    voxflow_geometry::spatial::materialize(deferred).map_err(OpError::other)
 }
 
 /// One output's files, relative to the output directory.
