@@ -256,11 +256,13 @@ fn fill_grid<T: Copy + Send + Sync + Default>(
                     *dst = sample(c);
                 }
             } else {
-                let base: [f64; 3] = std::array::from_fn(|a| m[(a, 3)] + m[(a, 1)] * yf + m[(a, 2)] * zf);
-                let step: [f64; 3] = std::array::from_fn(|a| m[(a, 0)]);
+                // scipy's order of operations (offset, then x, y, z terms), so coordinates that
+                // land exactly on an edge or a rounding tie fall the same way.
+                let cy: [f64; 3] = std::array::from_fn(|a| m[(a, 1)] * yf);
+                let cz: [f64; 3] = std::array::from_fn(|a| m[(a, 2)] * zf);
                 for (x, dst) in row.iter_mut().enumerate() {
                     let xf = x as f64;
-                    *dst = sample([base[0] + step[0] * xf, base[1] + step[1] * xf, base[2] + step[2] * xf]);
+                    *dst = sample(std::array::from_fn(|a| m[(a, 3)] + m[(a, 0)] * xf + cy[a] + cz[a]));
                 }
             }
         }

@@ -1,1 +1,229 @@
-//! (to be written)
+//! `shift`: moves the anatomy on the same grid, and `random_shift`, which draws it.
+//!
+//! An augmentation: the affine is kept and the anatomy moves by `offset` along each voxel axis
+//! (in millimetres, whole voxels, or a fraction of that axis' own size). On an axis-aligned volume
+//! this is `scipy.ndimage.shift(data, offset_in_voxels)`; the voxel-space [`shift`] kernel is
+//! exactly that.
+//!
+//! ```json
+//! {"name": "moved", "op": "shift", "params": {"offset": [5.0, 0.0, -2.5]}}
+//! {"name": "moved", "op": "shift", "params": {"offset": [0.1, 0, 0], "unit": "fraction", "mode": "nearest"}}
+//! {"name": "draw", "op": "random_shift", "params": {"max": [0.2, 0.2, 0.2], "unit": "fraction", "integer": true}}
+//! ```
+//!
+//! `random_shift` draws each axis' offset uniformly in `[-max, max]` (the tutorial's ±(dim × 0.4
+//! / 2) is `"max": [0.2, 0.2, 0.2], "unit": "fraction"`, with each axis' own size), rounded to
+//! whole voxels with `integer`, applied with probability `p`.
+
+use crate::GeometryError;
+use crate::resample::transform_image;
+use crate::spatial::{self, LIKE, NoOtherParams, Resampling, Step};
+use nalgebra::{Matrix3, Matrix4, Vector3};
+use ndarray::{Array3, ArrayView3};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use voxflow_core::{Affine, BoundaryMode, Inputs, Kind, Op, OpError, Port, RunContext, Value};
+
+/// The unit of an offset along a voxel axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Millimetres (default).
+    #[default]
+    Mm,
+    /// Voxels of that axis.
+    Voxel,
+    /// A fraction of that axis' size (its number of voxels).
+    Fraction,
+}
+
+impl Unit {
+    /// `value` along axis `axis` of a grid, in voxels.
+    #[must_use]
+    pub fn to_voxels(self, value: f64, axis: usize, shape: [usize; 3], affine: &Affine) -> f64 {
+        match self {
+            Unit::Mm => {
+                let spacing = voxflow_core::volume::spacing(affine)[axis];
+                if spacing > 0.0 { value / spacing } else { 0.0 }
+            }
+            Unit::Voxel => value,
+            Unit::Fraction => value * shape[axis] as f64,
+        }
+    }
+}
+
+/// Moves the anatomy by `offset` along the voxel axes; the grid and affine are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shift {
+    /// The offset along x, y, z (positive: towards higher voxel indices).
+    pub offset: [f64; 3],
+    /// `mm` (default), `voxel` or `fraction` (of each axis' size).
+    #[serde(default)]
+    pub unit: Unit,
+    #[serde(flatten)]
+    pub resampling: Resampling,
+    #[serde(flatten, skip_serializing)]
+    pub rest: NoOtherParams,
+}
+
+impl Shift {
+    /// The shift's effect on a grid.
+    pub fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
+        let vox: [f64; 3] = std::array::from_fn(|a| self.unit.to_voxels(self.offset[a], a, shape, affine));
+        let spacing = voxflow_core::volume::spacing(affine);
+        let mm = Vector3::new(vox[0] * spacing[0], vox[1] * spacing[1], vox[2] * spacing[2]);
+        spatial::augmentation(shape, affine, &Matrix3::identity(), mm)
+    }
+
+    fn check(&self) -> Result<(), GeometryError> {
+        if self.offset.iter().any(|v| !v.is_finite()) {
+            return Err(GeometryError::param("offset", format!("{:?} must be finite", self.offset)));
+        }
+        self.resampling.validate()
+    }
+}
+
+/// `scipy.ndimage.shift(input, shift, order=order, mode=mode, cval=cval)` (voxel units, same
+/// shape). `order` is 0, 1 or 3.
+pub fn shift(
+    input: ArrayView3<f32>,
+    shift: [f64; 3],
+    order: u8,
+    mode: BoundaryMode,
+    cval: f64,
+) -> Result<Array3<f32>, GeometryError> {
+    let order = spatial::scipy_order(order)?;
+    let mut m = Matrix4::identity();
+    for a in 0..3 {
+        m[(a, 3)] = -shift[a];
+    }
+    let s = input.shape();
+    Ok(transform_image(input, &m, None, [s[0], s[1], s[2]], order, mode, cval))
+}
+
+#[typetag::serde(name = "shift")]
+impl Op for Shift {
+    fn validate(&self) -> Result<(), OpError> {
+        Ok(self.check()?)
+    }
+
+    fn accepts_deferred(&self) -> bool {
+        true
+    }
+
+    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        self.check()?;
+        spatial::run_step(&mut inputs, &self.resampling, |shape, affine| self.step(shape, affine))
+    }
+}
+
+fn default_max() -> [f64; 3] {
+    [0.2; 3]
+}
+
+fn default_p() -> f64 {
+    1.0
+}
+
+/// Draws a [`Shift`]: each axis uniform in `[-max, max]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomShift {
+    /// The largest offset along x, y, z, in `unit`. Default `[0.2, 0.2, 0.2]` (fractions).
+    #[serde(default = "default_max")]
+    pub max: [f64; 3],
+    /// The unit of `max`: `mm`, `voxel` or `fraction` (default, of each axis' own size).
+    #[serde(default = "fraction")]
+    pub unit: Unit,
+    /// Round the drawn offsets to whole voxels (no interpolation blur). Default false.
+    #[serde(default)]
+    pub integer: bool,
+    /// The probability of shifting at all. Default 1.
+    #[serde(default = "default_p")]
+    pub p: f64,
+    #[serde(flatten)]
+    pub resampling: Resampling,
+    #[serde(flatten, skip_serializing)]
+    pub rest: NoOtherParams,
+}
+
+fn fraction() -> Unit {
+    Unit::Fraction
+}
+
+impl RandomShift {
+    fn check(&self) -> Result<(), GeometryError> {
+        if self.max.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(GeometryError::param("max", format!("{:?} must be finite and >= 0", self.max)));
+        }
+        spatial::check_p(self.p)?;
+        self.resampling.validate()
+    }
+
+    /// Draws the shift. With `integer`, the offset is drawn in `unit` and applied in whole
+    /// voxels when the op runs (the draw keeps the unit so it fits any grid).
+    pub fn sample(&self, rng: &mut impl rand::Rng) -> Shift {
+        let apply = rng.random_range(0.0..1.0) < self.p;
+        let offset = std::array::from_fn(|a| {
+            let m = self.max[a];
+            let v = if m > 0.0 { rng.random_range(-m..=m) } else { 0.0 };
+            if apply { v } else { 0.0 }
+        });
+        Shift { offset, unit: self.unit, resampling: self.resampling, rest: NoOtherParams }
+    }
+}
+
+/// A shift rounded to whole voxels on the grid it is applied to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegerShift {
+    pub shift: Shift,
+}
+
+#[typetag::serde(name = "integer_shift")]
+impl Op for IntegerShift {
+    fn validate(&self) -> Result<(), OpError> {
+        Ok(self.shift.check()?)
+    }
+
+    fn accepts_deferred(&self) -> bool {
+        true
+    }
+
+    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        self.shift.check()?;
+        spatial::run_step(&mut inputs, &self.shift.resampling, |shape, affine| {
+            let vox = std::array::from_fn(|a| {
+                self.shift.unit.to_voxels(self.shift.offset[a], a, shape, affine).round()
+            });
+            Shift { offset: vox, unit: Unit::Voxel, resampling: self.shift.resampling, rest: NoOtherParams }
+                .step(shape, affine)
+        })
+    }
+}
+
+#[typetag::serde(name = "random_shift")]
+impl Op for RandomShift {
+    fn ports(&self) -> &'static [Port] {
+        LIKE
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        Ok(self.check()?)
+    }
+
+    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+        Ok(Kind::Draw)
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
+        self.check()?;
+        let shift = self.sample(&mut ctx.rng);
+        if self.integer {
+            Ok(Value::Draw(Arc::new(IntegerShift { shift })))
+        } else {
+            Ok(Value::Draw(Arc::new(shift)))
+        }
+    }
+}

@@ -207,3 +207,131 @@ pub fn try_about_centre(
     let inv_affine = affine.try_inverse().ok_or(GeometryError::SingularAffine)?;
     Ok(inv_affine * from_centre * inv_world * to_centre * affine)
 }
+
+/// Rejects unknown keys in an op's parameters when [`Resampling`] is flattened into them
+/// (serde's `deny_unknown_fields` does not work together with `flatten`). Put it last:
+/// `#[serde(flatten)] pub rest: NoOtherParams`; every key no other field took is an error
+/// naming it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoOtherParams;
+
+impl Serialize for NoOtherParams {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        serializer.serialize_map(Some(0))?.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for NoOtherParams {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = NoOtherParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("no further parameters")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NoOtherParams, A::Error> {
+                if let Some(key) = map.next_key::<String>()? {
+                    return Err(serde::de::Error::custom(format!(
+                        "unknown parameter `{key}` (resampling parameters: {})",
+                        RESAMPLING_FIELDS.join(", ")
+                    )));
+                }
+                Ok(NoOtherParams)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// The usual body of a spatial op's `run`: takes the `volume` input (in memory or pending),
+/// asks `step` for the op's effect on its current grid (shape, affine) and defers it. A step
+/// that changes nothing passes the value through untouched.
+pub fn run_step(
+    inputs: &mut voxflow_core::Inputs,
+    settings: &Resampling,
+    step: impl FnOnce([usize; 3], &Affine) -> Result<Step, GeometryError>,
+) -> Result<Value, voxflow_core::OpError> {
+    settings.validate()?;
+    let value = inputs.take("volume")?;
+    let (shape, affine) = grid(&value)?;
+    let step = step(shape, &affine)?;
+    if step.shape == shape && step.affine == affine && step.out_to_in == Matrix4::identity() {
+        return Ok(value);
+    }
+    Ok(defer(value, &step, settings)?)
+}
+
+/// The directions of the voxel axes in world space: the affine's columns, normalised.
+#[must_use]
+pub fn directions(affine: &Affine) -> nalgebra::Matrix3<f64> {
+    let mut d = affine.fixed_view::<3, 3>(0, 0).into_owned();
+    for mut col in d.column_iter_mut() {
+        let n = col.norm();
+        if n > 0.0 {
+            col /= n;
+        }
+    }
+    d
+}
+
+/// A linear map given along the volume's voxel axes (in millimetres) as a world transform:
+/// `D · L · D⁻¹` (`D` = [`directions`]), so a rotation "in the plane of axes 0 and 1" is a
+/// rigid rotation in world space even on an anisotropic or oblique volume.
+pub fn along_voxel_axes(
+    affine: &Affine,
+    linear: &nalgebra::Matrix3<f64>,
+) -> Result<Matrix4<f64>, GeometryError> {
+    let d = directions(affine);
+    let d_inv = d.try_inverse().ok_or(GeometryError::SingularAffine)?;
+    Ok((d * linear * d_inv).to_homogeneous())
+}
+
+/// The voxel matrix of an augmentation given along the voxel axes in mm (`linear`, forward
+/// motion of the anatomy) plus a world translation in mm, about the physical centre.
+pub fn augmentation(
+    shape: [usize; 3],
+    affine: &Affine,
+    linear: &nalgebra::Matrix3<f64>,
+    translation_mm: nalgebra::Vector3<f64>,
+) -> Result<Step, GeometryError> {
+    let mut world = along_voxel_axes(affine, linear)?;
+    let t = directions(affine) * translation_mm;
+    world[(0, 3)] += t[0];
+    world[(1, 3)] += t[1];
+    world[(2, 3)] += t[2];
+    Ok(Step { shape, affine: *affine, out_to_in: try_about_centre(shape, affine, &world)? })
+}
+
+/// The interpolation settings as scipy names them, for the voxel-space kernels: the spline
+/// order of `interpolation`.
+pub fn scipy_order(order: u8) -> Result<crate::resample::Order, GeometryError> {
+    crate::resample::Order::from_scipy(order).ok_or_else(|| {
+        GeometryError::param("order", format!("{order}: scipy orders 0, 1 and 3 are supported"))
+    })
+}
+
+/// The optional `like` input of random spatial ops (their draws do not need the volume: the
+/// drawn op works on whatever grid it is applied to).
+pub const LIKE: &[voxflow_core::Port] =
+    &[voxflow_core::Port { name: "like", accepts: &[Kind::Image, Kind::Label], required: false }];
+
+/// Checks a probability parameter.
+pub fn check_p(p: f64) -> Result<(), GeometryError> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(GeometryError::param("p", format!("a probability must be in [0, 1], got {p}")))
+    }
+}
+
+/// Checks a `[min, max]` range parameter (finite, min <= max).
+pub fn check_range(param: &'static str, range: [f64; 2]) -> Result<(), GeometryError> {
+    if !range.iter().all(|v| v.is_finite()) {
+        return Err(GeometryError::param(param, format!("{range:?} must be finite")));
+    }
+    if range[0] > range[1] {
+        return Err(GeometryError::param(param, format!("min {} > max {}", range[0], range[1])));
+    }
+    Ok(())
+}

@@ -52,29 +52,61 @@ impl AxisRule {
         mapped * self.stride
     }
 
-    /// Maps a coordinate as scipy does before interpolating. `None`: the point is outside and
-    /// takes the fill value (mode `constant`).
-    #[inline]
+    /// Maps a coordinate as scipy does before interpolating (ni_interpolation.c's
+    /// `map_coordinate`, including its truncating integer divisions). `None`: the point is
+    /// outside and takes the fill value (mode `constant`, or a NaN coordinate).
     #[must_use]
+    #[inline]
     pub fn map_coordinate(&self, c: f64) -> Option<f64> {
-        let last = (self.len - 1) as f64;
+        let len = self.len as f64;
+        let last = len - 1.0;
         if c >= 0.0 && c <= last {
             return Some(c);
         }
-        match self.mode {
-            BoundaryMode::Constant => None,
-            BoundaryMode::Wrap => {
-                if self.len <= 1 {
-                    Some(0.0)
-                } else if c < 0.0 {
-                    Some(c + last * ((-c / last).trunc() + 1.0))
-                } else {
-                    Some(c - last * (c / last).trunc())
-                }
-            }
-            _ if c.is_nan() => None,
-            _ => Some(c),
+        if c.is_nan() {
+            return None;
         }
+        let short = self.len <= 1;
+        let mapped = if c < 0.0 {
+            match self.mode {
+                BoundaryMode::Constant => return None,
+                BoundaryMode::GridConstant => c,
+                BoundaryMode::Nearest => 0.0,
+                _ if short => 0.0,
+                BoundaryMode::Mirror => {
+                    let sz2 = 2.0 * len - 2.0;
+                    let c = sz2 * (-c / sz2).trunc() + c;
+                    if c <= 1.0 - len { c + sz2 } else { -c }
+                }
+                BoundaryMode::Reflect => {
+                    let sz2 = 2.0 * len;
+                    let c = if c < -sz2 { sz2 * (-c / sz2).trunc() + c } else { c };
+                    if c < -len { c + sz2 } else { (if c > -1e-15 { 1e-15 } else { -c }) - 1.0 }
+                }
+                BoundaryMode::Wrap => c + last * ((-c / last).trunc() + 1.0),
+                BoundaryMode::GridWrap => c + len * (((-1.0 - c) / len).trunc() + 1.0),
+            }
+        } else {
+            match self.mode {
+                BoundaryMode::Constant => return None,
+                BoundaryMode::GridConstant => c,
+                BoundaryMode::Nearest => last,
+                _ if short => 0.0,
+                BoundaryMode::Mirror => {
+                    let sz2 = 2.0 * len - 2.0;
+                    let c = c - sz2 * (c / sz2).trunc();
+                    if c >= len { sz2 - c } else { c }
+                }
+                BoundaryMode::Reflect => {
+                    let sz2 = 2.0 * len;
+                    let c = c - sz2 * (c / sz2).trunc();
+                    if c >= len { sz2 - c - 1.0 } else { c }
+                }
+                BoundaryMode::Wrap => c - last * (c / last).trunc(),
+                BoundaryMode::GridWrap => c - len * (c / len).trunc(),
+            }
+        };
+        Some(mapped)
     }
 
     /// Whether a window `[start, start + n)` lies inside the axis (no boundary handling needed).
