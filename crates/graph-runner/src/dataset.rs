@@ -52,6 +52,14 @@ pub fn stem(path: &Path) -> String {
 }
 
 fn finish(mut cases: Vec<Case>, what: &str) -> Result<Vec<Case>, DatasetError> {
+    // Absolute paths, so a manifest line can be replayed from anywhere.
+    for case in &mut cases {
+        for path in case.inputs.values_mut() {
+            if let Ok(abs) = std::path::absolute(&*path) {
+                *path = abs;
+            }
+        }
+    }
     if cases.is_empty() {
         return Err(DatasetError::NoCases(what.to_owned()));
     }

@@ -5,8 +5,12 @@ use crate::graph::Graph;
 use std::fmt::Write;
 use voxflow_core::Kind;
 
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    format!("\"{}\"", escape(s))
 }
 
 /// The DOT text of a graph.
@@ -25,7 +29,7 @@ pub fn to_dot(graph: &Graph) -> String {
             out,
             "  {} [label={}, shape={shape}, fillcolor={color}];",
             quote(&node.name),
-            quote(&format!("{}\\n{}", node.name, node.op_name))
+            format!("\"{}\\n{}\"", escape(&node.name), escape(&node.op_name))
         );
     }
     for node in &graph.nodes {

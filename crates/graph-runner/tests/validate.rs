@@ -1,0 +1,170 @@
+//! Every way a graph can be wrong is caught before any data is read, and the error names the
+//! node (and the parameter or port) it is about.
+
+use voxflow_graph_runner::Graph;
+
+const LOAD: &str = r#"{"name": "image", "op": "load"}"#;
+const LABEL: &str = r#"{"name": "label", "op": "load", "params": {"input": "label", "kind": "label"}}"#;
+
+fn error_of(nodes: &[&str]) -> String {
+    voxflow_graph_runner::register_all();
+    let text = format!(r#"{{"seed": 1, "nodes": [{}]}}"#, nodes.join(", "));
+    Graph::from_json(&text).map(|_| ()).expect_err("the graph should be rejected").to_string()
+}
+
+/// (what, nodes, substrings the message must contain)
+const CASES: &[(&str, &[&str], &[&str])] = &[
+    (
+        "unknown op, with the known ones listed",
+        &[LOAD, r#"{"name": "spin", "op": "spinn", "inputs": {"volume": "image"}}"#],
+        &["node `spin`", "unknown op `spinn`", "random_flip", "load", "save"],
+    ),
+    (
+        "unknown parameter",
+        &[LOAD, r#"{"name": "f", "op": "random_flip", "params": {"axis_list": [0]}}"#],
+        &["node `f`", "random_flip", "axis_list"],
+    ),
+    (
+        "parameter of the wrong type",
+        &[LOAD, r#"{"name": "f", "op": "random_flip", "params": {"p": "often"}}"#],
+        &["node `f`", "invalid parameters"],
+    ),
+    (
+        "validate() failure names the parameter",
+        &[
+            LOAD,
+            r#"{"name": "out", "op": "save", "params": {"path": "x.nii.gz", "gzip_level": 12}, "inputs": {"volume": "image"}}"#,
+        ],
+        &["node `out`", "gzip_level"],
+    ),
+    (
+        "bad save template",
+        &[
+            LOAD,
+            r#"{"name": "out", "op": "save", "params": {"path": "{subject}.nii.gz"}, "inputs": {"volume": "image"}}"#,
+        ],
+        &["node `out`", "path", "{subject}"],
+    ),
+    (
+        "missing required input",
+        &[LOAD, r#"{"name": "out", "op": "save", "params": {"path": "x.nii.gz"}}"#],
+        &["node `out`", "input `volume`", "not connected"],
+    ),
+    (
+        "dangling input",
+        &[
+            LOAD,
+            r#"{"name": "out", "op": "save", "params": {"path": "x.nii.gz"}, "inputs": {"volume": "imag"}}"#,
+        ],
+        &["node `out`", "`imag`", "not a node"],
+    ),
+    (
+        "unknown port",
+        &[
+            LOAD,
+            r#"{"name": "out", "op": "save", "params": {"path": "x.nii.gz"}, "inputs": {"volume": "image", "mask": "image"}}"#,
+        ],
+        &["node `out`", "no input port `mask`", "volume"],
+    ),
+    (
+        "duplicate names",
+        &[LOAD, r#"{"name": "image", "op": "load", "params": {"input": "t2"}}"#],
+        &["`image`", "more than once"],
+    ),
+    (
+        "cycle, reported whole",
+        &[
+            r#"{"name": "a", "op": "flip", "params": {"axis": 0}, "inputs": {"volume": "c"}}"#,
+            r#"{"name": "b", "op": "flip", "params": {"axis": 1}, "inputs": {"volume": "a"}}"#,
+            r#"{"name": "c", "op": "flip", "params": {"axis": 2}, "inputs": {"volume": "b"}}"#,
+        ],
+        &["cycle", "a -> b -> c -> a"],
+    ),
+    (
+        "label map wired to an intensity op",
+        &[LABEL, r#"{"name": "norm", "op": "normalize", "inputs": {"volume": "label"}}"#],
+        &["node `norm`", "input `volume`", "label map", "from `label`", "accepts only image"],
+    ),
+    (
+        "intensity draw applied to a label map",
+        &[
+            LABEL,
+            r#"{"name": "gamma", "op": "random_gamma"}"#,
+            r#"{"name": "bad", "op": "apply", "inputs": {"volume": "label", "draw": "gamma"}}"#,
+        ],
+        &["node `bad`", "draw of `gamma`", "applies only to image", "label map"],
+    ),
+    (
+        "a volume wired to a draw port",
+        &[LOAD, r#"{"name": "bad", "op": "apply", "inputs": {"volume": "image", "draw": "image"}}"#],
+        &["node `bad`", "input `draw`", "accepts only draw"],
+    ),
+    (
+        "node with an unknown key",
+        &[LOAD, r#"{"name": "f", "op": "random_flip", "input": {"volume": "image"}}"#],
+        &["node #1 (f)", "unknown field `input`"],
+    ),
+    (
+        "load of kind draw",
+        &[r#"{"name": "x", "op": "load", "params": {"kind": "draw"}}"#],
+        &["node `x`", "kind"],
+    ),
+    ("no nodes", &[], &["no nodes"]),
+];
+
+#[test]
+fn every_validation_error_names_its_node() {
+    for (what, nodes, needles) in CASES {
+        let message = error_of(nodes);
+        for needle in *needles {
+            assert!(message.contains(needle), "{what}: `{needle}` missing from: {message}");
+        }
+    }
+}
+
+#[test]
+fn a_valid_graph_builds_with_kinds_and_order() {
+    voxflow_graph_runner::register_all();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../graphs/flip.json"))
+        .expect("graphs/flip.json");
+    let graph = Graph::from_json(&text).expect("flip.json is valid");
+    let pos = |name: &str| graph.order.iter().position(|&i| graph.nodes[i].name == name).expect("node");
+    assert!(pos("image") < pos("image_flipped") && pos("flip") < pos("label_flipped"));
+    assert!(pos("label_flipped") < pos("save_label"));
+    let kind = |name: &str| graph.nodes[graph.node_index(name).expect("node")].kind;
+    assert_eq!(kind("label_flipped"), voxflow_core::Kind::Label);
+    assert_eq!(kind("flip"), voxflow_core::Kind::Draw);
+    assert_eq!(
+        graph.planned_files("c1", 3),
+        vec!["c1/image_3.nii.gz".to_owned(), "c1/label_3.nii.gz".to_owned()]
+    );
+    // The hash is of the canonical JSON: whitespace and key order do not matter.
+    let again = Graph::from_json(&text.replace('\n', " ")).expect("valid");
+    assert_eq!(graph.hash, again.hash);
+}
+
+#[test]
+fn schema_file_is_fresh() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../graphs/graph.schema.json");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == voxflow_graph_runner::graph::schema_json(),
+        "graphs/graph.schema.json is stale: regenerate it with `graphrun schema > graphs/graph.schema.json`"
+    );
+}
+
+#[test]
+fn every_committed_graph_validates() {
+    voxflow_graph_runner::register_all();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../graphs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).expect("graphs/") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.ends_with(".json") && !name.ends_with(".schema.json") {
+            Graph::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+}
