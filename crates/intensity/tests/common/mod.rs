@@ -74,6 +74,8 @@ pub fn expect_volume(v: Value) -> Arc<Volume> {
 
 /// Parses a node's params as a graph file would.
 pub fn op(name: &str, params: serde_json::Value) -> Box<dyn Op> {
+    // Links the crate's ops in (typetag registers at link time).
+    voxflow_intensity::register();
     serde_json::from_value(json!({"op": name, "params": params})).expect("the op parses")
 }
 

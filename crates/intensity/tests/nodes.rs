@@ -1,0 +1,125 @@
+//! Every node run on the sample image, summarised in a snapshot; wiring and parameter errors.
+
+mod common;
+
+use common::{anatomy, expect_volume, label_from, op, run, summary, vol};
+use voxflow_core::{Kind, OpError, Port};
+
+/// Nodes as a graph file names them, with their parameters.
+fn nodes() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    use serde_json::json;
+    vec![
+        ("clip_20_80", "clip", json!({"min": 20, "max": 80})),
+        ("percentile_clip_default", "percentile_clip", json!({})),
+        ("percentile_clip_nonzero", "percentile_clip", json!({"lower": 1, "upper": 99, "over": "nonzero"})),
+        ("ct_window_brain", "ct_window", json!({"preset": "brain"})),
+        ("ct_window_custom_rescaled", "ct_window", json!({"level": 50, "width": 60, "rescale": true})),
+        ("normalize_default", "normalize", json!({})),
+        ("normalize_minmax", "normalize", json!({"mode": "minmax", "range": [-1, 1]})),
+        ("gamma", "gamma", json!({"gamma": 0.8})),
+        ("gamma_rescaled_inverted", "gamma", json!({"gamma": 1.3, "rescale": true, "invert": true})),
+        ("noise", "noise", json!({"std": 3.0, "seed": 11})),
+        ("blur", "blur", json!({"sigma_mm": [2.75, 5.5, 0]})),
+        ("bias_field", "bias_field", json!({"order": 1, "coefficients": [0.1, -0.2, 0.3, 0.2]})),
+        ("brightness_contrast", "brightness_contrast", json!({"multiplier": 0.9, "shift": 5})),
+    ]
+}
+
+#[test]
+fn every_node_on_the_sample() {
+    let v = anatomy();
+    for (name, op_name, params) in nodes() {
+        let node = op(op_name, params.clone());
+        assert_eq!(node.ports()[0], Port::IMAGE, "{name}: intensity ops take an image");
+        let out = expect_volume(run(node.as_ref(), vec![("volume", vol(v.clone()))]).expect(name));
+        assert_eq!(out.affine, v.affine, "{name}");
+        insta::assert_json_snapshot!(name, serde_json::json!({"op": op_name, "params": params, "output": summary(&out)}));
+    }
+}
+
+#[test]
+fn masked_nodes_on_the_sample() {
+    let v = anatomy();
+    let mask = label_from(&v, &[40.0]);
+    for (name, op_name, params) in [
+        ("percentile_clip_mask", "percentile_clip", serde_json::json!({"lower": 2, "upper": 98, "over": "mask"})),
+        ("normalize_mask", "normalize", serde_json::json!({"over": "mask"})),
+    ] {
+        let node = op(op_name, params.clone());
+        let out = expect_volume(
+            run(node.as_ref(), vec![("volume", vol(v.clone())), ("mask", vol(mask.clone()))]).expect(name),
+        );
+        insta::assert_json_snapshot!(name, serde_json::json!({"op": op_name, "params": params, "output": summary(&out)}));
+    }
+}
+
+#[test]
+fn a_label_map_is_refused() {
+    let v = anatomy();
+    let labels = label_from(&v, &[40.0]);
+    for (name, op_name, params) in nodes() {
+        let node = op(op_name, params);
+        assert!(!node.ports()[0].accepts.contains(&Kind::Label), "{name}");
+        let err = run(node.as_ref(), vec![("volume", vol(labels.clone()))]).expect_err(name);
+        assert!(matches!(&err, OpError::Input { port, .. } if port == "volume"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn mask_wiring_mistakes_are_errors() {
+    let v = anatomy();
+    let mask = label_from(&v, &[40.0]);
+    // A mask without over: mask, over: mask without a mask, a mask on another grid.
+    let node = op("normalize", serde_json::json!({"over": "nonzero"}));
+    let err = run(node.as_ref(), vec![("volume", vol(v.clone())), ("mask", vol(mask.clone()))]).expect_err("mask");
+    assert!(matches!(&err, OpError::Input { port, .. } if port == "mask"), "{err}");
+    let node = op("percentile_clip", serde_json::json!({"over": "mask"}));
+    let err = run(node.as_ref(), vec![("volume", vol(v.clone()))]).expect_err("no mask");
+    assert!(matches!(&err, OpError::Input { port, .. } if port == "mask"), "{err}");
+    let mut moved = mask.clone();
+    moved.affine[(0, 3)] += 5.0;
+    let node = op("normalize", serde_json::json!({"over": "mask"}));
+    let err = run(node.as_ref(), vec![("volume", vol(v.clone())), ("mask", vol(moved))]).expect_err("grid");
+    assert!(err.to_string().contains("affine"), "{err}");
+    let small = common::image(common::synthetic([6, 5, 4]), 1.0);
+    let small_mask = label_from(&small, &[0.0]);
+    let err = run(node.as_ref(), vec![("volume", vol(v)), ("mask", vol(small_mask))]).expect_err("shape");
+    assert!(err.to_string().contains("shape"), "{err}");
+}
+
+#[test]
+fn bad_parameters_name_the_parameter() {
+    use serde_json::json;
+    let cases = [
+        ("clip", json!({"min": 5, "max": 1}), "max"),
+        ("percentile_clip", json!({"lower": 95, "upper": 5}), "upper"),
+        ("percentile_clip", json!({"lower": -1}), "lower"),
+        ("ct_window", json!({"level": 40}), "width"),
+        ("ct_window", json!({"level": 40, "width": -3}), "width"),
+        ("ct_window", json!({"preset": "brain", "level": 3, "width": 3}), "preset"),
+        ("normalize", json!({"ddof": 3}), "ddof"),
+        ("gamma", json!({"gamma": -1}), "gamma"),
+        ("random_gamma", json!({"log_gamma": [0.3, -0.3]}), "log_gamma"),
+        ("random_gamma", json!({"p": 1.5}), "p"),
+        ("noise", json!({"std": -1}), "std"),
+        ("random_noise", json!({"std": [-1, 1]}), "std"),
+        ("blur", json!({"sigma_mm": -1}), "sigma_mm"),
+        ("blur", json!({"sigma_mm": 1, "truncate": 0}), "truncate"),
+        ("random_blur", json!({"std": [2, 1]}), "std"),
+        ("bias_field", json!({"coefficients": [1, 2]}), "coefficients"),
+        ("bias_field", json!({"coefficients": [], "order": 200}), "order"),
+        ("random_bias_field", json!({"order": 9}), "order"),
+        ("normalize", json!({"mode": "minmax", "range": [1, 0]}), "range"),
+        ("random_brightness_contrast", json!({"multiplier": [2, 1]}), "multiplier"),
+    ];
+    for (name, params, param) in cases {
+        let node = op(name, params.clone());
+        let err = node.validate().expect_err(&format!("{name} {params}"));
+        assert!(matches!(&err, OpError::Param { param: p, .. } if *p == param), "{name} {params}: {err}");
+    }
+    // Unknown fields are refused when the graph is parsed.
+    for (name, params) in [("clip", json!({"min": 0, "max": 1, "mni": 0})), ("random_gamma", json!({"gama": 1}))] {
+        let parsed: Result<Box<dyn voxflow_core::Op>, _> = serde_json::from_value(json!({"op": name, "params": params}));
+        assert!(parsed.is_err(), "{name}");
+    }
+}
