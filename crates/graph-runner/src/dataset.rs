@@ -6,8 +6,9 @@
 //!   `<case>_0001` is `image_0001`, ...; `labelsTr/<case>.nii.gz` is `label`.
 //! * **globs** (`--images GLOB --labels GLOB`): the case id is the image's file stem (name
 //!   without `.nii`/`.nii.gz`). A label is paired with the image whose case id equals its stem,
-//!   or whose stem it contains (`case1_seg` pairs with `case1`, the longest match wins). Every
-//!   image must find a label.
+//!   or whose stem it contains (`case1_seg` pairs with `case1`, the longest match wins), or
+//!   whose case id is the label's stem plus `_...` (`case1` pairs with image `case1_0000`).
+//!   Every image must find a label.
 //! * **list** (`--list cases.csv|cases.json`): CSV with a `case` column and one column per
 //!   input; JSON an array of objects with `case` and one key per input. Relative paths are
 //!   relative to the list file.
@@ -137,7 +138,7 @@ pub fn globs(images: &str, labels: Option<&str>) -> Result<Vec<Case>, DatasetErr
             let s = stem(&label);
             let best = cases
                 .iter_mut()
-                .filter(|c| s == c.id || s.contains(c.id.as_str()))
+                .filter(|c| s == c.id || s.contains(c.id.as_str()) || c.id.starts_with(&format!("{s}_")))
                 .max_by_key(|c| (s == c.id, c.id.len()));
             match best {
                 Some(case) => {

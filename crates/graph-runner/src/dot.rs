@@ -27,9 +27,10 @@ pub fn to_dot(graph: &Graph) -> String {
         let shape = if node.load.is_some() || node.save.is_some() { "folder" } else { shape };
         let _ = writeln!(
             out,
-            "  {} [label={}, shape={shape}, fillcolor={color}];",
+            "  {} [label=\"{}\\n{}\", shape={shape}, fillcolor={color}];",
             quote(&node.name),
-            format!("\"{}\\n{}\"", escape(&node.name), escape(&node.op_name))
+            escape(&node.name),
+            escape(&node.op_name)
         );
     }
     for node in &graph.nodes {

@@ -355,6 +355,10 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
     // What is already there: complete outputs (resume) or a clash (neither flag).
     let mut done: BTreeSet<(String, u64)> = BTreeSet::new();
     if opts.resume {
+        if manifest_path.exists() {
+            // Drops a line cut off by a kill, so appended lines start on a line of their own.
+            manifest::rewrite_sorted(&manifest_path)?;
+        }
         for line in manifest::read(&manifest_path)? {
             if line.graph_hash != graph.hash || line.seed != seed {
                 return Err(RunError::Resume(format!(
@@ -534,7 +538,9 @@ pub fn replay(line: &ManifestLine, output_dir: &Path) -> Result<OutputRecord, Ru
     };
     let mut runner = CaseRunner::load(&graph, &case, line.seed, output_dir).map_err(fail)?;
     let record = runner.run_output(line.output).map_err(fail)?;
-    if record.draws != line.draws {
+    let same = record.draws.len() == line.draws.len()
+        && record.draws.iter().zip(&line.draws).all(|((na, a), (nb, b))| na == nb && json_close(a, b));
+    if !same {
         return Err(RunError::Replay(format!(
             "the draws differ from the manifest's: {} now, {} then",
             serde_json::to_string(&record.draws).unwrap_or_default(),
@@ -542,4 +548,21 @@ pub fn replay(line: &ManifestLine, output_dir: &Path) -> Result<OutputRecord, Ru
         )));
     }
     Ok(record)
+}
+
+/// Equal JSON, numbers within 1e-12 relative (a manifest's text does not round-trip floats to
+/// the last bit).
+fn json_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+            _ => x == y,
+        },
+        (J::Array(x), J::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_close(x, y)),
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_close(v, w)))
+        }
+        _ => a == b,
+    }
 }

@@ -1,0 +1,369 @@
+//! The `graphrun` binary end to end, on small synthetic datasets written with io-nifti.
+
+use ndarray::Array3;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use voxflow_core::{Affine, Volume};
+
+const BIN: &str = env!("CARGO_BIN_EXE_graphrun");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/");
+
+/// Flip, shift (a resample) and noise (per-voxel random numbers) on image and label.
+const GRAPH: &str = r#"{"seed": 7, "outputs": 2, "nodes": [
+ {"name": "image", "op": "load"},
+ {"name": "label", "op": "load", "params": {"input": "label", "kind": "label"}},
+ {"name": "flip", "op": "random_flip"},
+ {"name": "shift", "op": "random_shift", "params": {"max": [0.2, 0.2, 0.2]}},
+ {"name": "noise", "op": "random_noise", "params": {"std": [0.0, 5.0]}},
+ {"name": "image_f", "op": "apply", "inputs": {"volume": "image", "draw": "flip"}},
+ {"name": "label_f", "op": "apply", "inputs": {"volume": "label", "draw": "flip"}},
+ {"name": "image_s", "op": "apply", "inputs": {"volume": "image_f", "draw": "shift"}},
+ {"name": "label_s", "op": "apply", "inputs": {"volume": "label_f", "draw": "shift"}},
+ {"name": "image_n", "op": "apply", "inputs": {"volume": "image_s", "draw": "noise"}},
+ {"name": "save_image", "op": "save", "params": {"path": "{case}/image_{output}.nii.gz"}, "inputs": {"volume": "image_n"}},
+ {"name": "save_label", "op": "save", "params": {"path": "{case}/label_{output}.nii.gz"}, "inputs": {"volume": "label_s"}}
+]}"#;
+
+fn affine() -> Affine {
+    let mut a = Affine::from_diagonal(&nalgebra::Vector4::new(1.5, 1.5, 2.0, 1.0));
+    a[(0, 3)] = -10.0;
+    a[(1, 3)] = -12.0;
+    a[(2, 3)] = -8.0;
+    a
+}
+
+/// An nnU-Net dataset of `n` cases (24x20x16 image + label).
+fn dataset(root: &Path, n: usize) -> PathBuf {
+    let dir = root.join("ds");
+    std::fs::create_dir_all(dir.join("imagesTr")).expect("mkdir");
+    std::fs::create_dir_all(dir.join("labelsTr")).expect("mkdir");
+    for c in 0..n {
+        let image = Array3::from_shape_fn((24, 20, 16), |(x, y, z)| {
+            100.0 + 20.0 * ((x as f32 * 0.4 + c as f32).sin() + (y as f32 * 0.3).cos()) + z as f32
+        });
+        let label = image.mapv(|v| u8::from(v > 110.0) + u8::from(v > 125.0));
+        let options = voxflow_io_nifti::WriteOptions::default();
+        voxflow_io_nifti::write(
+            dir.join(format!("imagesTr/case{c}_0000.nii.gz")),
+            &Volume::image3(image, affine()),
+            &options,
+        )
+        .expect("write image");
+        voxflow_io_nifti::write(
+            dir.join(format!("labelsTr/case{c}.nii.gz")),
+            &Volume::label3(label, affine()),
+            &options,
+        )
+        .expect("write label");
+    }
+    dir
+}
+
+fn graph_file(root: &Path) -> PathBuf {
+    let path = root.join("graph.json");
+    std::fs::write(&path, GRAPH).expect("write graph");
+    path
+}
+
+fn graphrun(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut cmd = Command::new(BIN);
+    for a in args {
+        cmd.arg(a);
+    }
+    cmd.env_remove("SLURM_ARRAY_TASK_ID").env_remove("JOB_COMPLETION_INDEX");
+    cmd.output().expect("run graphrun")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn ok(out: &Output) {
+    assert!(out.status.success(), "graphrun failed: {}", stderr(out));
+}
+
+/// Every file under `dir` (relative path, `/`-separated) with its bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                let rel = path.strip_prefix(base).expect("under base").to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+#[test]
+fn output_bytes_do_not_depend_on_thread_count() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ds = dataset(tmp.path(), 3);
+    let g = graph_file(tmp.path());
+    let (a, b) = (tmp.path().join("t1"), tmp.path().join("t2"));
+    ok(&graphrun(&[&g, &"--nnunet", &ds, &"-o", &a, &"--threads", &"1"]));
+    ok(&graphrun(&[&g, &"--nnunet", &ds, &"-o", &b, &"--threads", &"2", &"--max-cases-in-memory", &"3"]));
+    let (fa, fb) = (files(&a), files(&b));
+    assert_eq!(fa.len(), 3 * 2 * 2 + 1, "{:?}", fa.keys());
+    assert!(fa == fb, "1 and 2 threads wrote different bytes");
+    // The draws differ between outputs (so the test is not trivially true).
+    let manifest = String::from_utf8_lossy(&fa["manifest.jsonl"]).into_owned();
+    let lines: Vec<&str> = manifest.lines().collect();
+    assert_eq!(lines.len(), 6);
+    assert!(
+        lines[0].contains(r#""case":"case0","output":0"#)
+            && lines[5].contains(r#""case":"case2","output":1"#)
+    );
+}
+
+#[test]
+fn shards_side_by_side_equal_one_run() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ds = dataset(tmp.path(), 3);
+    let g = graph_file(tmp.path());
+    let whole = tmp.path().join("whole");
+    ok(&graphrun(&[&g, &"--nnunet", &ds, &"-o", &whole]));
+    let s0 = tmp.path().join("s0");
+    let s1 = tmp.path().join("s1");
+    ok(&graphrun(&[&"run", &g, &"--nnunet", &ds, &"-o", &s0, &"--shard", &"0/2"]));
+    // Shard 1 from a Slurm job array's environment.
+    let out = Command::new(BIN)
+        .args([g.as_os_str(), "--nnunet".as_ref(), ds.as_os_str(), "-o".as_ref(), s1.as_os_str()])
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "2")
+        .output()
+        .expect("run");
+    ok(&out);
+    let mut merged = files(&s0);
+    let m0 = String::from_utf8_lossy(&merged.remove("manifest.jsonl").expect("manifest")).into_owned();
+    let mut f1 = files(&s1);
+    let m1 = String::from_utf8_lossy(&f1.remove("manifest.jsonl").expect("manifest")).into_owned();
+    assert!(m0.contains("\"case0\"") && m0.contains("\"case2\"") && !m0.contains("\"case1\""));
+    assert!(m1.contains("\"case1\"") && !m1.contains("\"case0\""));
+    merged.extend(f1);
+    let mut w = files(&whole);
+    let mw = String::from_utf8_lossy(&w.remove("manifest.jsonl").expect("manifest")).into_owned();
+    assert!(merged == w, "shards wrote other files than one run");
+    let mut lines: Vec<&str> = m0.lines().chain(m1.lines()).collect();
+    lines.sort_unstable();
+    assert_eq!(lines, mw.lines().collect::<Vec<_>>());
+}
+
+#[test]
+fn resume_after_a_kill_equals_a_clean_run() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ds = dataset(tmp.path(), 3);
+    let g = graph_file(tmp.path());
+    let clean = tmp.path().join("clean");
+    ok(&graphrun(&[&g, &"--nnunet", &ds, &"-o", &clean]));
+    // A run killed part way: case0 complete, case1 output 0 written but its manifest line cut
+    // off mid-write, case1 output 1 with only its label, case2 not started, and a leftover
+    // temporary file from an interrupted write.
+    let killed = tmp.path().join("killed");
+    std::fs::create_dir_all(killed.join("case1")).expect("mkdir");
+    let clean_files = files(&clean);
+    let manifest = String::from_utf8_lossy(&clean_files["manifest.jsonl"]).into_owned();
+    let lines: Vec<&str> = manifest.lines().collect();
+    let partial = format!("{}\n{}\n{}", lines[0], lines[1], &lines[2][..lines[2].len() / 2]);
+    std::fs::write(killed.join("manifest.jsonl"), partial).expect("write");
+    for f in ["case0/image_0.nii.gz", "case0/label_0.nii.gz", "case0/image_1.nii.gz", "case0/label_1.nii.gz"]
+    {
+        std::fs::create_dir_all(killed.join("case0")).expect("mkdir");
+        std::fs::write(killed.join(f), &clean_files[f]).expect("write");
+    }
+    std::fs::write(killed.join("case1/label_1.nii.gz"), &clean_files["case1/label_1.nii.gz"]).expect("write");
+    let image0 = &clean_files["case1/image_0.nii.gz"];
+    std::fs::write(killed.join("case1/image_0.nii.gz"), &image0[..image0.len() / 3]).expect("write");
+    // Without a flag, existing outputs are an error (exit 2) that names both flags.
+    let refused = graphrun(&[&g, &"--nnunet", &ds, &"-o", &killed]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("--resume") && stderr(&refused).contains("--overwrite"));
+    let resumed = graphrun(&[&g, &"--nnunet", &ds, &"-o", &killed, &"--resume"]);
+    ok(&resumed);
+    assert!(stderr(&resumed).contains("3 cases, 4 outputs written, 2 skipped"), "{}", stderr(&resumed));
+    assert!(files(&killed) == clean_files, "a resumed run differs from a clean one");
+}
+
+#[test]
+fn a_bad_case_fails_alone_with_case_node_and_summary() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ds = dataset(tmp.path(), 4);
+    // case1: a corrupt image. case2: a label on another grid.
+    std::fs::write(ds.join("imagesTr/case1_0000.nii.gz"), b"\x1f\x8b not really gzip").expect("write");
+    let small = Array3::<u8>::zeros((12, 20, 16));
+    voxflow_io_nifti::write(
+        ds.join("labelsTr/case2.nii.gz"),
+        &Volume::label3(small, affine()),
+        &voxflow_io_nifti::WriteOptions::default(),
+    )
+    .expect("write");
+    let g = graph_file(tmp.path());
+    let out_dir = tmp.path().join("out");
+    let out = graphrun(&[&g, &"--nnunet", &ds, &"-o", &out_dir, &"--threads", &"2"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("4 cases, 4 outputs written, 2 failed"), "{err}");
+    assert!(
+        err.contains("case `case1`") && err.contains("node `image`") && err.contains("case1_0000.nii.gz"),
+        "{err}"
+    );
+    assert!(err.contains("case `case2`") && err.contains("different grids"), "{err}");
+    assert!(err.contains("case2_0000.nii.gz") && err.contains("labelsTr/case2.nii.gz"), "{err}");
+    let written = files(&out_dir);
+    assert!(written.contains_key("case0/image_1.nii.gz") && written.contains_key("case3/label_1.nii.gz"));
+    assert!(!written.keys().any(|k| k.starts_with("case1/") || k.starts_with("case2/")));
+}
+
+#[test]
+fn replay_of_a_manifest_line_gives_identical_bytes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ds = dataset(tmp.path(), 2);
+    let g = graph_file(tmp.path());
+    let run = tmp.path().join("run");
+    ok(&graphrun(&[&g, &"--nnunet", &ds, &"-o", &run]));
+    let replayed = tmp.path().join("replayed");
+    let reference = format!("{}:4", run.join("manifest.jsonl").display());
+    ok(&graphrun(&[&"replay", &reference, &"-o", &replayed]));
+    let original = files(&run);
+    let again = files(&replayed);
+    for name in ["case1/image_1.nii.gz", "case1/label_1.nii.gz"] {
+        assert!(again.get(name) == original.get(name), "{name} differs after replay");
+    }
+    // The line itself works as a reference too.
+    let manifest = String::from_utf8_lossy(&original["manifest.jsonl"]).into_owned();
+    let line = manifest.lines().next().expect("a line");
+    let replayed0 = tmp.path().join("replayed0");
+    ok(&graphrun(&[&"replay", &line, &"-o", &replayed0]));
+    assert!(files(&replayed0).get("case0/image_0.nii.gz") == original.get("case0/image_0.nii.gz"));
+}
+
+#[test]
+fn dry_run_lists_outputs_and_writes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ds = dataset(tmp.path(), 2);
+    let g = graph_file(tmp.path());
+    let out_dir = tmp.path().join("out");
+    let out = graphrun(&[&g, &"--nnunet", &ds, &"-o", &out_dir, &"--dry-run", &"--outputs", &"3"]);
+    ok(&out);
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(listed.lines().count(), 2 * 3 * 2, "{listed}");
+    assert!(listed.contains("case1/label_2.nii.gz"));
+    assert!(!out_dir.exists());
+}
+
+#[test]
+fn datasets_from_list_globs_and_inputs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ds = dataset(tmp.path(), 2);
+    let g = graph_file(tmp.path());
+    let csv = ds.join("cases.csv");
+    std::fs::write(
+        &csv,
+        "case,image,label\ncase0,imagesTr/case0_0000.nii.gz,labelsTr/case0.nii.gz\ncase1,imagesTr/case1_0000.nii.gz,labelsTr/case1.nii.gz\n",
+    )
+    .expect("write");
+    let reference = tmp.path().join("nnunet");
+    ok(&graphrun(&[&g, &"--nnunet", &ds, &"-o", &reference]));
+    let from_list = tmp.path().join("list");
+    ok(&graphrun(&[&g, &"--list", &csv, &"-o", &from_list]));
+    assert!(files(&from_list) == files(&reference), "--list differs from --nnunet");
+    let from_glob = tmp.path().join("glob");
+    let images = format!("{}/imagesTr/case*_0000.nii.gz", ds.display());
+    let labels = format!("{}/labelsTr/*.nii.gz", ds.display());
+    ok(&graphrun(&[&g, &"--images", &images, &"--labels", &labels, &"-o", &from_glob]));
+    // Glob case ids are the image stems (`case0_0000`), so the draws (and bytes) differ.
+    let a: Vec<Vec<u8>> =
+        files(&from_glob).into_iter().filter(|(k, _)| k != "manifest.jsonl").map(|(_, v)| v).collect();
+    let b: Vec<Vec<u8>> =
+        files(&reference).into_iter().filter(|(k, _)| k != "manifest.jsonl").map(|(_, v)| v).collect();
+    assert_eq!(a.len(), b.len());
+    let single = tmp.path().join("single");
+    let image = format!("image={}", ds.join("imagesTr/case0_0000.nii.gz").display());
+    let label = format!("label={}", ds.join("labelsTr/case0.nii.gz").display());
+    ok(&graphrun(&[&g, &"--input", &image, &"--input", &label, &"-o", &single]));
+    assert!(single.join("case0_0000/label_1.nii.gz").is_file());
+}
+
+#[test]
+fn info_json_matches_nibabel() {
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{DATA}expected.json")).expect("data/expected.json"),
+    )
+    .expect("json");
+    let expected = expected.as_object().expect("object");
+    let paths: Vec<String> = expected.keys().map(|k| format!("{DATA}{k}")).collect();
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"info", &"--json"];
+    for p in &paths {
+        args.push(p);
+    }
+    let out = graphrun(&args);
+    ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let infos: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+    assert_eq!(infos.len(), expected.len());
+    let close = |a: f64, b: f64, rel: f64| (a - b).abs() <= rel * b.abs().max(1.0);
+    for (info, (name, want)) in infos.iter().zip(expected) {
+        assert!(info["path"].as_str().expect("path").ends_with(name.as_str()));
+        assert_eq!(info["shape"], want["shape"], "{name}");
+        assert_eq!(info["nifti_version"], want["nifti_version"], "{name}");
+        for (key, want_key, rel) in [("sum", "sum_scaled", 1e-5), ("min", "min", 1e-6), ("max", "max", 1e-6)]
+        {
+            let (a, b) = (info[key].as_f64().expect("number"), want[want_key].as_f64().expect("number"));
+            assert!(close(a, b, rel), "{name} {key}: {a} vs {b}");
+        }
+        for r in 0..4 {
+            for c in 0..4 {
+                let a = info["affine"][r][c].as_f64().expect("number");
+                let b = want["affine"][r][c].as_f64().expect("number");
+                assert!((a - b).abs() < 1e-5, "{name} affine[{r}][{c}]: {a} vs {b}");
+            }
+        }
+        let scaled = want["scaled_dtype"].as_str().expect("dtype").trim_start_matches(['<', '>', '=']);
+        let computed = info["computed_dtype"].as_str().expect("dtype");
+        assert!(
+            scaled.ends_with(computed) || computed == scaled.replace("i2", "int16"),
+            "{name}: {computed} vs {scaled}"
+        );
+    }
+    let human = graphrun(&[&"info", &format!("{DATA}standard.nii.gz")]);
+    ok(&human);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("4x5x7"));
+}
+
+#[test]
+fn validate_ops_schema_and_dot() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let g = graph_file(tmp.path());
+    ok(&graphrun(&[&"validate", &g]));
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, GRAPH.replace(r#""draw": "noise""#, r#""draw": "nois""#)).expect("write");
+    let out = graphrun(&[&"validate", &bad]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("node `image_n`") && stderr(&out).contains("`nois`"), "{}", stderr(&out));
+
+    let ops = graphrun(&[&"ops"]);
+    ok(&ops);
+    let listed = String::from_utf8_lossy(&ops.stdout).into_owned();
+    for name in ["load", "save", "apply", "random_flip", "random_noise"] {
+        assert!(listed.lines().any(|l| l == name), "{name} missing from `graphrun ops`");
+    }
+
+    let schema = graphrun(&[&"schema"]);
+    ok(&schema);
+    assert_eq!(String::from_utf8_lossy(&schema.stdout), voxflow_graph_runner::graph::schema_json());
+
+    let dot = graphrun(&[&"dot", &g]);
+    ok(&dot);
+    let dot = String::from_utf8_lossy(&dot.stdout).into_owned();
+    assert!(dot.starts_with("digraph"));
+    assert!(dot.contains(r#""label_f" [label="label_f\napply", shape=box, fillcolor=palegreen]"#), "{dot}");
+    assert!(dot.contains(r#""flip" -> "label_f" [label="draw", color=orange, style=dashed"#), "{dot}");
+    assert!(dot.contains(r#""image_f" -> "image_s" [label="volume", color=blue]"#), "{dot}");
+}
