@@ -1,1 +1,76 @@
-//! (to be written)
+//! `crop_or_pad`: a fixed output shape, centred, cropping axes that are too long and padding
+//! axes that are too short (TorchIO's `CropOrPad`). Makes cases of different shapes batchable,
+//! e.g. after `resample_to_spacing`.
+//!
+//! When an axis differs by an odd number of voxels, the extra voxel is cut (or added) before
+//! voxel 0, as TorchIO does. The affine's origin follows, so the anatomy stays put in world space.
+//!
+//! ```json
+//! {"name": "fixed", "op": "crop_or_pad", "params": {"shape": [160, 192, 160]}}
+//! ```
+
+use crate::crop::Crop;
+use crate::grid;
+use crate::pad::PadMode;
+use serde::{Deserialize, Serialize};
+use voxflow_core::{Inputs, Op, OpError, RunContext, Value, Volume};
+
+/// Crops or pads, centred, to `shape`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CropOrPad {
+    /// The output shape `[x, y, z]` (each at least 1). Required.
+    pub shape: [usize; 3],
+    /// What padded voxels hold. Default `constant`.
+    #[serde(default)]
+    pub mode: PadMode,
+    /// The constant for padded voxels (a label, for label maps). Default 0.
+    #[serde(default)]
+    pub value: f64,
+}
+
+impl CropOrPad {
+    fn as_crop(&self) -> Crop {
+        Crop { start: None, size: self.shape, pad: true, mode: self.mode, value: self.value }
+    }
+
+    /// The first voxel of the output window on a grid of `shape` (negative where it pads).
+    #[must_use]
+    pub fn start(&self, shape: [usize; 3]) -> [i64; 3] {
+        std::array::from_fn(|a| crate::crop::centred_start(shape[a], self.shape[a]))
+    }
+
+    /// Crops or pads a volume in memory.
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        self.validate()?;
+        self.as_crop().apply(volume)
+    }
+}
+
+#[typetag::serde(name = "crop_or_pad")]
+impl Op for CropOrPad {
+    fn validate(&self) -> Result<(), OpError> {
+        if self.shape.contains(&0) {
+            return Err(OpError::param(
+                "shape",
+                format!("every size must be at least 1, got {:?}", self.shape),
+            ));
+        }
+        if !self.value.is_finite() {
+            return Err(OpError::param("value", "must be finite"));
+        }
+        Ok(())
+    }
+
+    fn accepts_deferred(&self) -> bool {
+        true
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        let Some(shape) = inputs.0.get("volume").and_then(grid::shape_of) else {
+            return Err(OpError::Input { port: "volume".into(), message: "expected a volume".into() });
+        };
+        self.as_crop().window(shape)?.run(ctx, inputs, self.value, "value")
+    }
+}

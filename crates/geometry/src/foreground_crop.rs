@@ -1,1 +1,193 @@
-//! (to be written)
+//! `random_foreground_crop`: draws a [`Crop`] that, with probability `p_foreground`, is
+//! centred on a random foreground voxel of a label map (nnU-Net's `oversample_foreground_percent`
+//! 0.33, MONAI's `RandCropByPosNegLabel`); otherwise its corner is uniform, as `random_crop`.
+//!
+//! The label map comes in on the port `like`; the drawn crop is applied to image and label alike
+//! through `apply` nodes. A box centred near the edge is shifted so it fits (so it still
+//! contains the chosen voxel); an axis shorter than the box is padded, centred. A label map
+//! without foreground falls back to a uniform corner, without error.
+//!
+//! Sampling is two passes over the label map and allocates nothing per voxel: count the
+//! foreground voxels (per class with `balanced_classes`), draw `k`, then find the `k`-th.
+//!
+//! ```json
+//! {"name": "patch", "op": "random_foreground_crop", "params": {"size": [96, 96, 96], "p_foreground": 0.33},
+//!  "inputs": {"like": "label"}}
+//! ```
+
+use crate::crop::{Crop, RandomCrop, centred_start};
+use crate::pad::PadMode;
+use ndarray::{Array4, Zip};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use voxflow_core::{Inputs, Kind, LabelArray, LabelType, Op, OpError, Port, RunContext, Value, seed::Rng};
+
+fn default_p() -> f64 {
+    0.33
+}
+
+/// Draws a crop of `size`, centred on foreground with probability `p_foreground`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomForegroundCrop {
+    /// The box's size in voxels `[x, y, z]` (each at least 1). Required.
+    pub size: [usize; 3],
+    /// The label values that count as foreground. Default: every non-zero label.
+    #[serde(default)]
+    pub labels: Option<Vec<i64>>,
+    /// Probability of centring on a foreground voxel (else a uniform corner). Default 0.33
+    /// (nnU-Net's oversampling).
+    #[serde(default = "default_p")]
+    pub p_foreground: f64,
+    /// Pick a foreground class uniformly first, then a voxel of it (so small structures are
+    /// seen as often as large ones). Default false: every foreground voxel is equally likely.
+    #[serde(default)]
+    pub balanced_classes: bool,
+}
+
+const LIKE: &[Port] = &[Port { name: "like", accepts: &[Kind::Label], required: true }];
+
+impl RandomForegroundCrop {
+    fn is_foreground(&self, label: i128) -> bool {
+        match &self.labels {
+            Some(list) => list.iter().any(|&l| i128::from(l) == label),
+            None => label != 0,
+        }
+    }
+
+    /// Draws the crop for a label map.
+    pub fn sample(&self, rng: &mut Rng, labels: &LabelArray) -> Result<Crop, OpError> {
+        let [nx, ny, nz, _] = labels.shape4();
+        let shape = [nx, ny, nz];
+        let centre = if rng.random_bool(self.p_foreground) {
+            voxflow_core::with_labels!(labels, |a: T| self.pick::<T>(rng, a))
+        } else {
+            None
+        };
+        let Some(c) = centre else {
+            return Ok(self.uniform(rng, shape));
+        };
+        let start: [i64; 3] = std::array::from_fn(|a| {
+            let (n, s) = (shape[a], self.size[a]);
+            if s > n { centred_start(n, s) } else { (c[a] as i64 - (s / 2) as i64).clamp(0, (n - s) as i64) }
+        });
+        Ok(Crop {
+            start: Some(start),
+            size: self.size,
+            pad: self.size.iter().zip(&shape).any(|(s, n)| s > n),
+            mode: PadMode::Constant,
+            value: 0.0,
+        })
+    }
+
+    /// A uniform corner (an axis shorter than the box: padded, centred).
+    fn uniform(&self, rng: &mut Rng, shape: [usize; 3]) -> Crop {
+        let fits: [usize; 3] = std::array::from_fn(|a| self.size[a].min(shape[a]));
+        let mut crop =
+            RandomCrop { size: fits }.sample(rng, shape).expect("a box clamped to the volume fits");
+        let start = crop.start.get_or_insert([0; 3]);
+        let mut pad = false;
+        for a in 0..3 {
+            if self.size[a] > shape[a] {
+                start[a] = centred_start(shape[a], self.size[a]);
+                pad = true;
+            }
+        }
+        crop.size = self.size;
+        crop.pad = pad;
+        crop
+    }
+
+    /// A random foreground voxel `[x, y, z]` (frames count alike), or `None` when there is none.
+    fn pick<T: LabelType>(&self, rng: &mut Rng, a: &Array4<T>) -> Option<[usize; 3]> {
+        // One pass: voxel count per foreground label (BTreeMap: ordered, so the draw is stable).
+        let mut counts: BTreeMap<T, u64> = BTreeMap::new();
+        let mut last: Option<(T, u64)> = None;
+        // Memory order (any order counts alike); runs of one label are counted without a map
+        // look-up.
+        Zip::from(a).for_each(|&v| {
+            if let Some((l, n)) = &mut last
+                && *l == v
+            {
+                *n += 1;
+                return;
+            }
+            if let Some((l, n)) = last.take() {
+                *counts.entry(l).or_default() += n;
+            }
+            last = Some((v, 1));
+        });
+        if let Some((l, n)) = last {
+            *counts.entry(l).or_default() += n;
+        }
+        counts.retain(|l, _| self.is_foreground(l.to_i128()));
+        if counts.is_empty() {
+            return None;
+        }
+        let (class, k) = if self.balanced_classes {
+            let class = *counts.keys().nth(rng.random_range(0..counts.len())).expect("in range");
+            (Some(class), rng.random_range(0..counts[&class]))
+        } else {
+            (None, rng.random_range(0..counts.values().sum::<u64>()))
+        };
+        // Second pass (in the array's memory order, fixed for a given layout), stopping at the k-th match.
+        let mut seen = 0u64;
+        let found = Zip::indexed(a).fold_while(None, |_, (x, y, z, _), &v| {
+            let hit = match class {
+                Some(c) => v == c,
+                None => self.is_foreground(v.to_i128()),
+            };
+            if hit {
+                if seen == k {
+                    return ndarray::FoldWhile::Done(Some([x, y, z]));
+                }
+                seen += 1;
+            }
+            ndarray::FoldWhile::Continue(None)
+        });
+        found.into_inner()
+    }
+}
+
+#[typetag::serde(name = "random_foreground_crop")]
+impl Op for RandomForegroundCrop {
+    fn ports(&self) -> &'static [Port] {
+        LIKE
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        if self.size.contains(&0) {
+            return Err(OpError::param(
+                "size",
+                format!("every size must be at least 1, got {:?}", self.size),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.p_foreground) {
+            return Err(OpError::param(
+                "p_foreground",
+                format!("a probability must be in [0, 1], got {}", self.p_foreground),
+            ));
+        }
+        if self.labels.as_ref().is_some_and(Vec::is_empty) {
+            return Err(OpError::param(
+                "labels",
+                "an empty list selects no foreground; leave it out for all non-zero labels",
+            ));
+        }
+        Ok(())
+    }
+
+    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+        Ok(Kind::Draw)
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        let like = inputs.volume("like")?;
+        let labels =
+            like.labels().map_err(|e| OpError::Input { port: "like".into(), message: e.to_string() })?;
+        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng, labels)?)))
+    }
+}

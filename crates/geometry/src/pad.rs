@@ -1,1 +1,251 @@
-//! (to be written)
+//! `pad`: adds voxels around the volume (numpy.pad), and the window kernel that crop and
+//! crop-or-pad share.
+//!
+//! The affine's origin moves by the padding before each axis, so the anatomy stays where it is
+//! in world space: voxel `(i, j, k)` of the input is voxel `(i + before_x, j + before_y, k +
+//! before_z)` of the output, at the same world coordinate.
+//!
+//! ```json
+//! {"name": "padded", "op": "pad", "params": {"before": [2, 2, 0], "after": [2, 2, 0], "mode": "edge"}}
+//! ```
+
+use crate::grid::{self, FrameKernel, Layout, Voxel};
+use ndarray::{Array3, ArrayView3};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use voxflow_core::{Inputs, Op, OpError, RunContext, Value, Volume};
+
+/// What the new voxels hold (numpy.pad's modes of the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PadMode {
+    /// A constant value (the op's `value`; for label maps a label, 0 by default).
+    #[default]
+    Constant,
+    /// The edge voxel repeated (numpy `edge`).
+    Edge,
+    /// Mirrored about the edge voxel, which is not repeated: `d c b | a b c d | c b a` (numpy
+    /// `reflect`, scipy `mirror`).
+    Reflect,
+    /// Mirrored about the edge, which is repeated: `c b a | a b c d | d c b` (numpy `symmetric`,
+    /// scipy `reflect`).
+    Symmetric,
+}
+
+impl PadMode {
+    /// The input index that output position `i` (an index into the input's axis of length `n`,
+    /// possibly outside `0..n`) reads, or `None` for the constant.
+    #[must_use]
+    pub fn source(self, i: i64, n: usize) -> Option<usize> {
+        let n = n as i64;
+        if (0..n).contains(&i) {
+            return Some(i as usize);
+        }
+        if n == 0 {
+            return None;
+        }
+        let j = match self {
+            PadMode::Constant => return None,
+            PadMode::Edge => i.clamp(0, n - 1),
+            PadMode::Reflect => {
+                if n == 1 {
+                    0
+                } else {
+                    let period = 2 * (n - 1);
+                    let m = i.rem_euclid(period);
+                    if m < n { m } else { period - m }
+                }
+            }
+            PadMode::Symmetric => {
+                let period = 2 * n;
+                let m = i.rem_euclid(period);
+                if m < n { m } else { period - 1 - m }
+            }
+        };
+        Some(j as usize)
+    }
+}
+
+/// Pads `before`/`after` voxels on each axis of the volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pad {
+    /// Voxels added before voxel 0 on each axis `[x, y, z]`. Default `[0, 0, 0]`.
+    #[serde(default)]
+    pub before: [usize; 3],
+    /// Voxels added after the last voxel on each axis. Default `[0, 0, 0]`.
+    #[serde(default)]
+    pub after: [usize; 3],
+    /// What the new voxels hold. Default `constant`.
+    #[serde(default)]
+    pub mode: PadMode,
+    /// The constant for `mode: "constant"` (for a label map it must be a value its type can
+    /// hold). Default 0.
+    #[serde(default)]
+    pub value: f64,
+}
+
+/// Copies a window of `size` voxels starting at `start` (which may lie outside the input; what
+/// is outside reads per `mode`, `fill` for the constant) out of `input`. The output keeps the
+/// input's memory order; rows along the contiguous axis are copied with `memcpy`.
+#[must_use]
+pub fn window<T: Voxel>(
+    input: ArrayView3<'_, T>,
+    start: [i64; 3],
+    size: [usize; 3],
+    mode: PadMode,
+    fill: T,
+) -> Array3<T> {
+    grid::with_c_layout(input, |src, n, layout| {
+        let (start, size) = match layout {
+            Layout::C => (start, size),
+            Layout::F => ([start[2], start[1], start[0]], [size[2], size[1], size[0]]),
+        };
+        Array3::from_shape_vec(size, window_c(src, n, start, size, mode, fill))
+            .expect("the window's length is its shape's product")
+    })
+}
+
+/// [`window`] on a C-ordered slice of shape `n`.
+fn window_c<T: Voxel>(
+    src: &[T],
+    n: [usize; 3],
+    start: [i64; 3],
+    size: [usize; 3],
+    mode: PadMode,
+    fill: T,
+) -> Vec<T> {
+    let table = |a: usize| -> Vec<Option<usize>> {
+        (0..size[a]).map(|o| mode.source(start[a] + o as i64, n[a])).collect()
+    };
+    let (t0, t1, t2) = (table(0), table(1), table(2));
+    // The run of the row that maps straight onto the input row (copied with memcpy).
+    let lo = (-start[2]).clamp(0, size[2] as i64) as usize;
+    let hi = (n[2] as i64 - start[2]).clamp(lo as i64, size[2] as i64) as usize;
+    let mut out = vec![fill; size.iter().product()];
+    let slab_len = size[1] * size[2];
+    if slab_len == 0 {
+        return out;
+    }
+    out.par_chunks_mut(slab_len).zip(t0.par_iter()).for_each(|(slab, i0)| {
+        let Some(i0) = *i0 else { return };
+        for (row, i1) in slab.chunks_mut(size[2]).zip(&t1) {
+            let Some(i1) = *i1 else { continue };
+            let src_row = &src[(i0 * n[1] + i1) * n[2]..][..n[2]];
+            if hi > lo {
+                let s = (lo as i64 + start[2]) as usize;
+                row[lo..hi].copy_from_slice(&src_row[s..s + hi - lo]);
+            }
+            for o in (0..lo).chain(hi..size[2]) {
+                if let Some(i2) = t2[o] {
+                    row[o] = src_row[i2];
+                }
+            }
+        }
+    });
+    out
+}
+
+/// Pads a frame (numpy.pad with `((bx, ax), (by, ay), (bz, az))`).
+#[must_use]
+pub fn pad<T: Voxel>(
+    input: ArrayView3<'_, T>,
+    before: [usize; 3],
+    after: [usize; 3],
+    mode: PadMode,
+    fill: T,
+) -> Array3<T> {
+    let s = input.shape();
+    let size = [s[0] + before[0] + after[0], s[1] + before[1] + after[1], s[2] + before[2] + after[2]];
+    window(input, before.map(|b| -(b as i64)), size, mode, fill)
+}
+
+/// A window on every frame of a volume, as a grid op: the affine's origin moves to the world
+/// position of the window's first voxel.
+pub(crate) struct Window {
+    pub start: [i64; 3],
+    pub size: [usize; 3],
+    pub mode: PadMode,
+}
+
+impl FrameKernel for Window {
+    fn frame<T: Voxel>(&self, frame: ArrayView3<'_, T>, fill: T) -> Array3<T> {
+        window(frame, self.start, self.size, self.mode, fill)
+    }
+}
+
+impl Window {
+    /// The window on a volume in memory.
+    pub fn volume(&self, volume: &Volume, fill: f64, fill_param: &'static str) -> Result<Volume, OpError> {
+        let affine = volume.affine * grid::translation(self.start.map(|s| s as f64));
+        grid::map_volume(volume, affine, fill, fill_param, self)
+    }
+
+    /// Whether the window lies inside a grid of `shape` (so it needs no padding).
+    #[must_use]
+    pub fn inside(&self, shape: [usize; 3]) -> bool {
+        (0..3).all(|a| self.start[a] >= 0 && self.start[a] as usize + self.size[a] <= shape[a])
+    }
+
+    /// Runs the window as a node: a pending resample composes the window when it lies inside
+    /// (a pure re-indexing); otherwise it is resampled first and padded here.
+    pub fn run(
+        &self,
+        ctx: &RunContext<'_>,
+        inputs: Inputs,
+        fill: f64,
+        fill_param: &'static str,
+    ) -> Result<Value, OpError> {
+        grid::run(
+            ctx,
+            inputs,
+            |pending| {
+                Ok(if self.inside(pending.spec.shape) {
+                    let m = grid::translation(self.start.map(|s| s as f64));
+                    grid::compose(pending, self.size, &m, true)
+                } else {
+                    None
+                })
+            },
+            |v| self.volume(v, fill, fill_param),
+        )
+    }
+}
+
+impl Pad {
+    fn window(&self, shape: [usize; 3]) -> Window {
+        Window {
+            start: self.before.map(|b| -(b as i64)),
+            size: std::array::from_fn(|a| shape[a] + self.before[a] + self.after[a]),
+            mode: self.mode,
+        }
+    }
+
+    /// Pads a volume in memory.
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        self.validate()?;
+        self.window(volume.shape3()).volume(volume, self.value, "value")
+    }
+}
+
+#[typetag::serde(name = "pad")]
+impl Op for Pad {
+    fn validate(&self) -> Result<(), OpError> {
+        if !self.value.is_finite() {
+            return Err(OpError::param("value", "must be finite"));
+        }
+        Ok(())
+    }
+
+    fn accepts_deferred(&self) -> bool {
+        true
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        let Some(shape) = inputs.0.get("volume").and_then(grid::shape_of) else {
+            return Err(OpError::Input { port: "volume".into(), message: "expected a volume".into() });
+        };
+        self.window(shape).run(ctx, inputs, self.value, "value")
+    }
+}

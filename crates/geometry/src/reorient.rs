@@ -1,1 +1,183 @@
-//! (to be written)
+//! `reorient`: to the closest canonical (RAS+) voxel order, by permuting and flipping axes only.
+//!
+//! No interpolation: voxels are moved, never recomputed, and the affine is updated so every
+//! voxel keeps its world position. The orientation is read from the affine as nibabel's
+//! `io_orientation` does (the closest shear-free rotation, by polar decomposition, then the
+//! dominant world axis of each voxel axis), and the result matches nibabel's
+//! `as_closest_canonical` (voxels and affine). An oblique volume stays oblique: only the
+//! voxel axes are reordered, the residual rotation remains in the affine.
+//!
+//! ```json
+//! {"name": "ras", "op": "reorient", "params": {}}
+//! ```
+
+use crate::grid::{self, Voxel};
+use nalgebra::{Matrix3, Matrix4};
+use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder};
+use serde::{Deserialize, Serialize};
+use voxflow_core::{Affine, Inputs, Op, OpError, RunContext, Value, Volume};
+
+/// Reorients to RAS+ voxel order (nibabel `as_closest_canonical`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reorient {}
+
+/// Where each voxel axis goes: input axis `i` becomes output axis `axis[i]`, reversed when
+/// `flip[i]` (nibabel's `ornt` array, rows `[axis, ±1]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Orientation {
+    pub axis: [usize; 3],
+    pub flip: [bool; 3],
+}
+
+impl Orientation {
+    /// Nothing to do.
+    pub const IDENTITY: Orientation = Orientation { axis: [0, 1, 2], flip: [false; 3] };
+
+    /// nibabel's `io_orientation` of an affine: `None` when a voxel axis has no direction (a
+    /// zero column) or the directions are degenerate.
+    #[must_use]
+    pub fn of(affine: &Affine) -> Option<Orientation> {
+        let rzs: Matrix3<f64> = affine.fixed_view::<3, 3>(0, 0).into_owned();
+        let mut rs = rzs;
+        for c in 0..3 {
+            let norm = rzs.column(c).norm();
+            if norm > 0.0 {
+                rs.column_mut(c).unscale_mut(norm);
+            }
+        }
+        let svd = rs.svd(true, true);
+        let (u, v_t) = (svd.u?, svd.v_t?);
+        let s = svd.singular_values;
+        let tol = s.max() * 3.0 * f64::EPSILON;
+        // R = U[:, keep] · Vt[keep, :], the closest shear-free matrix.
+        let mut r = Matrix3::zeros();
+        for k in 0..3 {
+            if s[k] > tol {
+                r += u.column(k) * v_t.row(k);
+            }
+        }
+        let mut axis = [0usize; 3];
+        let mut flip = [false; 3];
+        for in_ax in 0..3 {
+            let col = r.column(in_ax).into_owned();
+            if col.iter().all(|&x| x.abs() <= 1e-8) {
+                return None;
+            }
+            let out_ax = col.iamax();
+            axis[in_ax] = out_ax;
+            flip[in_ax] = col[out_ax] < 0.0;
+            r.row_mut(out_ax).fill(0.0);
+        }
+        let mut seen = [false; 3];
+        for &a in &axis {
+            if std::mem::replace(&mut seen[a], true) {
+                return None;
+            }
+        }
+        Some(Orientation { axis, flip })
+    }
+
+    /// The output shape for an input of `shape`.
+    #[must_use]
+    pub fn shape(&self, shape: [usize; 3]) -> [usize; 3] {
+        let mut out = [0; 3];
+        for i in 0..3 {
+            out[self.axis[i]] = shape[i];
+        }
+        out
+    }
+
+    /// Output voxel index to input voxel index (nibabel's `inv_ornt_aff`), for an input of
+    /// `shape`: the new affine is `affine · index_matrix`.
+    #[must_use]
+    pub fn index_matrix(&self, shape: [usize; 3]) -> Matrix4<f64> {
+        let mut m = Matrix4::zeros();
+        m[(3, 3)] = 1.0;
+        for i in 0..3 {
+            let o = self.axis[i];
+            if self.flip[i] {
+                m[(i, o)] = -1.0;
+                m[(i, 3)] = shape[i] as f64 - 1.0;
+            } else {
+                m[(i, o)] = 1.0;
+            }
+        }
+        m
+    }
+}
+
+/// Permutes and flips a frame (nibabel's `apply_orientation`), keeping the input's memory
+/// order (a Fortran-ordered input gives a Fortran-ordered output).
+#[must_use]
+pub fn reorient<T: Voxel>(input: ArrayView3<'_, T>, orientation: &Orientation) -> Array3<T> {
+    let fortran = input.as_slice().is_none() && input.t().as_slice().is_some();
+    let mut v = input;
+    for i in 0..3 {
+        if orientation.flip[i] {
+            v.invert_axis(Axis(i));
+        }
+    }
+    let mut inverse = [0usize; 3];
+    for i in 0..3 {
+        inverse[orientation.axis[i]] = i;
+    }
+    let v = v.permuted_axes(inverse);
+    let s = v.shape();
+    let mut out = Array3::from_elem([s[0], s[1], s[2]].set_f(fortran), T::default());
+    out.assign(&v);
+    out
+}
+
+struct Kernel(Orientation);
+
+impl grid::FrameKernel for Kernel {
+    fn frame<T: Voxel>(&self, frame: ArrayView3<'_, T>, _fill: T) -> Array3<T> {
+        reorient(frame, &self.0)
+    }
+}
+
+fn orientation(affine: &Affine) -> Result<Orientation, OpError> {
+    Orientation::of(affine).ok_or_else(|| OpError::other(crate::GeometryError::SingularAffine))
+}
+
+impl Reorient {
+    /// Reorients a volume in memory (returns a copy unchanged when it is already RAS+).
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        let o = orientation(&volume.affine)?;
+        if o == Orientation::IDENTITY {
+            return Ok(volume.clone());
+        }
+        let affine = volume.affine * o.index_matrix(volume.shape3());
+        grid::map_volume(volume, affine, 0.0, "volume", &Kernel(o))
+    }
+}
+
+#[typetag::serde(name = "reorient")]
+impl Op for Reorient {
+    fn accepts_deferred(&self) -> bool {
+        true
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        let value = inputs.take("volume")?;
+        let (affine, shape) = match &value {
+            Value::Volume(v) => (v.affine, v.shape3()),
+            Value::Deferred(d) => (d.spec.affine, d.spec.shape),
+            Value::Draw(_) => {
+                return Err(OpError::Input { port: "volume".into(), message: "expected a volume".into() });
+            }
+        };
+        let o = orientation(&affine)?;
+        if o == Orientation::IDENTITY {
+            return Ok(value);
+        }
+        inputs.0.insert("volume".into(), value);
+        grid::run(
+            ctx,
+            inputs,
+            |pending| Ok(grid::compose(pending, o.shape(shape), &o.index_matrix(shape), true)),
+            |v| self.apply(v),
+        )
+    }
+}
