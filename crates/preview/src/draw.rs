@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 
 fn font() -> &'static FontRef<'static> {
     static FONT: OnceLock<FontRef<'static>> = OnceLock::new();
-    FONT.get_or_init(|| FontRef::try_from_slice(dejavu::sans::regular()).expect("DejaVu Sans is a valid font"))
+    FONT.get_or_init(|| {
+        FontRef::try_from_slice(dejavu::sans::regular()).expect("DejaVu Sans is a valid font")
+    })
 }
 
 /// Draws `text` with its top-left corner at (x, y), `size` pixels high, blended over the image.

@@ -11,6 +11,7 @@
 
 mod draw;
 mod orient;
+pub mod report;
 
 pub use orient::{Canonical, closest_canonical};
 
@@ -158,7 +159,11 @@ pub fn render(
 #[must_use]
 pub fn describe(name: &str, volume: &Volume) -> String {
     let s = volume.shape4();
-    let shape = if s[3] == 1 { format!("{}x{}x{}", s[0], s[1], s[2]) } else { format!("{}x{}x{}x{}", s[0], s[1], s[2], s[3]) };
+    let shape = if s[3] == 1 {
+        format!("{}x{}x{}", s[0], s[1], s[2])
+    } else {
+        format!("{}x{}x{}x{}", s[0], s[1], s[2], s[3])
+    };
     let [a, b, c] = volume.spacing();
     format!("{name}  {shape}  {a:.2}x{b:.2}x{c:.2} mm  {}", volume.stored_dtype)
 }
@@ -260,7 +265,9 @@ fn intensity_frame(volume: &Volume, frame: usize) -> ndarray::Array3<f32> {
 fn label_frame(volume: &Volume, frame: usize) -> ndarray::Array3<i128> {
     match &volume.voxels {
         // An image given as the overlay: its rounded values are the labels.
-        Voxels::Image(a) => a.index_axis(Axis(3), frame).mapv(|v| if v.is_finite() { v.round() as i128 } else { 0 }),
+        Voxels::Image(a) => {
+            a.index_axis(Axis(3), frame).mapv(|v| if v.is_finite() { v.round() as i128 } else { 0 })
+        }
         Voxels::Label(l) => with_labels!(l, |a: T| a.index_axis(Axis(3), frame).mapv(LabelType::to_i128)),
     }
 }

@@ -65,14 +65,22 @@ mod tests {
 
     #[test]
     fn las_volume_flips_x_only() {
-        let affine = Affine::new(-2.0, 0.0, 0.0, 32.0, 0.0, 2.0, 0.0, -40.0, 0.0, 0.0, 2.0, -16.0, 0.0, 0.0, 0.0, 1.0);
-        assert_eq!(closest_canonical(&affine), Canonical { source_axis: [0, 1, 2], flip: [true, false, false] });
+        let affine =
+            Affine::new(-2.0, 0.0, 0.0, 32.0, 0.0, 2.0, 0.0, -40.0, 0.0, 0.0, 2.0, -16.0, 0.0, 0.0, 0.0, 1.0);
+        assert_eq!(
+            closest_canonical(&affine),
+            Canonical { source_axis: [0, 1, 2], flip: [true, false, false] }
+        );
     }
 
     #[test]
     fn permuted_axes_are_found() {
         // Voxel axis 0 runs superior, 1 runs right, 2 runs posterior.
-        let affine = Affine::new(0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0);
-        assert_eq!(closest_canonical(&affine), Canonical { source_axis: [1, 2, 0], flip: [false, true, false] });
+        let affine =
+            Affine::new(0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0);
+        assert_eq!(
+            closest_canonical(&affine),
+            Canonical { source_axis: [1, 2, 0], flip: [false, true, false] }
+        );
     }
 }

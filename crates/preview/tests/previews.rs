@@ -36,8 +36,8 @@ fn summary(image: &RgbImage) -> String {
 fn preview(image: &str, label: Option<&str>) -> RgbImage {
     let volume = voxflow_io_nifti::read(data(image), Kind::Image).expect("sample reads");
     let labels = label.map(|l| voxflow_io_nifti::read(data(l), Kind::Label).expect("labels read"));
-    let picture =
-        render(&volume, labels.as_ref(), &describe(image, &volume), &PreviewOptions::default()).expect("renders");
+    let picture = render(&volume, labels.as_ref(), &describe(image, &volume), &PreviewOptions::default())
+        .expect("renders");
     if let Some(dir) = std::env::var_os("VOXFLOW_PREVIEW_DIR") {
         picture.save(std::path::Path::new(&dir).join(format!("{image}.png"))).expect("png written");
     }
