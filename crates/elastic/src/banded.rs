@@ -1,0 +1,170 @@
+//! Separable 1D linear maps (decimation, smoothing, upsampling) applied along one axis of a 3D
+//! array. Both field models are built from them: a coarse array is turned into a dense field by
+//! three passes, one per axis, each a banded matrix.
+//!
+//! Every output sample is a fixed sum over a fixed run of inputs, in a fixed order, so the
+//! result does not depend on how rayon splits the work.
+
+use ndarray::{Array3, ArrayView1, ArrayView3, ArrayViewMut1, ArrayViewMut3, Axis, ShapeBuilder, Zip};
+
+/// A linear map from `in_len` samples to `rows()` samples; each output row is a dot product of
+/// a run of consecutive inputs with its weights.
+#[derive(Debug, Clone)]
+pub(crate) struct Banded {
+    in_len: usize,
+    /// Per output row: (first input, offset into `weights`, number of weights).
+    rows: Vec<(usize, usize, usize)>,
+    weights: Vec<f64>,
+}
+
+impl Banded {
+    pub(crate) fn new(in_len: usize) -> Self {
+        Banded { in_len, rows: Vec::new(), weights: Vec::new() }
+    }
+
+    /// Appends an output row `sum_k weights[k] * input[first + k]`; inputs outside
+    /// `0..in_len` (given as a signed first index) are dropped, which is a zero border.
+    pub(crate) fn push_row(&mut self, first: isize, weights: impl IntoIterator<Item = f64>) {
+        let offset = self.weights.len();
+        let mut start = None;
+        for (k, w) in weights.into_iter().enumerate() {
+            let i = first + k as isize;
+            if i < 0 || i >= self.in_len as isize {
+                continue;
+            }
+            start.get_or_insert(i as usize);
+            self.weights.push(w);
+        }
+        let len = self.weights.len() - offset;
+        self.rows.push((start.unwrap_or(0), offset, len));
+    }
+
+    pub(crate) fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Multiplies every weight by `factor`.
+    pub(crate) fn scale(&mut self, factor: f64) {
+        self.weights.iter_mut().for_each(|w| *w *= factor);
+    }
+
+    /// Applies the map to a contiguous line.
+    pub(crate) fn apply_slice(&self, input: &[f64], out: &mut [f64]) {
+        for (o, &(start, offset, len)) in out.iter_mut().zip(&self.rows) {
+            *o = self.weights[offset..offset + len].iter().zip(&input[start..start + len]).map(|(w, x)| w * x).sum();
+        }
+    }
+
+    fn apply_lane(&self, input: ArrayView1<'_, f64>, mut out: ArrayViewMut1<'_, f64>, buf: &mut Vec<f64>) {
+        let input = if let Some(s) = input.as_slice() {
+            s
+        } else {
+            buf.clear();
+            buf.extend(input.iter().copied());
+            buf.as_slice()
+        };
+        if let Some(o) = out.as_slice_mut() {
+            self.apply_slice(input, o);
+        } else {
+            for (o, &(start, offset, len)) in out.iter_mut().zip(&self.rows) {
+                *o = self.weights[offset..offset + len]
+                    .iter()
+                    .zip(&input[start..start + len])
+                    .map(|(w, x)| w * x)
+                    .sum();
+            }
+        }
+    }
+}
+
+/// Applies `map` along `axis`, returning a new array (Fortran order) whose length along `axis`
+/// is `map.rows()`.
+pub(crate) fn along(input: ArrayView3<'_, f64>, axis: usize, map: &Banded) -> Array3<f64> {
+    let mut shape = [input.shape()[0], input.shape()[1], input.shape()[2]];
+    debug_assert_eq!(shape[axis], map.in_len);
+    shape[axis] = map.rows();
+    let mut out = Array3::<f64>::zeros(shape.f());
+    along_into(input, axis, map, out.view_mut());
+    out
+}
+
+/// Like [`along`], writing into `out` (converted to f32 on the fly when `out` is f32 is not
+/// needed: the caller converts).
+pub(crate) fn along_into(input: ArrayView3<'_, f64>, axis: usize, map: &Banded, mut out: ArrayViewMut3<'_, f64>) {
+    Zip::from(out.lanes_mut(Axis(axis))).and(input.lanes(Axis(axis))).par_for_each(|o, i| {
+        let mut buf = Vec::new();
+        map.apply_lane(i, o, &mut buf);
+    });
+}
+
+/// The last pass: applies `map` along axis 0 (contiguous lines in Fortran order) and writes f32.
+pub(crate) fn along_x_into_f32(input: ArrayView3<'_, f64>, map: &Banded, mut out: ArrayViewMut3<'_, f32>) {
+    debug_assert_eq!(input.shape()[0], map.in_len);
+    Zip::from(out.lanes_mut(Axis(0))).and(input.lanes(Axis(0))).par_for_each(|mut o, i| {
+        let mut buf = Vec::new();
+        let input = if let Some(s) = i.as_slice() {
+            s
+        } else {
+            buf.extend(i.iter().copied());
+            buf.as_slice()
+        };
+        for (o, &(start, offset, len)) in o.iter_mut().zip(&map.rows) {
+            let v: f64 =
+                map.weights[offset..offset + len].iter().zip(&input[start..start + len]).map(|(w, x)| w * x).sum();
+            *o = v as f32;
+        }
+    });
+}
+
+/// Keys' cubic convolution kernel (a = -0.5): interpolating, four taps, no prefilter.
+pub(crate) fn keys(t: f64) -> f64 {
+    const A: f64 = -0.5;
+    let t = t.abs();
+    if t <= 1.0 {
+        ((A + 2.0) * t - (A + 3.0)) * t * t + 1.0
+    } else if t < 2.0 {
+        ((A * t - 5.0 * A) * t + 8.0 * A) * t - 4.0 * A
+    } else {
+        0.0
+    }
+}
+
+/// The four uniform cubic B-spline weights at fraction `t` in `[0, 1]`, for the coefficients
+/// `i - 1 ..= i + 2`.
+pub(crate) fn bspline_weights(t: f64) -> [f64; 4] {
+    let u = 1.0 - t;
+    [
+        u * u * u / 6.0,
+        (3.0 * t * t * t - 6.0 * t * t + 4.0) / 6.0,
+        (-3.0 * t * t * t + 3.0 * t * t + 3.0 * t + 1.0) / 6.0,
+        t * t * t / 6.0,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_interpolates_and_sums_to_one() {
+        assert_eq!(keys(0.0), 1.0);
+        assert_eq!(keys(1.0), 0.0);
+        assert_eq!(keys(2.0), 0.0);
+        for t in [0.1, 0.25, 0.5, 0.9] {
+            let s = keys(t + 1.0) + keys(t) + keys(1.0 - t) + keys(2.0 - t);
+            assert!((s - 1.0).abs() < 1e-12);
+            let b: f64 = bspline_weights(t).iter().sum();
+            assert!((b - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn banded_drops_out_of_range_inputs() {
+        let mut m = Banded::new(3);
+        m.push_row(-1, [1.0, 2.0, 3.0]);
+        m.push_row(2, [1.0, 5.0]);
+        let mut out = [0.0; 2];
+        m.apply_slice(&[1.0, 10.0, 100.0], &mut out);
+        assert_eq!(out, [2.0 + 30.0, 100.0]);
+    }
+}

@@ -1,0 +1,330 @@
+//! The graph nodes: `elastic` (a concrete deformation: model parameters and a seed) and
+//! `random_elastic` (draws one).
+//!
+//! ```json
+//! {"name": "warp", "op": "random_elastic", "params": {"p": 0.5, "model": {"type": "simard", "alpha": [0, 900], "sigma": [9, 13]}}},
+//! {"name": "image_warped", "op": "apply", "inputs": {"volume": "image", "draw": "warp"}},
+//! {"name": "label_warped", "op": "apply", "inputs": {"volume": "label", "draw": "warp"}}
+//! ```
+//!
+//! The drawn op holds only the model parameters and a seed; the dense field is generated the
+//! first time a branch needs it and cached inside the op (keyed by grid shape and spacing), so
+//! image and label share one field, computed once. Elastic never resamples by itself: on a
+//! volume it returns a [`Deferred`] with the identity matrix and the field; on a deferred
+//! value (the output of rotate, scale, ...) it adds its field to the pending resample, so the
+//! affine and the deformation cost one resample together (as batchgenerators does). Label maps
+//! are resampled with nearest or label interpolation, so they never gain values.
+
+use crate::control_grid::{ControlGridParams, control_grid_field};
+use crate::error::ElasticError;
+use crate::simard::{SimardParams, SimardRange, simard_field};
+use ndarray::Array4;
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, PoisonError};
+use voxflow_core::{
+    BoundaryMode, Deferred, Fill, Inputs, Interpolation, Kind, Op, OpError, Port, ResampleSpec, RunContext,
+    Value, Volume,
+};
+
+/// Which field model, with its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Model {
+    /// No deformation (what `random_elastic` draws when its probability says skip).
+    Identity,
+    /// The tutorial's smoothed-noise model ([`crate::simard`]).
+    Simard(SimardParams),
+    /// TorchIO's B-spline control grid ([`crate::control_grid`]).
+    ControlGrid(ControlGridParams),
+}
+
+impl Model {
+    fn validate(&self) -> Result<(), ElasticError> {
+        match self {
+            Model::Identity => Ok(()),
+            Model::Simard(p) => p.validate(),
+            Model::ControlGrid(p) => p.validate(),
+        }
+    }
+
+    /// True when the field is zero everywhere (the op passes volumes through untouched).
+    #[must_use]
+    pub fn is_identity(&self) -> bool {
+        match self {
+            Model::Identity => true,
+            Model::Simard(p) => p.alpha == 0.0,
+            Model::ControlGrid(p) => p.is_identity(),
+        }
+    }
+}
+
+/// How the deformed volume is interpolated.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Resampling {
+    /// For images: `linear` (default, as the tutorial) or `cubic`, `nearest`.
+    pub interpolation: Interpolation,
+    /// For label maps: `nearest` (default, as the tutorial) or `label` (one-hot linear).
+    pub label_interpolation: Interpolation,
+    /// What lies outside the volume (scipy mode names). Default `constant`.
+    pub mode: BoundaryMode,
+    /// Image value outside the volume: a number (the tutorial uses 0.1) or `"minimum"`.
+    /// Default 0.
+    pub fill: Fill,
+    /// Label outside the volume. Default 0.
+    pub label_fill: Fill,
+}
+
+impl Default for Resampling {
+    fn default() -> Self {
+        Resampling {
+            interpolation: Interpolation::Linear,
+            label_interpolation: Interpolation::Nearest,
+            mode: BoundaryMode::Constant,
+            fill: Fill::Value(0.0),
+            label_fill: Fill::Value(0.0),
+        }
+    }
+}
+
+impl Resampling {
+    fn validate(&self) -> Result<(), ElasticError> {
+        if matches!(self.interpolation, Interpolation::Label) {
+            return Err(ElasticError::param("interpolation", "`label` is for label maps (label_interpolation)"));
+        }
+        if matches!(self.label_interpolation, Interpolation::Linear | Interpolation::Cubic) {
+            return Err(ElasticError::param(
+                "label_interpolation",
+                "label maps take `nearest` or `label`, never new values",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The identity resample of `volume` with these settings (by the volume's kind).
+    #[must_use]
+    pub fn identity_spec(&self, volume: &Volume) -> ResampleSpec {
+        match volume.kind() {
+            Kind::Label => ResampleSpec::identity(volume, self.label_interpolation, self.mode, self.label_fill),
+            _ => ResampleSpec::identity(volume, self.interpolation, self.mode, self.fill),
+        }
+    }
+}
+
+type CacheKey = ([usize; 3], [u64; 3]);
+
+/// The generated field, kept inside a drawn op so every branch that applies it shares it.
+#[derive(Default)]
+struct FieldCache(Mutex<Option<(CacheKey, Arc<Array4<f32>>)>>);
+
+impl std::fmt::Debug for FieldCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FieldCache")
+    }
+}
+
+/// A concrete elastic deformation: a model, its parameters and the seed of its noise.
+///
+/// ```json
+/// {"name": "warp", "op": "elastic", "params": {"model": {"type": "simard", "alpha": 4, "sigma": 35}, "seed": 7, "resampling": {"fill": 0.1}}}
+/// ```
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Elastic {
+    /// The field model and its parameters.
+    pub model: Model,
+    /// Seed of the field's random numbers. Default 0.
+    #[serde(default)]
+    pub seed: u64,
+    /// Interpolation settings.
+    #[serde(default)]
+    pub resampling: Resampling,
+    #[serde(skip)]
+    cache: FieldCache,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model::Identity
+    }
+}
+
+impl Clone for Elastic {
+    fn clone(&self) -> Self {
+        Elastic::new(self.model, self.seed, self.resampling)
+    }
+}
+
+impl PartialEq for Elastic {
+    fn eq(&self, other: &Self) -> bool {
+        self.model == other.model && self.seed == other.seed && self.resampling == other.resampling
+    }
+}
+
+impl Elastic {
+    #[must_use]
+    pub fn new(model: Model, seed: u64, resampling: Resampling) -> Self {
+        Elastic { model, seed, resampling, cache: FieldCache::default() }
+    }
+
+    /// The dense displacement on a grid of `shape` with voxel `spacing` (mm): `[x, y, z, 3]`
+    /// in voxels, or `None` when the model does not deform. Computed once per grid and cached.
+    pub fn field(&self, shape: [usize; 3], spacing: [f64; 3]) -> Result<Option<Arc<Array4<f32>>>, ElasticError> {
+        self.model.validate()?;
+        if self.model.is_identity() {
+            return Ok(None);
+        }
+        let key = (shape, spacing.map(f64::to_bits));
+        // Held while generating, so a second branch waits for the first one's field.
+        let mut cache = self.cache.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((k, field)) = cache.as_ref()
+            && *k == key
+        {
+            return Ok(Some(Arc::clone(field)));
+        }
+        let field = Arc::new(match &self.model {
+            Model::Simard(p) => simard_field(shape, p, self.seed)?,
+            Model::ControlGrid(p) => control_grid_field(shape, spacing, p, self.seed)?,
+            Model::Identity => return Ok(None),
+        });
+        *cache = Some((key, Arc::clone(&field)));
+        Ok(Some(field))
+    }
+
+    /// Adds this deformation to a volume: the identity resample with the field, not yet done.
+    /// `None` when the model does not deform.
+    pub fn defer_volume(&self, volume: Arc<Volume>) -> Result<Value, ElasticError> {
+        let mut spec = self.resampling.identity_spec(&volume);
+        match self.field(spec.shape, voxflow_core::volume::spacing(&spec.affine))? {
+            None => Ok(Value::Volume(volume)),
+            Some(field) => {
+                spec.field = Some(field);
+                Ok(Value::Deferred(Deferred { source: volume, spec }))
+            }
+        }
+    }
+
+    /// Adds this deformation to a pending resample that has no field yet; the field lives on
+    /// the pending output grid, so the matrix and the field make one resample.
+    pub fn defer_pending(&self, mut pending: Deferred) -> Result<Deferred, ElasticError> {
+        debug_assert!(pending.spec.field.is_none());
+        let spacing = voxflow_core::volume::spacing(&pending.spec.affine);
+        pending.spec.field = self.field(pending.spec.shape, spacing)?;
+        Ok(pending)
+    }
+}
+
+#[typetag::serde(name = "elastic")]
+impl Op for Elastic {
+    fn validate(&self) -> Result<(), OpError> {
+        self.model.validate()?;
+        Ok(self.resampling.validate()?)
+    }
+
+    fn accepts_deferred(&self) -> bool {
+        true
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        let input = inputs.take("volume")?;
+        if self.model.is_identity() {
+            return Ok(input);
+        }
+        match input {
+            Value::Volume(volume) => Ok(self.defer_volume(volume)?),
+            Value::Deferred(pending) if pending.spec.field.is_none() => {
+                Ok(Value::Deferred(self.defer_pending(pending)?))
+            }
+            // Two deformations in a row: the first is resampled, then this one is added.
+            Value::Deferred(pending) => Ok(self.defer_volume(Arc::new((ctx.materialize)(&pending)?))?),
+            Value::Draw(_) => {
+                Err(OpError::Input { port: "volume".into(), message: "expected a volume, got a draw".into() })
+            }
+        }
+    }
+}
+
+/// The ranges a random draw takes its model parameters from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RandomModel {
+    /// Simard: alpha and sigma uniform in their ranges.
+    Simard(SimardRange),
+    /// Control grid: each control point's displacement uniform in
+    /// `[-max_displacement, max_displacement]` (these parameters are the distribution).
+    ControlGrid(ControlGridParams),
+}
+
+impl Default for RandomModel {
+    fn default() -> Self {
+        RandomModel::Simard(SimardRange::default())
+    }
+}
+
+/// Draws an elastic deformation: with probability `p`, model parameters from their ranges
+/// and a fresh seed; otherwise the identity. Apply the draw with `apply` to an image and its
+/// label map: they get the same field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomElastic {
+    /// Probability of deforming at all. Default 1.
+    #[serde(default = "one")]
+    pub p: f64,
+    /// Model and parameter ranges. Default Simard with batchgenerators' ranges.
+    #[serde(default)]
+    pub model: RandomModel,
+    /// Interpolation settings, handed to the drawn op.
+    #[serde(default)]
+    pub resampling: Resampling,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for RandomElastic {
+    fn default() -> Self {
+        RandomElastic { p: 1.0, model: RandomModel::default(), resampling: Resampling::default() }
+    }
+}
+
+impl RandomElastic {
+    /// Draws the concrete op. Always consumes the same numbers from `rng` (probability, model
+    /// parameters, seed), whether or not the draw deforms.
+    pub fn sample(&self, rng: &mut impl rand::Rng) -> Elastic {
+        let deform = rng.random::<f64>() < self.p;
+        let model = match &self.model {
+            RandomModel::Simard(range) => Model::Simard(range.sample(rng)),
+            RandomModel::ControlGrid(params) => Model::ControlGrid(*params),
+        };
+        let seed = rng.random::<u64>();
+        if deform { Elastic::new(model, seed, self.resampling) } else { Elastic::new(Model::Identity, 0, self.resampling) }
+    }
+}
+
+#[typetag::serde(name = "random_elastic")]
+impl Op for RandomElastic {
+    fn ports(&self) -> &'static [Port] {
+        &[]
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        if !(0.0..=1.0).contains(&self.p) {
+            return Err(OpError::param("p", format!("must be in [0, 1], got {}", self.p)));
+        }
+        match &self.model {
+            RandomModel::Simard(range) => range.validate()?,
+            RandomModel::ControlGrid(params) => params.validate()?,
+        }
+        Ok(self.resampling.validate()?)
+    }
+
+    fn output_kind(&self, _inputs: &std::collections::BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+        Ok(Kind::Draw)
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
+        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
+    }
+}

@@ -1,0 +1,234 @@
+//! The tutorial's elastic model (Simard et al. 2003): per axis, uniform noise in `[-1, 1]`,
+//! Gaussian-smoothed with `sigma` voxels (zero outside the volume, as
+//! `scipy.ndimage.gaussian_filter(noise, sigma, mode="constant", cval=0)`), times `alpha`.
+//!
+//! # Why it is fast, and how close it is
+//!
+//! The tutorial smooths full-size noise with a 35-voxel Gaussian, which costs O(N σ). Here the
+//! smoothing runs on a coarse grid and its time does not depend on σ (for σ ≥ 4):
+//!
+//! 1. the noise is drawn at full resolution (so it is the same noise the exact filter would
+//!    see) and decimated by a step `s = max(2, ⌊σ/3⌋)` with a triangle filter of width `2s - 1`
+//!    (two box filters: its zeros sit on the aliasing frequencies, so hardly any noise folds
+//!    back into the band the Gaussian keeps);
+//! 2. the coarse samples are smoothed by an exact sampled Gaussian of `√(σ² - (s² - 1)/6) / s`
+//!    coarse voxels (the triangle already contributed variance `(s² - 1)/6`);
+//! 3. the result is upsampled to every voxel with Keys' cubic convolution.
+//!
+//! For σ < 4 the step is 1 and the filter is exactly scipy's (kernel radius `⌊4σ + 0.5⌋`).
+//! Measured against the exact filter on the same noise (64³ … 48³ volumes, see the tests
+//! `approximation_error_vs_exact_gaussian*`): relative RMS error ≈ 2 % at σ = 4 (s = 2),
+//! 0.5 % at σ = 8, 0.6 % at σ = 12, and at most 5 % for σ larger than the volume is wide. The
+//! field statistics (standard deviation, autocorrelation at lag σ) match the tutorial's method
+//! to within the sampling spread (test `field_statistics_match_the_tutorial`).
+//!
+//! The noise comes from the op's seed: a ChaCha8 stream per (component, z slice), so the
+//! field is the same on any number of threads, and a manifest line (the seed) replays it.
+
+use crate::banded::{self, Banded};
+use crate::error::ElasticError;
+use ndarray::{Array3, Array4, ArrayView3, Axis, ShapeBuilder};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Parameters of the Simard model. Displacements are in voxels along each voxel axis, as in
+/// the tutorial and batchgenerators.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimardParams {
+    /// Scale of the smoothed noise (the tutorial uses 4; batchgenerators draws it in
+    /// `[0, 900]`). The displacement's standard deviation is about
+    /// `alpha / √3 · (2√π σ)^(-3/2)` voxels away from the borders.
+    pub alpha: f64,
+    /// Standard deviation of the Gaussian smoothing, in voxels (the tutorial uses 35;
+    /// batchgenerators draws it in `[9, 13]`).
+    pub sigma: f64,
+}
+
+impl SimardParams {
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<(), ElasticError> {
+        if !self.alpha.is_finite() {
+            return Err(ElasticError::param("alpha", format!("must be finite, got {}", self.alpha)));
+        }
+        if !(self.sigma.is_finite() && self.sigma > 0.0 && self.sigma <= 1e4) {
+            return Err(ElasticError::param("sigma", format!("must be in (0, 10000] voxels, got {}", self.sigma)));
+        }
+        Ok(())
+    }
+}
+
+/// Ranges a random Simard draw takes its parameters from (uniform).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimardRange {
+    /// `[min, max]` of alpha. Default `[0, 900]` (batchgenerators).
+    pub alpha: [f64; 2],
+    /// `[min, max]` of sigma in voxels. Default `[9, 13]` (batchgenerators).
+    pub sigma: [f64; 2],
+}
+
+impl Default for SimardRange {
+    fn default() -> Self {
+        SimardRange { alpha: [0.0, 900.0], sigma: [9.0, 13.0] }
+    }
+}
+
+impl SimardRange {
+    /// Checks that both ranges are ordered and their bounds valid parameters.
+    pub fn validate(&self) -> Result<(), ElasticError> {
+        for (name, [lo, hi]) in [("alpha", self.alpha), ("sigma", self.sigma)] {
+            if !(lo <= hi) {
+                return Err(ElasticError::param(name, format!("range [{lo}, {hi}] is empty or not a number")));
+            }
+        }
+        SimardParams { alpha: self.alpha[0], sigma: self.sigma[0] }.validate()?;
+        SimardParams { alpha: self.alpha[1], sigma: self.sigma[1] }.validate()
+    }
+
+    /// Draws parameters.
+    pub fn sample(&self, rng: &mut impl rand::Rng) -> SimardParams {
+        SimardParams { alpha: uniform(rng, self.alpha), sigma: uniform(rng, self.sigma) }
+    }
+}
+
+pub(crate) fn uniform(rng: &mut impl rand::Rng, [lo, hi]: [f64; 2]) -> f64 {
+    if lo < hi { rng.random_range(lo..=hi) } else { lo }
+}
+
+/// The decimation step used for a given sigma.
+#[must_use]
+pub fn coarse_step(sigma: f64) -> usize {
+    if sigma < 4.0 { 1 } else { ((sigma / 3.0).floor() as usize).max(2) }
+}
+
+/// The dense Simard field on a grid of `shape`: `[x, y, z, 3]` (Fortran order), in voxels.
+pub fn simard_field(shape: [usize; 3], params: &SimardParams, seed: u64) -> Result<Array4<f32>, ElasticError> {
+    params.validate()?;
+    let mut field = Array4::<f32>::zeros((shape[0], shape[1], shape[2], 3).f());
+    for (c, plane) in field.axis_iter_mut(Axis(3)).enumerate() {
+        let filler = |z: usize, slice: &mut [f32]| fill_noise(seed, c, shape[2], z, slice);
+        smooth_into(shape, params.sigma, params.alpha, &filler, plane);
+    }
+    Ok(field)
+}
+
+/// The noise `simard_field` smooths: `[x, y, z, 3]` (Fortran order), uniform in `[-1, 1)`.
+#[must_use]
+pub fn simard_noise(shape: [usize; 3], seed: u64) -> Array4<f32> {
+    let mut noise = Array4::<f32>::zeros((shape[0], shape[1], shape[2], 3).f());
+    for (c, mut plane) in noise.axis_iter_mut(Axis(3)).enumerate() {
+        for (z, mut slice) in plane.axis_iter_mut(Axis(2)).enumerate() {
+            let mut buf = vec![0.0f32; shape[0] * shape[1]];
+            fill_noise(seed, c, shape[2], z, &mut buf);
+            // Fortran order: x fastest within the slice.
+            slice.swap_axes(0, 1);
+            for (v, b) in slice.iter_mut().zip(&buf) {
+                *v = *b;
+            }
+        }
+    }
+    noise
+}
+
+/// Approximately `scipy.ndimage.gaussian_filter(input, sigma, mode="constant", cval=0) * scale`,
+/// in time independent of sigma (see the module docs for the error).
+#[must_use]
+pub fn smooth(input: ArrayView3<'_, f32>, sigma: f64, scale: f64) -> Array3<f32> {
+    let shape = [input.shape()[0], input.shape()[1], input.shape()[2]];
+    let mut out = Array3::<f32>::zeros(shape.f());
+    let filler = |z: usize, slice: &mut [f32]| {
+        let plane = input.index_axis(Axis(2), z);
+        for (v, s) in plane.t().iter().zip(slice.iter_mut()) {
+            *s = *v;
+        }
+    };
+    smooth_into(shape, sigma, scale, &filler, out.view_mut());
+    out
+}
+
+/// Fills one z slice (`nx * ny` values, x fastest) of component `c`'s noise.
+fn fill_noise(seed: u64, c: usize, nz: usize, z: usize, slice: &mut [f32]) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream((c * nz + z) as u64);
+    for v in slice {
+        *v = rng.random::<f32>() * 2.0 - 1.0;
+    }
+}
+
+/// The three 1D maps along an axis of length `n`: decimation, coarse Gaussian, upsampling.
+fn axis_maps(n: usize, sigma: f64) -> [Banded; 3] {
+    let s = coarse_step(sigma);
+    let si = s as isize;
+    // 1. Triangle decimation: coarse sample c sits at voxel c*s.
+    let tmax = (n + s - 2) / s;
+    let mut decimate = Banded::new(n);
+    let norm = (s * s) as f64;
+    for c in 0..=tmax as isize {
+        let w = (-(si - 1)..si).map(|d| (si - d.abs()) as f64 / norm);
+        decimate.push_row(c * si - (si - 1), w);
+    }
+    // 2. Coarse Gaussian (scipy's sampled kernel, radius ⌊4σ + 0.5⌋), evaluated on coarse
+    //    indices lo..=hi, which cover every voxel with Keys' four taps.
+    let sigma_c = (sigma * sigma - ((s * s - 1) as f64) / 6.0).max(0.0).sqrt() / s as f64;
+    let radius = (4.0 * sigma_c + 0.5) as isize;
+    let kernel: Vec<f64> = (-radius..=radius).map(|k| (-0.5 * (k * k) as f64 / (sigma_c * sigma_c)).exp()).collect();
+    let total: f64 = kernel.iter().sum();
+    let lo: isize = -1;
+    let hi = ((n.max(1) - 1) / s) as isize + 2;
+    let mut gauss = Banded::new(tmax + 1);
+    for j in lo..=hi {
+        gauss.push_row(j - radius, kernel.iter().map(|k| k / total));
+    }
+    // 3. Keys upsampling: voxel x is at coarse coordinate x / s (row index offset by -lo).
+    let mut up = Banded::new((hi - lo + 1) as usize);
+    for x in 0..n {
+        let u = x as f64 / s as f64;
+        let i0 = u.floor();
+        let t = u - i0;
+        let w = [banded::keys(t + 1.0), banded::keys(t), banded::keys(1.0 - t), banded::keys(2.0 - t)];
+        up.push_row(i0 as isize - 1 - lo, w);
+    }
+    [decimate, gauss, up]
+}
+
+/// Smooths one component, whose noise slices `filler(z, slice)` provides, into `out`.
+fn smooth_into(
+    shape: [usize; 3],
+    sigma: f64,
+    scale: f64,
+    filler: &(dyn Fn(usize, &mut [f32]) + Sync),
+    mut out: ndarray::ArrayViewMut3<'_, f32>,
+) {
+    let [nx, ny, nz] = shape;
+    if nx == 0 || ny == 0 || nz == 0 {
+        return;
+    }
+    let [dec_x, gauss_x, mut up_x] = axis_maps(nx, sigma);
+    let [dec_y, gauss_y, up_y] = axis_maps(ny, sigma);
+    let [dec_z, gauss_z, up_z] = axis_maps(nz, sigma);
+    up_x.scale(scale);
+    // Noise, decimated along x slice by slice (the full-size noise is never stored).
+    let mut coarse_x = Array3::<f64>::zeros((dec_x.rows(), ny, nz).f());
+    coarse_x.axis_iter_mut(Axis(2)).into_par_iter().enumerate().for_each(|(z, mut slab)| {
+        let mut noise = vec![0.0f32; nx * ny];
+        filler(z, &mut noise);
+        let mut line = vec![0.0f64; nx];
+        let mut out_line = vec![0.0f64; dec_x.rows()];
+        for (y, row) in noise.chunks_exact(nx).enumerate() {
+            line.iter_mut().zip(row).for_each(|(l, &r)| *l = f64::from(r));
+            dec_x.apply_slice(&line, &mut out_line);
+            slab.index_axis_mut(Axis(1), y).iter_mut().zip(&out_line).for_each(|(o, &v)| *o = v);
+        }
+    });
+    let a = banded::along(coarse_x.view(), 1, &dec_y);
+    let a = banded::along(a.view(), 2, &dec_z);
+    let a = banded::along(a.view(), 0, &gauss_x);
+    let a = banded::along(a.view(), 1, &gauss_y);
+    let a = banded::along(a.view(), 2, &gauss_z);
+    let a = banded::along(a.view(), 2, &up_z);
+    let a = banded::along(a.view(), 1, &up_y);
+    banded::along_x_into_f32(a.view(), &up_x, out.view_mut());
+}
