@@ -27,7 +27,7 @@ pub use run::{RunError, RunOptions, RunSummary};
 pub fn register_all() {
     voxflow_geometry::register();
     voxflow_intensity::register();
-    // TEMP voxflow_elastic::register();
+    voxflow_elastic::register();
     voxflow_io_nifti::register();
 }
 
