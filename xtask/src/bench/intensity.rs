@@ -1,8 +1,107 @@
-//! Benchmarks of the intensity area (see `super::Row`).
+//! Benchmarks of the intensity area (see `super::Row`), on a 256^3 f32 head-like phantom
+//! (Fortran order, as read from NIfTI). `xtask/python/intensity.py` times numpy/scipy on the
+//! same phantom under the same row names.
 
-use super::Row;
+use super::{Row, median_ms};
+use ndarray::{Array3, ShapeBuilder};
+use std::hint::black_box;
+use voxflow_intensity::normalize::{Normalize, NormalizeMode};
+use voxflow_intensity::{Over, Region};
 
-#[allow(clippy::unnecessary_wraps)] // until this area has rows
+const N: usize = 256;
+const RUNS: usize = 7;
+
+/// A noisy ellipsoid of tissue in zero air (the same formula as `intensity.py`).
+fn phantom(n: usize) -> Array3<f32> {
+    let c = (n as f32 - 1.0) / 2.0;
+    Array3::from_shape_fn((n, n, n).f(), |(i, j, k)| {
+        let (x, y, z) = ((i as f32 - c) / c, (j as f32 - c) / (0.9 * c), (k as f32 - c) / (0.8 * c));
+        let r2 = x * x + y * y + z * z;
+        if r2 > 1.0 {
+            return 0.0;
+        }
+        let h = (i.wrapping_mul(73_856_093) ^ j.wrapping_mul(19_349_663) ^ k.wrapping_mul(83_492_791)) % 1000;
+        100.0 * (1.0 - r2) + 20.0 + h as f32 / 50.0
+    })
+}
+
+#[allow(clippy::unnecessary_wraps)] // the areas share one signature
 pub fn rows() -> anyhow::Result<Vec<Row>> {
-    Ok(Vec::new())
+    let a = phantom(N);
+    let v = a.view();
+    let zscore = Normalize::default();
+    let minmax = Normalize { mode: NormalizeMode::Minmax, over: Some(Over::All), ..Normalize::default() };
+    let coefficients: Vec<f64> = (0..20).map(|i| 0.02 * f64::from(i % 7) - 0.06).collect();
+    let row = |name: &str, target: Option<f64>, baseline: &'static str, ms: f64| Row {
+        name: name.to_owned(),
+        voxflow_ms: ms,
+        target_ms: target,
+        baseline,
+    };
+    Ok(vec![
+        row(
+            "percentile clip 5/95, 256^3 f32",
+            Some(40.0),
+            "numpy.clip(x, *numpy.percentile(x, [5, 95]))",
+            median_ms(RUNS, || {
+                black_box(voxflow_intensity::percentile_clip(v, 5.0, 95.0, Region::All).ok());
+            }),
+        ),
+        row(
+            "z-score over non-zero, 256^3 f32",
+            Some(20.0),
+            "(x - x[x!=0].mean()) / x[x!=0].std()",
+            median_ms(RUNS, || {
+                black_box(voxflow_intensity::normalize(v, &zscore, None).ok());
+            }),
+        ),
+        row(
+            "min-max to [0,1], 256^3 f32",
+            None,
+            "(x - x.min()) / (x.max() - x.min())",
+            median_ms(RUNS, || {
+                black_box(voxflow_intensity::normalize(v, &minmax, None).ok());
+            }),
+        ),
+        row(
+            "clip 20..80, 256^3 f32",
+            None,
+            "numpy.clip(x, 20, 80)",
+            median_ms(RUNS, || {
+                black_box(voxflow_intensity::clip(v, 20.0, 80.0));
+            }),
+        ),
+        row(
+            "gamma 0.8, 256^3 f32",
+            Some(20.0),
+            "numpy.sign(x) * numpy.abs(x) ** 0.8 (TorchIO)",
+            median_ms(RUNS, || {
+                black_box(voxflow_intensity::gamma::gamma(v, 0.8, false, false));
+            }),
+        ),
+        row(
+            "gaussian blur sigma 2 vox, 256^3 f32",
+            Some(60.0),
+            "scipy.ndimage.gaussian_filter(x, 2.0)",
+            median_ms(RUNS, || {
+                black_box(voxflow_intensity::gaussian_filter(v, [2.0; 3], 4.0));
+            }),
+        ),
+        row(
+            "gaussian noise std 1, 256^3 f32",
+            None,
+            "x + numpy.random.default_rng().normal(0, 1, x.shape)",
+            median_ms(RUNS, || {
+                black_box(voxflow_intensity::noise::add_noise(v, 0.0, 1.0, 7, 0));
+            }),
+        ),
+        row(
+            "bias field order 3, 256^3 f32",
+            None,
+            "x * TorchIO generate_bias_field(order 3)",
+            median_ms(RUNS, || {
+                black_box(voxflow_intensity::bias_field::bias_field(v, 3, &coefficients));
+            }),
+        ),
+    ])
 }
