@@ -53,7 +53,7 @@ def main():
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         # mmap=False: read the voxels into memory, as voxflow does (a memory map would defer it).
-    for ext, label in ((".nii", ".nii"), (".nii.gz", ".nii.gz level 1")):
+        for ext, label in ((".nii", ".nii"), (".nii.gz", ".nii.gz level 1")):
             path = os.path.join(tmp, "phantom" + ext)
             out[f"nifti write {label}, 256^3 f32"] = median_ms(lambda: nib.save(img, path))
             out[f"nifti read {label}, 256^3 f32"] = median_ms(

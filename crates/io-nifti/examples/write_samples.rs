@@ -4,7 +4,7 @@
 //!
 //! `cargo run -p voxflow-io-nifti --example write_samples -- data/ /tmp/voxflow-out`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use voxflow_core::Kind;
 use voxflow_io_nifti::{WriteOptions, read, write};
 
@@ -18,7 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut names: Vec<String> = std::fs::read_dir(data)?
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".nii") || n.ends_with(".nii.gz"))
+        .filter(|n| {
+            let lower = n.to_lowercase();
+            lower.ends_with(".nii.gz") || Path::new(&lower).extension().is_some_and(|e| e == "nii")
+        })
         .collect();
     names.sort();
     for name in names {

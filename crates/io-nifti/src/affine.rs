@@ -117,13 +117,13 @@ pub fn affine_to_qform(affine: &Affine) -> Option<Qform> {
     }
     let rzs: Matrix3<f64> = affine.fixed_view::<3, 3>(0, 0).into_owned();
     let zooms: [f64; 3] = std::array::from_fn(|c| rzs.column(c).norm());
-    if zooms.iter().any(|&z| z == 0.0) {
+    if zooms.contains(&0.0) {
         return None;
     }
     let mut r = rzs;
-    for c in 0..3 {
+    for (c, zoom) in zooms.iter().enumerate() {
         let mut col = r.column_mut(c);
-        col /= zooms[c];
+        col /= *zoom;
     }
     let qfac = if r.determinant() > 0.0 {
         1.0
@@ -179,7 +179,8 @@ pub fn orientation_code(affine: &Affine) -> [char; 3] {
     let mut r = r;
     // Strongest axes first (stable on ties), as nibabel's io_orientation.
     let mut order: [usize; 3] = [0, 1, 2];
-    let strength = |c: usize, r: &Matrix3<f64>| (0..3).map(|i| -(r[(i, c)] * r[(i, c)])).fold(f64::INFINITY, f64::min);
+    let strength =
+        |c: usize, r: &Matrix3<f64>| (0..3).map(|i| -(r[(i, c)] * r[(i, c)])).fold(f64::INFINITY, f64::min);
     let keys: [f64; 3] = std::array::from_fn(|c| strength(c, &r));
     order.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
     for in_ax in order {

@@ -31,7 +31,9 @@ pub enum NiftiError {
     #[error("{path}: bad dim {dim:?}: {message}")]
     BadDim { path: PathBuf, dim: Vec<i64>, message: String },
     /// The header claims more voxel data than the file can hold.
-    #[error("{path}: the header claims {needed} bytes of voxel data but the file can hold at most {available}")]
+    #[error(
+        "{path}: the header claims {needed} bytes of voxel data but the file can hold at most {available}"
+    )]
     DataTooLarge { path: PathBuf, needed: u64, available: u64 },
     /// `vox_offset` is not a valid offset (fractional, negative, inside the header, or past
     /// the end of the file).

@@ -266,14 +266,24 @@ fn dtype_from_code(code: i32, path: &Path) -> Result<DType, NiftiError> {
 
 /// Parses a whole header (`bytes` holds at least 348 or 540 bytes, per `version`) and checks
 /// it: magic, dim, datatype, vox_offset. Does not look at the data.
-pub fn parse(bytes: &[u8], version: u8, big_endian: bool, gzip: bool, path: &Path) -> Result<Header, NiftiError> {
+pub fn parse(
+    bytes: &[u8],
+    version: u8,
+    big_endian: bool,
+    gzip: bool,
+    path: &Path,
+) -> Result<Header, NiftiError> {
     let fields = Fields { bytes, big_endian };
     let raw = if version == 1 { raw_v1(&fields) } else { raw_v2(&fields) };
     let expected_magic: &[u8] = if version == 1 { b"n+1\0" } else { b"n+2\0" };
     if raw.magic != expected_magic {
-        return Err(NiftiError::BadMagic { path: path.to_owned(), magic: String::from_utf8_lossy(&raw.magic).into() });
+        return Err(NiftiError::BadMagic {
+            path: path.to_owned(),
+            magic: String::from_utf8_lossy(&raw.magic).into(),
+        });
     }
-    let bad_dim = |message: String| NiftiError::BadDim { path: path.to_owned(), dim: raw.dim.to_vec(), message };
+    let bad_dim =
+        |message: String| NiftiError::BadDim { path: path.to_owned(), dim: raw.dim.to_vec(), message };
     let ndim = raw.dim[0];
     if !(1..=7).contains(&ndim) {
         return Err(bad_dim(format!("dim[0] = {ndim} is outside 1..=7")));
@@ -333,7 +343,11 @@ pub fn parse(bytes: &[u8], version: u8, big_endian: bool, gzip: bool, path: &Pat
     let affine = if sform_code != 0 {
         sform_affine
     } else if qform_code != 0 {
-        qform.clone().map_err(|message| NiftiError::BadField { path: path.to_owned(), field: "quatern_b/c/d", message })?
+        qform.clone().map_err(|message| NiftiError::BadField {
+            path: path.to_owned(),
+            field: "quatern_b/c/d",
+            message,
+        })?
     } else {
         affine::base_affine(&shape, &pixdim[1..=ndim])
     };
@@ -341,7 +355,8 @@ pub fn parse(bytes: &[u8], version: u8, big_endian: bool, gzip: bool, path: &Pat
         let [b, c, d] = raw.quatern;
         let n = (b * b + c * c + d * d).sqrt();
         let unit = if n.is_finite() && n > 0.0 { [b / n, c / n, d / n] } else { [0.0; 3] };
-        affine::quaternion_to_affine(unit, qfac, zooms, raw.qoffset, 1.0).unwrap_or_else(|_| Affine::identity())
+        affine::quaternion_to_affine(unit, qfac, zooms, raw.qoffset, 1.0)
+            .unwrap_or_else(|_| Affine::identity())
     });
 
     Ok(Header {

@@ -68,7 +68,7 @@ pub(crate) struct Source {
 
 enum Reader {
     Plain(BufReader<File>),
-    Gzip(MultiGzDecoder<BufReader<File>>),
+    Gzip(Box<MultiGzDecoder<BufReader<File>>>),
 }
 
 impl Source {
@@ -81,7 +81,13 @@ impl Source {
 
     /// Fills `buf` completely or fails with a typed error (`what` names the part being read;
     /// `before` is how many bytes of that part were read earlier, for the message).
-    fn fill(&mut self, buf: &mut [u8], what: &'static str, before: u64, total: u64) -> Result<(), NiftiError> {
+    fn fill(
+        &mut self,
+        buf: &mut [u8],
+        what: &'static str,
+        before: u64,
+        total: u64,
+    ) -> Result<(), NiftiError> {
         let mut done = 0;
         while done < buf.len() {
             match self.read(&mut buf[done..]) {
@@ -158,7 +164,7 @@ fn open(path: &Path) -> Result<(Header, Source), NiftiError> {
         head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
     };
     let reader =
-        if gzip { Reader::Gzip(MultiGzDecoder::new(buffered)) } else { Reader::Plain(buffered) };
+        if gzip { Reader::Gzip(Box::new(MultiGzDecoder::new(buffered))) } else { Reader::Plain(buffered) };
     let mut src = Source { reader, path: path.to_owned(), gzip };
 
     let mut bytes = [0u8; NIFTI2_SIZE];
@@ -169,7 +175,8 @@ fn open(path: &Path) -> Result<(Header, Source), NiftiError> {
     let header = header::parse(&bytes[..size], version, big_endian, gzip, path)?;
 
     // Can the data exist? Checked before anything is allocated from the header's numbers.
-    let end = header.vox_offset.checked_add(header.data_bytes()).ok_or_else(|| too_large(path, &header, 0))?;
+    let end =
+        header.vox_offset.checked_add(header.data_bytes()).ok_or_else(|| too_large(path, &header, 0))?;
     if gzip {
         let available = file_len.saturating_mul(MAX_DEFLATE_RATIO);
         if end > available {
@@ -263,14 +270,14 @@ fn array4<T>(shape: [usize; 4], data: Vec<T>) -> Array4<T> {
 
 fn read_image(src: &mut Source, h: &Header, n: usize, shape: [usize; 4]) -> Result<Array4<f32>, NiftiError> {
     let scaling = h.scaling().filter(|&(s, i)| !(s == 1.0 && i == 0.0));
-    if let Some((_, inter)) = scaling {
-        if !inter.is_finite() {
-            return Err(NiftiError::BadField {
-                path: src.path.clone(),
-                field: "scl_inter",
-                message: format!("valid scl_slope with a non-finite scl_inter {inter}"),
-            });
-        }
+    if let Some((_, inter)) = scaling
+        && !inter.is_finite()
+    {
+        return Err(NiftiError::BadField {
+            path: src.path.clone(),
+            field: "scl_inter",
+            message: format!("valid scl_slope with a non-finite scl_inter {inter}"),
+        });
     }
     let be = h.big_endian;
     macro_rules! go {
@@ -315,7 +322,12 @@ fn read_labels(src: &mut Source, h: &Header, n: usize, shape: [usize; 4]) -> Res
 
 /// A float-stored label map: every value must be an integer; the result has the smallest
 /// integer type holding them all (unsigned first when nothing is negative).
-fn float_labels(data: Vec<f64>, shape: [usize; 4], dtype: DType, path: &Path) -> Result<LabelArray, NiftiError> {
+fn float_labels(
+    data: Vec<f64>,
+    shape: [usize; 4],
+    dtype: DType,
+    path: &Path,
+) -> Result<LabelArray, NiftiError> {
     const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     let mut min = 0.0f64;
     let mut max = 0.0f64;

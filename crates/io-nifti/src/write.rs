@@ -13,9 +13,9 @@
 //!   `gzread` and `gzip -d` read it), byte-identical for any thread count.
 //! * [`write`] is atomic: it writes a temporary file in the target directory and renames it.
 
+use crate::affine::affine_to_qform;
 use crate::error::{NiftiError, STREAM};
 use crate::header::datatype_code;
-use crate::affine::affine_to_qform;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use ndarray::Array4;
@@ -49,10 +49,11 @@ const PLAIN_CHUNK: usize = 1 << 18;
 /// goes to a temporary file in the same directory, renamed over `path` only when complete.
 pub fn write(path: impl AsRef<Path>, volume: &Volume, options: &WriteOptions) -> Result<(), NiftiError> {
     let path = path.as_ref();
+    // Lower-cased first, so the comparison is case-insensitive.
     let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     let gzip = if name.ends_with(".nii.gz") {
         true
-    } else if name.ends_with(".nii") {
+    } else if std::path::Path::new(&name).extension().is_some_and(|e| e == "nii") {
         false
     } else {
         return Err(NiftiError::BadExtension { path: path.to_owned() });
@@ -81,7 +82,12 @@ pub fn write(path: impl AsRef<Path>, volume: &Volume, options: &WriteOptions) ->
 
 /// Writes `volume` as a NIfTI-1 stream to `sink` (gzip-compressed when `gzip`). Errors name
 /// the path `<stream>`.
-pub fn write_to(sink: impl Write, volume: &Volume, options: &WriteOptions, gzip: bool) -> Result<(), NiftiError> {
+pub fn write_to(
+    sink: impl Write,
+    volume: &Volume,
+    options: &WriteOptions,
+    gzip: bool,
+) -> Result<(), NiftiError> {
     let mut sink = sink;
     let path = Path::new(STREAM);
     write_impl(&mut sink, volume, options, gzip, path)?;
@@ -133,7 +139,12 @@ fn write_labels(out: &mut Out<'_, '_>, header: &[u8], labels: &LabelArray) -> Re
     }
 }
 
-fn write_image(out: &mut Out<'_, '_>, data: &Array4<f32>, affine: &Affine, dtype: DType) -> Result<(), NiftiError> {
+fn write_image(
+    out: &mut Out<'_, '_>,
+    data: &Array4<f32>,
+    affine: &Affine,
+    dtype: DType,
+) -> Result<(), NiftiError> {
     let shape = {
         let s = data.shape();
         [s[0], s[1], s[2], s[3]]
@@ -146,10 +157,8 @@ fn write_image(out: &mut Out<'_, '_>, data: &Array4<f32>, affine: &Affine, dtype
         }
         _ => {
             let (lo, hi) = int_range(dtype);
-            let (slope, inter) = int_scaling(&values, lo, hi).map_err(|message| NiftiError::Unwritable {
-                path: out.path.to_owned(),
-                message,
-            })?;
+            let (slope, inter) = int_scaling(&values, lo, hi)
+                .map_err(|message| NiftiError::Unwritable { path: out.path.to_owned(), message })?;
             let header = header_bytes(shape, dtype, affine, slope, inter);
             let q = move |v: f32| ((f64::from(v) - inter) / slope).round().clamp(lo, hi);
             macro_rules! go {

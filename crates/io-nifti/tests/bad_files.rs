@@ -74,14 +74,20 @@ fn truncated_header_gzip() {
 fn truncated_data() {
     let b = valid();
     let err = check_image("cut.nii", &b[..b.len() - 7]);
-    assert!(matches!(err, NiftiError::Truncated { what: "voxel data", expected: 60, found: 53, .. }), "{err}");
+    assert!(
+        matches!(err, NiftiError::Truncated { what: "voxel data", expected: 60, found: 53, .. }),
+        "{err}"
+    );
 }
 
 #[test]
 fn truncated_data_gzip() {
     let b = valid();
     let err = check_image("cut.nii.gz", &gz(&b[..b.len() - 7]));
-    assert!(matches!(err, NiftiError::Truncated { what: "voxel data", expected: 60, found: 53, .. }), "{err}");
+    assert!(
+        matches!(err, NiftiError::Truncated { what: "voxel data", expected: 60, found: 53, .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -307,7 +313,8 @@ fn nan_slope_means_no_scaling() {
 
 #[test]
 fn integral_float_labels_get_the_smallest_type() {
-    let vol = Volume::image3(Array3::from_shape_fn((2, 2, 2), |(x, _, _)| -(x as f32) * 200.0), Affine::identity());
+    let vol =
+        Volume::image3(Array3::from_shape_fn((2, 2, 2), |(x, _, _)| -(x as f32) * 200.0), Affine::identity());
     let mut b = Vec::new();
     write_to(&mut b, &vol, &WriteOptions::default(), false).expect("in memory");
     let v = read_bytes("intfloat.nii", &b, Kind::Label);

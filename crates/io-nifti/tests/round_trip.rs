@@ -22,8 +22,8 @@ fn check(file: &str, kind: Kind) {
         let qdiff = (h.qform_affine - original.affine).abs().max();
         assert!(qdiff < 1e-4, "{file}: qform differs from the affine by {qdiff}");
         let spacing = original.spacing();
-        for i in 0..3 {
-            assert!((h.pixdim[i] - spacing[i]).abs() < 1e-5);
+        for (p, s) in h.pixdim.iter().zip(spacing) {
+            assert!((p - s).abs() < 1e-5);
         }
         if kind == Kind::Label {
             assert_eq!(back.stored_dtype, original.stored_dtype);
@@ -115,7 +115,11 @@ fn c_order_arrays_are_written_in_nifti_order() {
     f.assign(&c);
     let dir = tempfile::tempdir().expect("tempdir");
     let (pc, pf) = (dir.path().join("c.nii"), dir.path().join("f.nii"));
-    let vol = |a: Array4<f32>| Volume { voxels: Voxels::Image(a), affine: Affine::identity(), stored_dtype: DType::F32 };
+    let vol = |a: Array4<f32>| Volume {
+        voxels: Voxels::Image(a),
+        affine: Affine::identity(),
+        stored_dtype: DType::F32,
+    };
     write(&pc, &vol(c.clone()), &WriteOptions::default()).expect("writes");
     write(&pf, &vol(f), &WriteOptions::default()).expect("writes");
     assert_eq!(std::fs::read(&pc).expect("c"), std::fs::read(&pf).expect("f"));
@@ -127,14 +131,21 @@ fn c_order_arrays_are_written_in_nifti_order() {
 fn integer_image_dtypes() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Integral values in range: stored exactly.
-    let ints = Volume::image3(Array3::from_shape_fn((4, 5, 6), |(x, y, z)| (x * 30 + y * 7 + z) as f32 - 50.0), Affine::identity());
+    let ints = Volume::image3(
+        Array3::from_shape_fn((4, 5, 6), |(x, y, z)| (x * 30 + y * 7 + z) as f32 - 50.0),
+        Affine::identity(),
+    );
     let path = dir.path().join("ints.nii.gz");
-    write(&path, &ints, &WriteOptions { image_dtype: DType::I16, ..WriteOptions::default() }).expect("writes");
+    write(&path, &ints, &WriteOptions { image_dtype: DType::I16, ..WriteOptions::default() })
+        .expect("writes");
     let (h, back) = read_with_header(&path, Kind::Image).expect("reads");
     assert_eq!((h.datatype, h.scl_slope, h.scl_inter), (DType::I16, 1.0, 0.0));
     assert_eq!(back.voxels, ints.voxels);
     // Fractional values: scaled onto uint8, within half a quantisation step.
-    let frac = Volume::image3(Array3::from_shape_fn((4, 5, 6), |(x, y, z)| (x + y + z) as f32 * 0.37 + 3.1), Affine::identity());
+    let frac = Volume::image3(
+        Array3::from_shape_fn((4, 5, 6), |(x, y, z)| (x + y + z) as f32 * 0.37 + 3.1),
+        Affine::identity(),
+    );
     write(&path, &frac, &WriteOptions { image_dtype: DType::U8, ..WriteOptions::default() }).expect("writes");
     let (h, back) = read_with_header(&path, Kind::Image).expect("reads");
     assert_eq!(h.datatype, DType::U8);
@@ -143,7 +154,8 @@ fn integer_image_dtypes() {
     let worst = a.iter().zip(b).map(|(p, q)| f64::from((p - q).abs())).fold(0.0, f64::max);
     assert!(worst <= step * 0.5 + 1e-4, "worst {worst} step {step}");
     // f64 storage is lossless.
-    write(&path, &frac, &WriteOptions { image_dtype: DType::F64, ..WriteOptions::default() }).expect("writes");
+    write(&path, &frac, &WriteOptions { image_dtype: DType::F64, ..WriteOptions::default() })
+        .expect("writes");
     let (h, back) = read_with_header(&path, Kind::Image).expect("reads");
     assert_eq!(h.datatype, DType::F64);
     assert_eq!(back.voxels, frac.voxels);

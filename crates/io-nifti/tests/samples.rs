@@ -43,7 +43,12 @@ fn stats(voxels: &Voxels) -> (f64, f64, f64) {
 fn assert_affine(what: &str, got: &voxflow_core::Affine, want: &[Vec<f64>]) {
     for r in 0..4 {
         for c in 0..4 {
-            assert!((got[(r, c)] - want[r][c]).abs() <= 1e-5, "{what}[{r}][{c}]: {} vs {}", got[(r, c)], want[r][c]);
+            assert!(
+                (got[(r, c)] - want[r][c]).abs() <= 1e-5,
+                "{what}[{r}][{c}]: {} vs {}",
+                got[(r, c)],
+                want[r][c]
+            );
         }
     }
 }
@@ -61,7 +66,17 @@ fn check(file: &str, kind: Kind) {
     assert_eq!(&s4[..3], &shape[..3]);
     let stored = e["stored_dtype"].as_str().expect("dtype");
     let np = h.datatype.numpy_name();
-    let short = format!("{}{}", if np.starts_with('u') { "u" } else if np.starts_with('f') { "f" } else { "i" }, h.datatype.size());
+    let short = format!(
+        "{}{}",
+        if np.starts_with('u') {
+            "u"
+        } else if np.starts_with('f') {
+            "f"
+        } else {
+            "i"
+        },
+        h.datatype.size()
+    );
     assert!(stored == np || stored.ends_with(&short), "dtype {stored} vs {np}");
     assert_eq!(h.big_endian, stored.starts_with('>'));
     for (p, want) in h.pixdim.iter().zip(e["pixdim"].as_array().expect("pixdim")) {
@@ -91,11 +106,23 @@ fn summary(h: &Header, voxels: &Voxels) -> String {
     let (sum, min, max) = stats(voxels);
     let (kind, dtype, hash) = match voxels {
         Voxels::Image(a) => ("image", "float32".to_owned(), fnv(a.iter().map(|v| u64::from(v.to_bits())))),
-        Voxels::Label(l) => with_labels!(l, |a: T| ("label", T::DTYPE.to_string(), fnv(a.iter().map(|v| v.to_i128() as u64)))),
+        Voxels::Label(l) => {
+            with_labels!(l, |a: T| ("label", T::DTYPE.to_string(), fnv(a.iter().map(|v| v.to_i128() as u64))))
+        }
     };
-    let _ = writeln!(s, "nifti-{} {} stored {} gzip {} big_endian {}", h.version, kind, h.datatype, h.gzip, h.big_endian);
+    let _ = writeln!(
+        s,
+        "nifti-{} {} stored {} gzip {} big_endian {}",
+        h.version, kind, h.datatype, h.gzip, h.big_endian
+    );
     let _ = writeln!(s, "shape {:?} in memory {dtype}", h.shape);
-    let _ = writeln!(s, "sform_code {} qform_code {} orientation {:?}", h.sform_code, h.qform_code, orientation_code(&h.affine));
+    let _ = writeln!(
+        s,
+        "sform_code {} qform_code {} orientation {:?}",
+        h.sform_code,
+        h.qform_code,
+        orientation_code(&h.affine)
+    );
     for r in 0..3 {
         let row: Vec<String> = (0..4).map(|c| format!("{:.4}", h.affine[(r, c)] + 0.0)).collect();
         let _ = writeln!(s, "affine [{}]", row.join(", "));
@@ -163,7 +190,8 @@ fn standard_tiny_sform_only() {
 #[test]
 fn every_sample_has_a_test() {
     let e: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{DATA}expected.json")).expect("read")).expect("json");
+        serde_json::from_str(&std::fs::read_to_string(format!("{DATA}expected.json")).expect("read"))
+            .expect("json");
     let tested = [
         "anatomical.nii",
         "example4d.nii.gz",
