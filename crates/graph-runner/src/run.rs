@@ -296,7 +296,8 @@ impl<'a> CaseRunner<'a> {
                             node: Some(node.name.clone()),
                             message: format!("resampling input `{port}`: {}", error_chain(&e)),
                         })?;
-                        *self.timings.entry("(resample)".to_owned()).or_default() += start.elapsed();
+                        *self.timings.entry(format!("{} (resampling its input)", node.name)).or_default() +=
+                            start.elapsed();
                         value = Value::Volume(Arc::new(volume));
                     }
                     inputs.0.insert(port.clone(), value);
