@@ -124,7 +124,14 @@ fn filter_row_x(src: &[f32], out: &mut [f32], w: &[f32], buf: &mut Vec<f32>) {
     let n = src.len();
     let r = w.len() - 1;
     buf.clear();
-    buf.extend((0..n + 2 * r).map(|i| src[reflect(i as isize - r as isize, n)]));
+    if r <= n {
+        // d c b a | a b c d | d c b a: the edges reflected, the middle copied.
+        buf.extend(src[..r].iter().rev());
+        buf.extend_from_slice(src);
+        buf.extend(src[n - r..].iter().rev());
+    } else {
+        buf.extend((0..n + 2 * r).map(|i| src[reflect(i as isize - r as isize, n)]));
+    }
     let buf = &buf[..];
     accumulate_rows(out, w, |k| {
         let start = (r as isize + k) as usize;

@@ -188,36 +188,74 @@ impl Moments {
     }
 }
 
+/// Independent accumulators per chunk: they break the dependency chain of a running f64 sum
+/// (which no compiler may reorder) and are combined in a fixed order, so the result is still
+/// the same for any number of threads.
+const LANES: usize = 8;
+
 /// Two passes over one chunk (it sits in cache): the mean, then the squared deviations.
 fn chunk_moments(data: &[f32], region: ChunkRegion<'_>) -> Moments {
-    let mut n = 0u64;
-    let mut sum = 0f64;
-    let mut nonfinite = 0u64;
-    let mut min = f64::INFINITY;
-    let mut max = f64::NEG_INFINITY;
-    region.for_each(data, |v| {
-        if v.is_finite() {
-            let v = f64::from(v);
-            n += 1;
-            sum += v;
-            min = min.min(v);
-            max = max.max(v);
-        } else {
-            nonfinite += 1;
+    match region {
+        ChunkRegion::All => lane_moments(data, |_, _| true),
+        ChunkRegion::Nonzero => lane_moments(data, |_, v| v != 0.0),
+        ChunkRegion::Mask(m) => lane_moments(data, |i, _| m[i]),
+    }
+}
+
+/// Calls `step(lane, index, value)` for every voxel, lanes cycling through `0..LANES`.
+#[inline]
+fn for_lanes(data: &[f32], mut step: impl FnMut(usize, usize, f32)) {
+    let blocks = data.chunks_exact(LANES);
+    let rest = blocks.remainder();
+    for (c, block) in blocks.enumerate() {
+        for l in 0..LANES {
+            step(l, c * LANES + l, block[l]);
         }
+    }
+    let base = data.len() - rest.len();
+    for (l, &v) in rest.iter().enumerate() {
+        step(l, base + l, v);
+    }
+}
+
+#[inline]
+fn lane_moments(data: &[f32], inside: impl Fn(usize, f32) -> bool) -> Moments {
+    let mut n = [0u64; LANES];
+    let mut sum = [0f64; LANES];
+    let mut min = [f64::INFINITY; LANES];
+    let mut max = [f64::NEG_INFINITY; LANES];
+    let mut bad = [0u64; LANES];
+    for_lanes(data, |l, i, v| {
+        let r = inside(i, v);
+        let keep = r && v.is_finite();
+        let x = if keep { f64::from(v) } else { 0.0 };
+        n[l] += u64::from(keep);
+        bad[l] += u64::from(r && !keep);
+        sum[l] += x;
+        min[l] = if keep && x < min[l] { x } else { min[l] };
+        max[l] = if keep && x > max[l] { x } else { max[l] };
     });
-    if n == 0 {
+    let count: u64 = n.iter().sum();
+    let nonfinite: u64 = bad.iter().sum();
+    if count == 0 {
         return Moments { nonfinite, ..Moments::EMPTY };
     }
-    let mean = sum / n as f64;
-    let mut m2 = 0f64;
-    region.for_each(data, |v| {
-        if v.is_finite() {
-            let d = f64::from(v) - mean;
-            m2 += d * d;
-        }
+    let total = sum.iter().fold(0.0, |a, b| a + b);
+    let mean = total / count as f64;
+    let mut m2 = [0f64; LANES];
+    for_lanes(data, |l, i, v| {
+        let keep = inside(i, v) && v.is_finite();
+        let d = if keep { f64::from(v) - mean } else { 0.0 };
+        m2[l] += d * d;
     });
-    Moments { n, mean, m2, min, max, nonfinite }
+    Moments {
+        n: count,
+        mean,
+        m2: m2.iter().fold(0.0, |a, b| a + b),
+        min: min.iter().copied().fold(f64::INFINITY, f64::min),
+        max: max.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        nonfinite,
+    }
 }
 
 /// [`Moments`] of a region, computed in parallel over fixed chunks and combined in chunk

@@ -123,37 +123,49 @@ fn from_key(k: u32) -> f32 {
     if k & 0x8000_0000 == 0 { f32::from_bits(!k) } else { f32::from_bits(k & 0x7fff_ffff) }
 }
 
-fn add_hist(mut a: Vec<u64>, b: Vec<u64>) -> Vec<u64> {
+fn add_hist(mut a: Vec<u32>, b: Vec<u32>) -> Vec<u32> {
     for (a, b) in a.iter_mut().zip(&b) {
         *a += b;
     }
     a
 }
 
+/// Voxels per pass of [`histogram`]: its u32 counts cannot overflow.
+const HIST_BLOCK: usize = 1 << 31;
+
 /// A histogram of `f(key)` over the region's non-NaN voxels, in parallel; integer counts, so
-/// the order of the merge does not matter.
+/// the order of the merge does not matter. Counts are u32 (half the cache of u64) within
+/// blocks of [`HIST_BLOCK`] voxels.
 fn histogram(
     data: &[f32],
     region: &FlatRegion<'_>,
     len: usize,
     f: impl Fn(u32) -> Option<usize> + Sync,
 ) -> Vec<u64> {
-    data.par_chunks(CHUNK)
-        .enumerate()
-        .fold(
-            || vec![0u64; len],
-            |mut h, (c, d)| {
-                region.chunk(c * CHUNK, d.len()).for_each(d, |v| {
-                    if !v.is_nan()
-                        && let Some(i) = f(key(v))
-                    {
-                        h[i] += 1;
-                    }
-                });
-                h
-            },
-        )
-        .reduce(|| vec![0u64; len], add_hist)
+    let mut total = vec![0u64; len];
+    for (b, block) in data.chunks(HIST_BLOCK).enumerate() {
+        let h = block
+            .par_chunks(CHUNK)
+            .enumerate()
+            .fold(
+                || vec![0u32; len],
+                |mut h, (c, d)| {
+                    region.chunk(b * HIST_BLOCK + c * CHUNK, d.len()).for_each(d, |v| {
+                        if !v.is_nan()
+                            && let Some(i) = f(key(v))
+                        {
+                            h[i] += 1;
+                        }
+                    });
+                    h
+                },
+            )
+            .reduce(|| vec![0u32; len], add_hist);
+        for (t, c) in total.iter_mut().zip(h) {
+            *t += u64::from(c);
+        }
+    }
+    total
 }
 
 /// Exact order statistics (0-based ranks among the region's non-NaN voxels) by two histogram

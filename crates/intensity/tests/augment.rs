@@ -56,7 +56,9 @@ fn gamma_is_torchio_sign_power() {
 #[test]
 fn gamma_rescaled_is_batchgenerators() {
     let a = synthetic([6, 5, 4]);
-    let (mn, mx) = a.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| (l.min(f64::from(x)), h.max(f64::from(x))));
+    let (mn, mx) = a
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| (l.min(f64::from(x)), h.max(f64::from(x))));
     let range = mx - mn + 1e-7;
     for invert in [false, true] {
         let out = gamma(a.view(), 1.5, true, invert);
@@ -91,7 +93,9 @@ fn noise_has_the_asked_moments_and_is_deterministic() {
     assert_ne!(add_noise(f, 0.5, 2.0, 8, 0), out, "another seed, other noise");
     assert_ne!(add_noise(f, 0.5, 2.0, 7, 1), out, "another frame, other noise");
     // Chunks are independent streams: neighbouring chunks do not repeat each other.
-    let d = |i: usize| out.t().iter().nth(i).copied().unwrap_or(0.0) - f.t().iter().nth(i).copied().unwrap_or(0.0);
+    let d = |i: usize| {
+        out.t().iter().nth(i).copied().unwrap_or(0.0) - f.t().iter().nth(i).copied().unwrap_or(0.0)
+    };
     assert_ne!(d(0), d(NOISE_CHUNK));
 }
 
@@ -128,7 +132,8 @@ fn brightness_contrast_is_affine() {
 #[test]
 fn random_ops_draw_within_their_ranges_and_skip_with_p_zero() {
     for seed in 0..20 {
-        let g = RandomGamma { log_gamma: [-0.3, 0.3], p: 1.0, rescale: false, invert: false }.sample(&mut rng(seed));
+        let g = RandomGamma { log_gamma: [-0.3, 0.3], p: 1.0, rescale: false, invert: false }
+            .sample(&mut rng(seed));
         assert!((-0.3..=0.3).contains(&g.gamma.ln()), "{g:?}");
         let n = RandomNoise { std: [0.1, 0.2], mean: [0.0, 0.0], p: 1.0 }.sample(&mut rng(seed));
         assert!((0.1..=0.2).contains(&n.std) && n.mean == 0.0, "{n:?}");
@@ -136,12 +141,27 @@ fn random_ops_draw_within_their_ranges_and_skip_with_p_zero() {
         assert!(b.sigma_mm.per_axis().iter().all(|s| (0.0..=2.0).contains(s)), "{b:?}");
         let f = RandomBiasField { coefficients: [-0.5, 0.5], order: 3, p: 1.0 }.sample(&mut rng(seed));
         assert!(f.coefficients.len() == 20 && f.coefficients.iter().all(|c| c.abs() <= 0.5), "{f:?}");
-        let c = RandomBrightnessContrast { multiplier: [0.75, 1.25], shift: [0.0, 0.0], p: 1.0 }.sample(&mut rng(seed));
+        let c = RandomBrightnessContrast { multiplier: [0.75, 1.25], shift: [0.0, 0.0], p: 1.0 }
+            .sample(&mut rng(seed));
         assert!((0.75..=1.25).contains(&c.multiplier), "{c:?}");
     }
-    assert_eq!(RandomGamma { log_gamma: [-0.3, 0.3], p: 0.0, rescale: false, invert: false }.sample(&mut rng(1)).gamma, 1.0);
-    assert_eq!(RandomNoise { std: [0.1, 0.2], mean: [0.0, 0.0], p: 0.0 }.sample(&mut rng(1)), Noise { std: 0.0, mean: 0.0, seed: 0 });
-    assert!(RandomBiasField { coefficients: [-0.5, 0.5], order: 3, p: 0.0 }.sample(&mut rng(1)).coefficients.iter().all(|&c| c == 0.0));
+    assert_eq!(
+        RandomGamma { log_gamma: [-0.3, 0.3], p: 0.0, rescale: false, invert: false }
+            .sample(&mut rng(1))
+            .gamma,
+        1.0
+    );
+    assert_eq!(
+        RandomNoise { std: [0.1, 0.2], mean: [0.0, 0.0], p: 0.0 }.sample(&mut rng(1)),
+        Noise { std: 0.0, mean: 0.0, seed: 0 }
+    );
+    assert!(
+        RandomBiasField { coefficients: [-0.5, 0.5], order: 3, p: 0.0 }
+            .sample(&mut rng(1))
+            .coefficients
+            .iter()
+            .all(|&c| c == 0.0)
+    );
 }
 
 #[test]
@@ -157,10 +177,15 @@ fn a_draw_is_the_concrete_op_and_applies_to_images_only() {
         let node = op(name, params);
         assert_eq!(node.draw_applies_to(), &[Kind::Image], "{name}");
         assert_eq!(node.output_kind(&std::collections::BTreeMap::new()).expect("kind"), Kind::Draw);
-        let Value::Draw(draw) = run(node.as_ref(), vec![]).expect("draw") else { panic!("{name}: not a draw") };
+        let Value::Draw(draw) = run(node.as_ref(), vec![]).expect("draw") else {
+            panic!("{name}: not a draw")
+        };
         // Drawn twice with the same seed: the same op.
         let Value::Draw(again) = run(node.as_ref(), vec![]).expect("draw") else { panic!("not a draw") };
-        assert_eq!(serde_json::to_string(draw.as_ref()).expect("ser"), serde_json::to_string(again.as_ref()).expect("ser"));
+        assert_eq!(
+            serde_json::to_string(draw.as_ref()).expect("ser"),
+            serde_json::to_string(again.as_ref()).expect("ser")
+        );
         // The draw serialises as the deterministic op, parses back, and runs on the image.
         let json = serde_json::to_value(draw.as_ref()).expect("ser");
         let back: Box<dyn Op> = serde_json::from_value(json.clone()).expect("the draw parses back");
@@ -176,7 +201,9 @@ fn a_draw_is_the_concrete_op_and_applies_to_images_only() {
         Arc::new(BiasField { coefficients: vec![0.0; 20], order: 3 }),
     ] {
         let input = Arc::new(v.clone());
-        let out = expect_volume(run(neutral.as_ref(), vec![("volume", Value::Volume(input.clone()))]).expect("run"));
+        let out = expect_volume(
+            run(neutral.as_ref(), vec![("volume", Value::Volume(input.clone()))]).expect("run"),
+        );
         assert!(Arc::ptr_eq(&out, &input));
     }
 }

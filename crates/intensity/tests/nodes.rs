@@ -33,7 +33,10 @@ fn every_node_on_the_sample() {
         assert_eq!(node.ports()[0], Port::IMAGE, "{name}: intensity ops take an image");
         let out = expect_volume(run(node.as_ref(), vec![("volume", vol(v.clone()))]).expect(name));
         assert_eq!(out.affine, v.affine, "{name}");
-        insta::assert_json_snapshot!(name, serde_json::json!({"op": op_name, "params": params, "output": summary(&out)}));
+        insta::assert_json_snapshot!(
+            name,
+            serde_json::json!({"op": op_name, "params": params, "output": summary(&out)})
+        );
     }
 }
 
@@ -42,14 +45,21 @@ fn masked_nodes_on_the_sample() {
     let v = anatomy();
     let mask = label_from(&v, &[40.0]);
     for (name, op_name, params) in [
-        ("percentile_clip_mask", "percentile_clip", serde_json::json!({"lower": 2, "upper": 98, "over": "mask"})),
+        (
+            "percentile_clip_mask",
+            "percentile_clip",
+            serde_json::json!({"lower": 2, "upper": 98, "over": "mask"}),
+        ),
         ("normalize_mask", "normalize", serde_json::json!({"over": "mask"})),
     ] {
         let node = op(op_name, params.clone());
         let out = expect_volume(
             run(node.as_ref(), vec![("volume", vol(v.clone())), ("mask", vol(mask.clone()))]).expect(name),
         );
-        insta::assert_json_snapshot!(name, serde_json::json!({"op": op_name, "params": params, "output": summary(&out)}));
+        insta::assert_json_snapshot!(
+            name,
+            serde_json::json!({"op": op_name, "params": params, "output": summary(&out)})
+        );
     }
 }
 
@@ -71,7 +81,8 @@ fn mask_wiring_mistakes_are_errors() {
     let mask = label_from(&v, &[40.0]);
     // A mask without over: mask, over: mask without a mask, a mask on another grid.
     let node = op("normalize", serde_json::json!({"over": "nonzero"}));
-    let err = run(node.as_ref(), vec![("volume", vol(v.clone())), ("mask", vol(mask.clone()))]).expect_err("mask");
+    let err =
+        run(node.as_ref(), vec![("volume", vol(v.clone())), ("mask", vol(mask.clone()))]).expect_err("mask");
     assert!(matches!(&err, OpError::Input { port, .. } if port == "mask"), "{err}");
     let node = op("percentile_clip", serde_json::json!({"over": "mask"}));
     let err = run(node.as_ref(), vec![("volume", vol(v.clone()))]).expect_err("no mask");
@@ -118,8 +129,11 @@ fn bad_parameters_name_the_parameter() {
         assert!(matches!(&err, OpError::Param { param: p, .. } if *p == param), "{name} {params}: {err}");
     }
     // Unknown fields are refused when the graph is parsed.
-    for (name, params) in [("clip", json!({"min": 0, "max": 1, "mni": 0})), ("random_gamma", json!({"gama": 1}))] {
-        let parsed: Result<Box<dyn voxflow_core::Op>, _> = serde_json::from_value(json!({"op": name, "params": params}));
+    for (name, params) in
+        [("clip", json!({"min": 0, "max": 1, "mni": 0})), ("random_gamma", json!({"gama": 1}))]
+    {
+        let parsed: Result<Box<dyn voxflow_core::Op>, _> =
+            serde_json::from_value(json!({"op": name, "params": params}));
         assert!(parsed.is_err(), "{name}");
     }
 }

@@ -60,11 +60,25 @@ fn zscore_variants_equal_numpy() {
     let cases = [
         (
             serde_json::json!({"ddof": 1}),
-            [-1.464_290_022_850_036_6, 0.714_425_265_789_032, 0.478_513_330_221_176_15, -1.505_921_483_039_856, 1.519_301_056_861_877_4, 1.436_038_017_272_949_2],
+            [
+                -1.464_290_022_850_036_6,
+                0.714_425_265_789_032,
+                0.478_513_330_221_176_15,
+                -1.505_921_483_039_856,
+                1.519_301_056_861_877_4,
+                1.436_038_017_272_949_2,
+            ],
         ),
         (
             serde_json::json!({"over": "all"}),
-            [-1.464_293_241_500_854_5, 0.714_427_053_928_375_2, 0.478_514_611_721_038_8, -1.505_924_820_899_963_4, 1.519_304_752_349_853_5, 1.436_041_593_551_635_7],
+            [
+                -1.464_293_241_500_854_5,
+                0.714_427_053_928_375_2,
+                0.478_514_611_721_038_8,
+                -1.505_924_820_899_963_4,
+                1.519_304_752_349_853_5,
+                1.436_041_593_551_635_7,
+            ],
         ),
     ];
     for (json, expected) in cases {
@@ -77,14 +91,28 @@ fn zscore_variants_equal_numpy() {
 fn minmax_equals_numpy() {
     let v = anatomy();
     let out = normalize(frame(&v), &params(serde_json::json!({"mode": "minmax"})), None).expect("minmax");
-    let expected = [0.023_529_415_950_179_1, 0.639_215_648_174_285_9, 0.572_548_985_481_262_2, 0.011_764_707_975_089_55, 0.866_666_615_009_307_9, 0.843_137_323_856_353_8];
+    let expected = [
+        0.023_529_415_950_179_1,
+        0.639_215_648_174_285_9,
+        0.572_548_985_481_262_2,
+        0.011_764_707_975_089_55,
+        0.866_666_615_009_307_9,
+        0.843_137_323_856_353_8,
+    ];
     assert_close(&at(&out.view(), &PROBES), &expected, 1e-5, 1e-6, "probes");
     let (sum, _) = sums(&out.view());
     assert_close(&[sum], &[93_528.109_542_288_82], 1e-5, 0.0, "sum (manifest case normalize_minmax)");
 
     let out = normalize(frame(&v), &params(serde_json::json!({"mode": "minmax", "range": [-1, 1]})), None)
         .expect("minmax");
-    let expected = [-0.952_941_179_275_512_7, 0.278_431_296_348_571_8, 0.145_097_970_962_524_41, -0.976_470_589_637_756_3, 0.733_333_230_018_615_7, 0.686_274_647_712_707_5];
+    let expected = [
+        -0.952_941_179_275_512_7,
+        0.278_431_296_348_571_8,
+        0.145_097_970_962_524_41,
+        -0.976_470_589_637_756_3,
+        0.733_333_230_018_615_7,
+        0.686_274_647_712_707_5,
+    ];
     assert_close(&at(&out.view(), &PROBES), &expected, 1e-5, 1e-6, "probes [-1, 1]");
 }
 
@@ -136,7 +164,9 @@ fn mask_input_restricts_the_statistics() {
     let labels = label_from(&v, &[40.0, 70.0]);
     // Labels 2 only (x > 70).
     let node = op("normalize", serde_json::json!({"over": "mask", "labels": [2]}));
-    let out = common::expect_volume(run(node.as_ref(), vec![("volume", vol(v.clone())), ("mask", vol(labels))]).expect("run"));
+    let out = common::expect_volume(
+        run(node.as_ref(), vec![("volume", vol(v.clone())), ("mask", vol(labels))]).expect("run"),
+    );
     let x = frame(&v);
     let sel: Vec<f64> = x.iter().filter(|&&x| x > 70.0).map(|&x| f64::from(x)).collect();
     let mean = sel.iter().sum::<f64>() / sel.len() as f64;
@@ -154,7 +184,8 @@ fn bad_params_are_rejected() {
         (serde_json::json!({"ddof": 2}), "ddof"),
     ];
     for (json, name) in bad {
-        let err = normalize(Array3::zeros((2, 2, 2)).view(), &params(json.clone()), None).expect_err("rejected");
+        let err =
+            normalize(Array3::zeros((2, 2, 2)).view(), &params(json.clone()), None).expect_err("rejected");
         assert!(matches!(err, IntensityError::Param { param, .. } if param == name), "{json}: {err}");
     }
     assert!(serde_json::from_value::<Normalize>(serde_json::json!({"mean": true})).is_err());

@@ -19,7 +19,10 @@ fn small_arrays_equal_numpy_exactly() {
     let cases: &[(&[f32], [f64; 6])] = &[
         (&[3.0], [3.0; 6]),
         (&[2.0, 2.0, 2.0, 2.0], [2.0; 6]),
-        (&[5.0, 1.0, 4.0, 1.0, 3.0, 9.0, 2.0, 6.0], [1.0, 1.0, 2.3309999999999995, 3.5, 7.949999999999998, 9.0]),
+        (
+            &[5.0, 1.0, 4.0, 1.0, 3.0, 9.0, 2.0, 6.0],
+            [1.0, 1.0, 2.3309999999999995, 3.5, 7.949999999999998, 9.0],
+        ),
         (
             &[-0.0, 0.0, -1.5, 1e30, -1e30, 7.25, 7.25],
             [
@@ -85,10 +88,22 @@ fn percentile_clip_matches_the_scipy_reference_case() {
 fn bad_input_is_a_typed_error() {
     let v = anatomy();
     let f = frame(&v);
-    assert!(matches!(percentile_clip(f, 95.0, 5.0, Region::All), Err(IntensityError::Param { param: "upper", .. })));
-    assert!(matches!(percentile_clip(f, 50.0, 50.0, Region::All), Err(IntensityError::Param { param: "upper", .. })));
-    assert!(matches!(percentile_clip(f, -1.0, 50.0, Region::All), Err(IntensityError::Param { param: "lower", .. })));
-    assert!(matches!(percentile_clip(f, 1.0, 101.0, Region::All), Err(IntensityError::Param { param: "upper", .. })));
+    assert!(matches!(
+        percentile_clip(f, 95.0, 5.0, Region::All),
+        Err(IntensityError::Param { param: "upper", .. })
+    ));
+    assert!(matches!(
+        percentile_clip(f, 50.0, 50.0, Region::All),
+        Err(IntensityError::Param { param: "upper", .. })
+    ));
+    assert!(matches!(
+        percentile_clip(f, -1.0, 50.0, Region::All),
+        Err(IntensityError::Param { param: "lower", .. })
+    ));
+    assert!(matches!(
+        percentile_clip(f, 1.0, 101.0, Region::All),
+        Err(IntensityError::Param { param: "upper", .. })
+    ));
     let empty = f.mapv(|_| false);
     assert!(matches!(
         percentile_clip(f, 5.0, 95.0, Region::Mask(empty.view())),
@@ -103,7 +118,9 @@ fn bad_input_is_a_typed_error() {
 #[test]
 fn same_result_for_one_and_two_threads() {
     let v = anatomy();
-    let one = common::with_threads(1, || percentile_clip(frame(&v), 2.0, 98.0, Region::Nonzero).expect("clip"));
-    let two = common::with_threads(2, || percentile_clip(frame(&v), 2.0, 98.0, Region::Nonzero).expect("clip"));
+    let one =
+        common::with_threads(1, || percentile_clip(frame(&v), 2.0, 98.0, Region::Nonzero).expect("clip"));
+    let two =
+        common::with_threads(2, || percentile_clip(frame(&v), 2.0, 98.0, Region::Nonzero).expect("clip"));
     assert_eq!(one, two);
 }

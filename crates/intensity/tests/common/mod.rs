@@ -29,7 +29,9 @@ pub fn frame(v: &Volume) -> ArrayView3<'_, f32> {
 
 /// The small synthetic volume of `gen_reference.py`: `((7i + 13j + 29k) % 17) - 8 + 0.25 i`.
 pub fn synthetic(shape: [usize; 3]) -> Array3<f32> {
-    Array3::from_shape_fn(shape.f(), |(i, j, k)| ((7 * i + 13 * j + 29 * k) % 17) as f32 - 8.0 + 0.25 * i as f32)
+    Array3::from_shape_fn(shape.f(), |(i, j, k)| {
+        ((7 * i + 13 * j + 29 * k) % 17) as f32 - 8.0 + 0.25 * i as f32
+    })
 }
 
 pub fn image(data: Array3<f32>, spacing: f64) -> Volume {
@@ -140,7 +142,8 @@ pub fn at(a: &ArrayView3<'_, f32>, idx: &[[usize; 3]]) -> Vec<f64> {
     idx.iter().map(|&[i, j, k]| f64::from(a[[i, j, k]])).collect()
 }
 
-pub const PROBES: [[usize; 3]; 6] = [[0, 0, 0], [28, 33, 28], [10, 50, 20], [56, 66, 55], [40, 12, 30], [20, 30, 40]];
+pub const PROBES: [[usize; 3]; 6] =
+    [[0, 0, 0], [28, 33, 28], [10, 50, 20], [56, 66, 55], [40, 12, 30], [20, 30, 40]];
 
 /// Sum and sum of absolute values, in f64.
 pub fn sums(a: &ArrayView3<'_, f32>) -> (f64, f64) {
