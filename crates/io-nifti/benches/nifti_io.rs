@@ -11,6 +11,8 @@ use voxflow_core::{Affine, Kind, Volume};
 use voxflow_io_nifti::{WriteOptions, read, write};
 
 fn main() {
+    // Build the phantom and its files before any timing starts.
+    LazyLock::force(&FIXTURE);
     divan::main();
 }
 

@@ -43,7 +43,7 @@ impl Default for WriteOptions {
 /// Uncompressed bytes per gzip member.
 const MEMBER_BYTES: usize = 4 << 20;
 /// Bytes converted per write call for uncompressed output.
-const PLAIN_CHUNK: usize = 1 << 18;
+const PLAIN_CHUNK: usize = 1 << 20;
 
 /// Writes `volume` to `path`: `.nii` or `.nii.gz` by the name's extension. Atomic: the data
 /// goes to a temporary file in the same directory, renamed over `path` only when complete.
@@ -72,7 +72,7 @@ pub fn write(path: impl AsRef<Path>, volume: &Volume, options: &WriteOptions) ->
     }
     let mut tmp = builder.tempfile_in(dir).map_err(io)?;
     {
-        let mut sink = BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+        let mut sink = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
         write_impl(&mut sink, volume, options, gzip, path)?;
         sink.flush().map_err(io)?;
     }
