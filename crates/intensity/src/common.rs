@@ -208,8 +208,8 @@ fn for_lanes(data: &[f32], mut step: impl FnMut(usize, usize, f32)) {
     let blocks = data.chunks_exact(LANES);
     let rest = blocks.remainder();
     for (c, block) in blocks.enumerate() {
-        for l in 0..LANES {
-            step(l, c * LANES + l, block[l]);
+        for (l, &v) in block.iter().enumerate() {
+            step(l, c * LANES + l, v);
         }
     }
     let base = data.len() - rest.len();

@@ -1,6 +1,9 @@
 //! Augmentations against their definitions: gamma (TorchIO), noise, bias field (TorchIO),
 //! brightness/contrast, and the random ops' draws.
 
+// Reference tables printed by gen_reference.py, kept as printed.
+#![allow(clippy::unreadable_literal, clippy::excessive_precision)]
+
 mod common;
 
 use common::{anatomy, assert_close, expect_volume, frame, op, run, synthetic, vol};

@@ -1,5 +1,8 @@
 //! `blur` against scipy.ndimage.gaussian_filter (values from `gen_reference.py`).
 
+// Reference tables printed by gen_reference.py, kept as printed.
+#![allow(clippy::unreadable_literal, clippy::excessive_precision)]
+
 mod common;
 
 use common::{PROBES, anatomy, assert_close, at, expect_volume, frame, image, op, run, sums, synthetic, vol};

@@ -97,7 +97,7 @@ pub fn summary(v: &Volume) -> serde_json::Value {
     let (mut sum, mut sq, mut min, mut max) = (0.0f64, 0.0f64, f64::INFINITY, f64::NEG_INFINITY);
     let mut hash = 0xcbf2_9ce4_8422_2325u64;
     let mut nonfinite = 0u64;
-    for &x in a.t().iter() {
+    for &x in &a.t() {
         if !x.is_finite() {
             nonfinite += 1;
             continue;
