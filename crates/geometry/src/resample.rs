@@ -14,6 +14,7 @@
 //! the number of threads.
 
 pub mod boundary;
+pub mod fast;
 pub mod spline;
 
 use crate::GeometryError;
@@ -217,6 +218,17 @@ fn contiguous<T: Clone>(input: ArrayView3<'_, T>) -> CowArray<'_, T, Ix3> {
     }
 }
 
+/// The fast path's view of an input buffer.
+fn grid_of<'a>(src: &'a CowArray<'_, f32, Ix3>) -> fast::Grid<'a> {
+    let sh = src.shape();
+    let st = src.strides();
+    fast::Grid {
+        data: src.as_slice_memory_order().expect("contiguous"),
+        shape: [sh[0], sh[1], sh[2]],
+        strides: [st[0] as usize, st[1] as usize, st[2] as usize],
+    }
+}
+
 /// The three axis rules of an input buffer.
 fn rules<T>(input: &CowArray<'_, T, Ix3>, mode: BoundaryMode) -> [AxisRule; 3] {
     let shape = input.shape();
@@ -270,6 +282,62 @@ fn fill_grid<T: Copy + Send + Sync + Default>(
     out
 }
 
+/// Like [`fill_grid`] for images without a displacement field: `row(base, step, y, z, out)`
+/// fills one output row, whose input coordinates are `base + x · step`.
+fn fill_rows(
+    shape: [usize; 3],
+    m: &Matrix4<f64>,
+    row: impl Fn([f64; 3], [f64; 3], [f64; 2], &mut [f32]) + Sync,
+) -> Array3<f32> {
+    let [nx, ny, nz] = shape;
+    let mut out = Array3::zeros((nx, ny, nz).f());
+    if nx * ny * nz == 0 {
+        return out;
+    }
+    let step: [f64; 3] = std::array::from_fn(|a| m[(a, 0)]);
+    let slice = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
+    slice.par_chunks_mut(nx * ny).enumerate().for_each(|(z, plane)| {
+        let zf = z as f64;
+        for (y, out_row) in plane.chunks_mut(nx).enumerate() {
+            let yf = y as f64;
+            let base: [f64; 3] = std::array::from_fn(|a| m[(a, 3)] + m[(a, 1)] * yf + m[(a, 2)] * zf);
+            row(base, step, [yf, zf], out_row);
+        }
+    });
+    out
+}
+
+/// Fills a row: the interior with `fast` (returns how many it filled), the rest with `slow`
+/// (the general path at scipy's coordinate).
+fn split_row(
+    m: &Matrix4<f64>,
+    base: [f64; 3],
+    step: [f64; 3],
+    [yf, zf]: [f64; 2],
+    lo: [f64; 3],
+    hi: [f64; 3],
+    out: &mut [f32],
+    fast: impl Fn([f64; 3], [f64; 3], usize, &mut [f32]) -> usize,
+    slow: impl Fn([f64; 3]) -> f32,
+) {
+    let nx = out.len();
+    let (x0, x1) = fast::interior(base, step, lo, hi, nx);
+    let done = if x1 > x0 { x0 + fast(base, step, x0, &mut out[x0..x1]) } else { 0 };
+    // scipy's coordinate (offset, then x, y, z terms), for the general path.
+    let cy: [f64; 3] = std::array::from_fn(|a| m[(a, 1)] * yf);
+    let cz: [f64; 3] = std::array::from_fn(|a| m[(a, 2)] * zf);
+    let coord = |x: usize| -> [f64; 3] {
+        let xf = x as f64;
+        std::array::from_fn(|a| m[(a, 3)] + step[a] * xf + cy[a] + cz[a])
+    };
+    let skip = if x1 > x0 { x0..done } else { 0..0 };
+    for (x, dst) in out.iter_mut().enumerate() {
+        if !skip.contains(&x) {
+            *dst = slow(coord(x));
+        }
+    }
+}
+
 /// The voxel-space resample of an image (scipy's `affine_transform` with a 4x4 matrix): the
 /// kernel behind every image resample.
 #[must_use]
@@ -308,15 +376,56 @@ pub fn transform_image(
             let src = contiguous(input);
             let axes = rules(&src, mode);
             let data = src.as_slice_memory_order().expect("contiguous");
-            fill_grid(shape, out_to_in, field, |c| sample_linear(data, &axes, c, cval).unwrap_or(cval32))
+            if field.is_some() {
+                return fill_grid(shape, out_to_in, field, |c| {
+                    sample_linear(data, &axes, c, cval).unwrap_or(cval32)
+                });
+            }
+            let g = grid_of(&src);
+            let hi = g.shape.map(|n| n as f64 - 1.0);
+            fill_rows(shape, out_to_in, |base, step, yz, out| {
+                split_row(
+                    out_to_in,
+                    base,
+                    step,
+                    yz,
+                    [0.0; 3],
+                    hi,
+                    out,
+                    |b, s, x0, o| fast::linear_row(&g, b, s, x0, o),
+                    |c| sample_linear(data, &axes, c, cval).unwrap_or(cval32),
+                );
+            })
         }
         Order::Cubic => {
             let (coeffs, pad) = cubic_coefficients(input, mode, cval);
             let axes = rules(&CowArray::from(coeffs.view()), mode);
             let data = coeffs.as_slice_memory_order().expect("coefficients are contiguous");
             let pad = pad as f64;
-            fill_grid(shape, out_to_in, field, |c| {
+            let slow = |c: [f64; 3]| {
                 sample_cubic(data, &axes, [c[0] + pad, c[1] + pad, c[2] + pad], cval, pad).unwrap_or(cval32)
+            };
+            if field.is_some() {
+                return fill_grid(shape, out_to_in, field, slow);
+            }
+            let cow = CowArray::from(coeffs.view());
+            let g = grid_of(&cow);
+            // The window [floor(c) - 1, floor(c) + 2] inside: 1 <= c + pad < n - 2.
+            let lo = [1.0 - pad; 3];
+            let hi = g.shape.map(|n| n as f64 - 2.0 - pad);
+            let shifted = |b: [f64; 3]| [b[0] + pad, b[1] + pad, b[2] + pad];
+            fill_rows(shape, out_to_in, |base, step, yz, out| {
+                split_row(
+                    out_to_in,
+                    base,
+                    step,
+                    yz,
+                    lo,
+                    hi,
+                    out,
+                    |b, s, x0, o| fast::cubic_row(&g, shifted(b), s, x0, o),
+                    slow,
+                );
             })
         }
     }
