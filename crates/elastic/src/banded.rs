@@ -51,7 +51,11 @@ impl Banded {
     /// Applies the map to a contiguous line.
     pub(crate) fn apply_slice(&self, input: &[f64], out: &mut [f64]) {
         for (o, &(start, offset, len)) in out.iter_mut().zip(&self.rows) {
-            *o = self.weights[offset..offset + len].iter().zip(&input[start..start + len]).map(|(w, x)| w * x).sum();
+            *o = self.weights[offset..offset + len]
+                .iter()
+                .zip(&input[start..start + len])
+                .map(|(w, x)| w * x)
+                .sum();
         }
     }
 
@@ -90,7 +94,12 @@ pub(crate) fn along(input: ArrayView3<'_, f64>, axis: usize, map: &Banded) -> Ar
 
 /// Like [`along`], writing into `out` (converted to f32 on the fly when `out` is f32 is not
 /// needed: the caller converts).
-pub(crate) fn along_into(input: ArrayView3<'_, f64>, axis: usize, map: &Banded, mut out: ArrayViewMut3<'_, f64>) {
+pub(crate) fn along_into(
+    input: ArrayView3<'_, f64>,
+    axis: usize,
+    map: &Banded,
+    mut out: ArrayViewMut3<'_, f64>,
+) {
     Zip::from(out.lanes_mut(Axis(axis))).and(input.lanes(Axis(axis))).par_for_each(|o, i| {
         let mut buf = Vec::new();
         map.apply_lane(i, o, &mut buf);
@@ -109,8 +118,11 @@ pub(crate) fn along_x_into_f32(input: ArrayView3<'_, f64>, map: &Banded, mut out
             buf.as_slice()
         };
         for (o, &(start, offset, len)) in o.iter_mut().zip(&map.rows) {
-            let v: f64 =
-                map.weights[offset..offset + len].iter().zip(&input[start..start + len]).map(|(w, x)| w * x).sum();
+            let v: f64 = map.weights[offset..offset + len]
+                .iter()
+                .zip(&input[start..start + len])
+                .map(|(w, x)| w * x)
+                .sum();
             *o = v as f32;
         }
     });

@@ -50,7 +50,10 @@ impl ControlGridParams {
             return Err(ElasticError::param("num_control_points", format!("must be in 4..=1024, got {m}")));
         }
         if let Some(d) = self.max_displacement.iter().find(|d| !(d.is_finite() && **d >= 0.0)) {
-            return Err(ElasticError::param("max_displacement", format!("must be finite and >= 0 mm, got {d}")));
+            return Err(ElasticError::param(
+                "max_displacement",
+                format!("must be finite and >= 0 mm, got {d}"),
+            ));
         }
         if self.locked_borders > 2 {
             return Err(ElasticError::param(
@@ -82,7 +85,8 @@ impl ControlGridParams {
                         let max = self.max_displacement[c];
                         let v = uniform(&mut rng, [-max, max]);
                         // Draw even for locked points, so the stream does not depend on them.
-                        let is_locked = [(x, mx), (y, my), (z, mz)].iter().any(|&(i, m)| i < locked || i >= m - locked);
+                        let is_locked =
+                            [(x, mx), (y, my), (z, mz)].iter().any(|&(i, m)| i < locked || i >= m - locked);
                         coarse[[x, y, z, c]] = if is_locked { 0.0 } else { v };
                     }
                 }

@@ -23,15 +23,16 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, PoisonError};
 use voxflow_core::{
-    BoundaryMode, Deferred, Fill, Inputs, Interpolation, Kind, Op, OpError, Port, ResampleSpec, RunContext,
-    Value, Volume,
+    Deferred, Inputs, Interpolation, Kind, Op, OpError, Port, ResampleSpec, RunContext, Value, Volume,
 };
+use voxflow_geometry::spatial::{NoOtherParams, Resampling};
 
 /// Which field model, with its parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Model {
     /// No deformation (what `random_elastic` draws when its probability says skip).
+    #[default]
     Identity,
     /// The tutorial's smoothed-noise model ([`crate::simard`]).
     Simard(SimardParams),
@@ -59,59 +60,6 @@ impl Model {
     }
 }
 
-/// How the deformed volume is interpolated.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Resampling {
-    /// For images: `linear` (default, as the tutorial) or `cubic`, `nearest`.
-    pub interpolation: Interpolation,
-    /// For label maps: `nearest` (default, as the tutorial) or `label` (one-hot linear).
-    pub label_interpolation: Interpolation,
-    /// What lies outside the volume (scipy mode names). Default `constant`.
-    pub mode: BoundaryMode,
-    /// Image value outside the volume: a number (the tutorial uses 0.1) or `"minimum"`.
-    /// Default 0.
-    pub fill: Fill,
-    /// Label outside the volume. Default 0.
-    pub label_fill: Fill,
-}
-
-impl Default for Resampling {
-    fn default() -> Self {
-        Resampling {
-            interpolation: Interpolation::Linear,
-            label_interpolation: Interpolation::Nearest,
-            mode: BoundaryMode::Constant,
-            fill: Fill::Value(0.0),
-            label_fill: Fill::Value(0.0),
-        }
-    }
-}
-
-impl Resampling {
-    fn validate(&self) -> Result<(), ElasticError> {
-        if matches!(self.interpolation, Interpolation::Label) {
-            return Err(ElasticError::param("interpolation", "`label` is for label maps (label_interpolation)"));
-        }
-        if matches!(self.label_interpolation, Interpolation::Linear | Interpolation::Cubic) {
-            return Err(ElasticError::param(
-                "label_interpolation",
-                "label maps take `nearest` or `label`, never new values",
-            ));
-        }
-        Ok(())
-    }
-
-    /// The identity resample of `volume` with these settings (by the volume's kind).
-    #[must_use]
-    pub fn identity_spec(&self, volume: &Volume) -> ResampleSpec {
-        match volume.kind() {
-            Kind::Label => ResampleSpec::identity(volume, self.label_interpolation, self.mode, self.label_fill),
-            _ => ResampleSpec::identity(volume, self.interpolation, self.mode, self.fill),
-        }
-    }
-}
-
 type CacheKey = ([usize; 3], [u64; 3]);
 
 /// The generated field, kept inside a drawn op so every branch that applies it shares it.
@@ -127,10 +75,13 @@ impl std::fmt::Debug for FieldCache {
 /// A concrete elastic deformation: a model, its parameters and the seed of its noise.
 ///
 /// ```json
-/// {"name": "warp", "op": "elastic", "params": {"model": {"type": "simard", "alpha": 4, "sigma": 35}, "seed": 7, "resampling": {"fill": 0.1}}}
+/// {"name": "warp", "op": "elastic", "params": {"model": {"type": "simard", "alpha": 4, "sigma": 35}, "seed": 7, "fill": 0.1}}
 /// ```
+///
+/// The resampling settings ([`Resampling`]: `interpolation` (images, default `linear`),
+/// `label_interpolation` (default `nearest`), `mode`, `fill`, `label_fill`) sit beside the
+/// model, as in every spatial op.
 #[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Elastic {
     /// The field model and its parameters.
     pub model: Model,
@@ -138,16 +89,12 @@ pub struct Elastic {
     #[serde(default)]
     pub seed: u64,
     /// Interpolation settings.
-    #[serde(default)]
+    #[serde(flatten)]
     pub resampling: Resampling,
+    #[serde(flatten, skip_serializing)]
+    pub rest: NoOtherParams,
     #[serde(skip)]
     cache: FieldCache,
-}
-
-impl Default for Model {
-    fn default() -> Self {
-        Model::Identity
-    }
 }
 
 impl Clone for Elastic {
@@ -165,12 +112,16 @@ impl PartialEq for Elastic {
 impl Elastic {
     #[must_use]
     pub fn new(model: Model, seed: u64, resampling: Resampling) -> Self {
-        Elastic { model, seed, resampling, cache: FieldCache::default() }
+        Elastic { model, seed, resampling, rest: NoOtherParams, cache: FieldCache::default() }
     }
 
     /// The dense displacement on a grid of `shape` with voxel `spacing` (mm): `[x, y, z, 3]`
     /// in voxels, or `None` when the model does not deform. Computed once per grid and cached.
-    pub fn field(&self, shape: [usize; 3], spacing: [f64; 3]) -> Result<Option<Arc<Array4<f32>>>, ElasticError> {
+    pub fn field(
+        &self,
+        shape: [usize; 3],
+        spacing: [f64; 3],
+    ) -> Result<Option<Arc<Array4<f32>>>, ElasticError> {
         self.model.validate()?;
         if self.model.is_identity() {
             return Ok(None);
@@ -192,10 +143,25 @@ impl Elastic {
         Ok(Some(field))
     }
 
+    /// Deforms a volume now (outside a graph): one resample through the geometry crate's core.
+    pub fn apply_to(&self, volume: &Volume) -> Result<Volume, ElasticError> {
+        self.resampling.validate()?;
+        let (interpolation, fill) = self.resampling.for_kind(volume.kind());
+        let mut spec = ResampleSpec::identity(volume, interpolation, self.resampling.mode, fill);
+        match self.field(spec.shape, voxflow_core::volume::spacing(&spec.affine))? {
+            None => Ok(volume.clone()),
+            Some(field) => {
+                spec.field = Some(field);
+                Ok(voxflow_geometry::resample::resample_volume(volume, &spec)?)
+            }
+        }
+    }
+
     /// Adds this deformation to a volume: the identity resample with the field, not yet done.
     /// `None` when the model does not deform.
     pub fn defer_volume(&self, volume: Arc<Volume>) -> Result<Value, ElasticError> {
-        let mut spec = self.resampling.identity_spec(&volume);
+        let (interpolation, fill) = self.resampling.for_kind(volume.kind());
+        let mut spec = ResampleSpec::identity(&volume, interpolation, self.resampling.mode, fill);
         match self.field(spec.shape, voxflow_core::volume::spacing(&spec.affine))? {
             None => Ok(Value::Volume(volume)),
             Some(field) => {
@@ -207,11 +173,27 @@ impl Elastic {
 
     /// Adds this deformation to a pending resample that has no field yet; the field lives on
     /// the pending output grid, so the matrix and the field make one resample.
+    /// As the geometry crate's `defer`, the chain keeps the finest interpolation asked along it,
+    /// and this op's mode and fill.
     pub fn defer_pending(&self, mut pending: Deferred) -> Result<Deferred, ElasticError> {
         debug_assert!(pending.spec.field.is_none());
+        let (interpolation, fill) = self.resampling.for_kind(pending.source.kind());
+        if rank(interpolation) > rank(pending.spec.interpolation) {
+            pending.spec.interpolation = interpolation;
+        }
+        pending.spec.mode = self.resampling.mode;
+        pending.spec.fill = fill;
         let spacing = voxflow_core::volume::spacing(&pending.spec.affine);
         pending.spec.field = self.field(pending.spec.shape, spacing)?;
         Ok(pending)
+    }
+}
+
+fn rank(i: Interpolation) -> u8 {
+    match i {
+        Interpolation::Nearest => 0,
+        Interpolation::Label | Interpolation::Linear => 1,
+        Interpolation::Cubic => 2,
     }
 }
 
@@ -266,7 +248,6 @@ impl Default for RandomModel {
 /// and a fresh seed; otherwise the identity. Apply the draw with `apply` to an image and its
 /// label map: they get the same field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RandomElastic {
     /// Probability of deforming at all. Default 1.
     #[serde(default = "one")]
@@ -275,8 +256,10 @@ pub struct RandomElastic {
     #[serde(default)]
     pub model: RandomModel,
     /// Interpolation settings, handed to the drawn op.
-    #[serde(default)]
+    #[serde(flatten)]
     pub resampling: Resampling,
+    #[serde(flatten, skip_serializing)]
+    pub rest: NoOtherParams,
 }
 
 fn one() -> f64 {
@@ -285,7 +268,12 @@ fn one() -> f64 {
 
 impl Default for RandomElastic {
     fn default() -> Self {
-        RandomElastic { p: 1.0, model: RandomModel::default(), resampling: Resampling::default() }
+        RandomElastic {
+            p: 1.0,
+            model: RandomModel::default(),
+            resampling: Resampling::default(),
+            rest: NoOtherParams,
+        }
     }
 }
 
@@ -299,7 +287,11 @@ impl RandomElastic {
             RandomModel::ControlGrid(params) => Model::ControlGrid(*params),
         };
         let seed = rng.random::<u64>();
-        if deform { Elastic::new(model, seed, self.resampling) } else { Elastic::new(Model::Identity, 0, self.resampling) }
+        if deform {
+            Elastic::new(model, seed, self.resampling)
+        } else {
+            Elastic::new(Model::Identity, 0, self.resampling)
+        }
     }
 }
 

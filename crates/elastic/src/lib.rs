@@ -18,7 +18,7 @@ mod per_axis;
 pub mod simard;
 
 pub use control_grid::{ControlGridParams, control_grid_field};
-pub use elastic::{Elastic, Model, RandomElastic, RandomModel, Resampling};
+pub use elastic::{Elastic, Model, RandomElastic, RandomModel};
 pub use error::ElasticError;
 pub use simard::{SimardParams, SimardRange, simard_field};
 

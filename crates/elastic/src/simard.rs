@@ -54,7 +54,10 @@ impl SimardParams {
             return Err(ElasticError::param("alpha", format!("must be finite, got {}", self.alpha)));
         }
         if !(self.sigma.is_finite() && self.sigma > 0.0 && self.sigma <= 1e4) {
-            return Err(ElasticError::param("sigma", format!("must be in (0, 10000] voxels, got {}", self.sigma)));
+            return Err(ElasticError::param(
+                "sigma",
+                format!("must be in (0, 10000] voxels, got {}", self.sigma),
+            ));
         }
         Ok(())
     }
@@ -80,8 +83,11 @@ impl SimardRange {
     /// Checks that both ranges are ordered and their bounds valid parameters.
     pub fn validate(&self) -> Result<(), ElasticError> {
         for (name, [lo, hi]) in [("alpha", self.alpha), ("sigma", self.sigma)] {
-            if !(lo <= hi) {
-                return Err(ElasticError::param(name, format!("range [{lo}, {hi}] is empty or not a number")));
+            if lo.partial_cmp(&hi).is_none_or(std::cmp::Ordering::is_gt) {
+                return Err(ElasticError::param(
+                    name,
+                    format!("range [{lo}, {hi}] is empty or not a number"),
+                ));
             }
         }
         SimardParams { alpha: self.alpha[0], sigma: self.sigma[0] }.validate()?;
@@ -105,7 +111,11 @@ pub fn coarse_step(sigma: f64) -> usize {
 }
 
 /// The dense Simard field on a grid of `shape`: `[x, y, z, 3]` (Fortran order), in voxels.
-pub fn simard_field(shape: [usize; 3], params: &SimardParams, seed: u64) -> Result<Array4<f32>, ElasticError> {
+pub fn simard_field(
+    shape: [usize; 3],
+    params: &SimardParams,
+    seed: u64,
+) -> Result<Array4<f32>, ElasticError> {
     params.validate()?;
     let mut field = Array4::<f32>::zeros((shape[0], shape[1], shape[2], 3).f());
     for (c, plane) in field.axis_iter_mut(Axis(3)).enumerate() {
@@ -174,7 +184,8 @@ fn axis_maps(n: usize, sigma: f64) -> [Banded; 3] {
     //    indices lo..=hi, which cover every voxel with Keys' four taps.
     let sigma_c = (sigma * sigma - ((s * s - 1) as f64) / 6.0).max(0.0).sqrt() / s as f64;
     let radius = (4.0 * sigma_c + 0.5) as isize;
-    let kernel: Vec<f64> = (-radius..=radius).map(|k| (-0.5 * (k * k) as f64 / (sigma_c * sigma_c)).exp()).collect();
+    let kernel: Vec<f64> =
+        (-radius..=radius).map(|k| (-0.5 * (k * k) as f64 / (sigma_c * sigma_c)).exp()).collect();
     let total: f64 = kernel.iter().sum();
     let lo: isize = -1;
     let hi = ((n.max(1) - 1) / s) as isize + 2;

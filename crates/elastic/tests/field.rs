@@ -2,6 +2,8 @@
 //! Gaussian, statistics against the tutorial's scipy method, determinism across thread counts,
 //! and the control grid's physical units.
 
+#![allow(clippy::unwrap_used)] // tests: a failure is the panic
+
 use ndarray::{Array3, ArrayView3, Axis, s};
 use voxflow_elastic::simard::{coarse_step, simard_noise, smooth};
 use voxflow_elastic::{ControlGridParams, SimardParams, control_grid_field, simard_field};
@@ -10,7 +12,8 @@ use voxflow_elastic::{ControlGridParams, SimardParams, control_grid_field, simar
 /// by direct separable convolution: the reference the fast path is measured against.
 fn exact_gaussian(input: ArrayView3<'_, f32>, sigma: f64) -> Array3<f64> {
     let radius = (4.0 * sigma + 0.5) as isize;
-    let kernel: Vec<f64> = (-radius..=radius).map(|k| (-0.5 * (k * k) as f64 / (sigma * sigma)).exp()).collect();
+    let kernel: Vec<f64> =
+        (-radius..=radius).map(|k| (-0.5 * (k * k) as f64 / (sigma * sigma)).exp()).collect();
     let total: f64 = kernel.iter().sum();
     let kernel: Vec<f64> = kernel.iter().map(|k| k / total).collect();
     let mut a = input.mapv(f64::from);
@@ -111,9 +114,14 @@ fn field_statistics_match_the_tutorial() {
             }
         }
         let (rms_mean, corr_mean) = (rms_sum / count, corr_sum / count);
-        println!("sigma {sigma}: rms {rms_mean:.6} (tutorial {rms_ref}), corr {corr_mean:.4} (tutorial {corr_ref})");
+        println!(
+            "sigma {sigma}: rms {rms_mean:.6} (tutorial {rms_ref}), corr {corr_mean:.4} (tutorial {corr_ref})"
+        );
         assert!((rms_mean / rms_ref - 1.0).abs() < rms_tol, "sigma {sigma}: rms {rms_mean} vs {rms_ref}");
-        assert!((corr_mean - corr_ref).abs() < 0.03, "sigma {sigma}: autocorrelation {corr_mean} vs {corr_ref}");
+        assert!(
+            (corr_mean - corr_ref).abs() < 0.03,
+            "sigma {sigma}: autocorrelation {corr_mean} vs {corr_ref}"
+        );
     }
 }
 
