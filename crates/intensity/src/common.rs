@@ -218,43 +218,49 @@ fn for_lanes(data: &[f32], mut step: impl FnMut(usize, usize, f32)) {
     }
 }
 
+/// One pass: per lane, the count, min, max, and the sums of `x - p` and `(x - p)²` around a
+/// pivot `p` (the chunk's first finite value in the region), which keeps the variance free of
+/// cancellation.
 #[inline]
 fn lane_moments(data: &[f32], inside: impl Fn(usize, f32) -> bool) -> Moments {
+    let Some(pivot) = data.iter().enumerate().find(|&(i, v)| v.is_finite() && inside(i, *v)).map(|(_, &v)| v)
+    else {
+        let mut bad = 0u64;
+        for (i, &v) in data.iter().enumerate() {
+            bad += u64::from(inside(i, v));
+        }
+        return Moments { nonfinite: bad, ..Moments::EMPTY };
+    };
+    let p = f64::from(pivot);
     let mut n = [0u64; LANES];
-    let mut sum = [0f64; LANES];
+    let mut s1 = [0f64; LANES];
+    let mut s2 = [0f64; LANES];
     let mut min = [f64::INFINITY; LANES];
     let mut max = [f64::NEG_INFINITY; LANES];
     let mut bad = [0u64; LANES];
     for_lanes(data, |l, i, v| {
         let r = inside(i, v);
         let keep = r && v.is_finite();
-        let x = if keep { f64::from(v) } else { 0.0 };
+        let x = f64::from(v);
+        let d = if keep { x - p } else { 0.0 };
         n[l] += u64::from(keep);
         bad[l] += u64::from(r && !keep);
-        sum[l] += x;
+        s1[l] += d;
+        s2[l] += d * d;
         min[l] = if keep && x < min[l] { x } else { min[l] };
         max[l] = if keep && x > max[l] { x } else { max[l] };
     });
     let count: u64 = n.iter().sum();
-    let nonfinite: u64 = bad.iter().sum();
-    if count == 0 {
-        return Moments { nonfinite, ..Moments::EMPTY };
-    }
-    let total = sum.iter().fold(0.0, |a, b| a + b);
-    let mean = total / count as f64;
-    let mut m2 = [0f64; LANES];
-    for_lanes(data, |l, i, v| {
-        let keep = inside(i, v) && v.is_finite();
-        let d = if keep { f64::from(v) - mean } else { 0.0 };
-        m2[l] += d * d;
-    });
+    let c = count as f64;
+    let s1 = s1.iter().fold(0.0, |a, b| a + b);
+    let s2 = s2.iter().fold(0.0, |a, b| a + b);
     Moments {
         n: count,
-        mean,
-        m2: m2.iter().fold(0.0, |a, b| a + b),
+        mean: p + s1 / c,
+        m2: (s2 - s1 * s1 / c).max(0.0),
         min: min.iter().copied().fold(f64::INFINITY, f64::min),
         max: max.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        nonfinite,
+        nonfinite: bad.iter().sum(),
     }
 }
 

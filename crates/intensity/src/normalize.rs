@@ -168,20 +168,19 @@ fn normalize_region(
         NanPolicy::Error => None,
         NanPolicy::Replace(v) => Some(v),
     };
-    let (offset, scale, low) = affine_map(&m, params);
+    let Output { offset, divisor, scale, low } = output_map(&m, params);
     let mut out = vec![0f32; data.len()];
+    // In f32 like numpy's `(x - mean) / std` on a float32 image (mean and std are float32
+    // scalars there too); the statistics themselves are f64.
     let nonfinite: u64 = out
         .par_chunks_mut(CHUNK)
         .zip(data.par_chunks(CHUNK))
         .map(|(o, i)| {
             let mut bad = 0u64;
             for (o, &v) in o.iter_mut().zip(i) {
-                *o = if v.is_finite() {
-                    ((f64::from(v) - offset) * scale + low) as f32
-                } else {
-                    bad += 1;
-                    replace.unwrap_or(v)
-                };
+                let finite = v.is_finite();
+                bad += u64::from(!finite);
+                *o = if finite { (v - offset) / divisor * scale + low } else { replace.unwrap_or(v) };
             }
             bad
         })
@@ -192,21 +191,26 @@ fn normalize_region(
     Ok(from_fortran(shape, out))
 }
 
-/// `(offset, scale, low)` such that the output is `(x - offset) · scale + low`.
-fn affine_map(m: &Moments, params: &Normalize) -> (f64, f64, f64) {
-    let usable = |d: f64| if d > 0.0 && d.is_finite() { d } else { 1.0 };
+/// The output is `(x - offset) / divisor · scale + low`, in f32.
+struct Output {
+    offset: f32,
+    divisor: f32,
+    scale: f32,
+    low: f32,
+}
+
+fn output_map(m: &Moments, params: &Normalize) -> Output {
+    let usable = |d: f64| if d > 0.0 && d.is_finite() && d as f32 > 0.0 { d } else { 1.0 };
     match params.mode {
         NormalizeMode::Zscore => {
             let mean = if m.n == 0 { 0.0 } else { m.mean };
             let std = m.variance(params.ddof).map_or(1.0, |v| usable(v.sqrt()));
-            (mean, 1.0 / std, 0.0)
+            Output { offset: mean as f32, divisor: std as f32, scale: 1.0, low: 0.0 }
         }
         NormalizeMode::Minmax => {
             let [lo, hi] = params.output_range();
-            if m.n == 0 {
-                return (0.0, 1.0, lo);
-            }
-            (m.min, (hi - lo) / usable(m.max - m.min), lo)
+            let (min, range) = if m.n == 0 { (0.0, 1.0) } else { (m.min, usable(m.max - m.min)) };
+            Output { offset: min as f32, divisor: range as f32, scale: (hi - lo) as f32, low: lo as f32 }
         }
     }
 }

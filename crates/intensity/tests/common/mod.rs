@@ -112,13 +112,17 @@ pub fn summary(v: &Volume) -> serde_json::Value {
         }
     }
     let mean = sum / n;
+    // Mean and std to 5 significant digits of the value range, so a mean that is ~0 by
+    // construction (a z-score) does not snapshot its rounding noise.
+    let unit = 1e-5 * min.abs().max(max.abs()).max(f64::MIN_POSITIVE);
+    let coarse = |v: f64| round_sig((v / unit).round() * unit, 5);
     json!({
         "shape": v.shape4(),
         "dtype": v.dtype().to_string(),
         "stored_dtype": v.stored_dtype.to_string(),
         "affine": (0..3).map(|r| (0..4).map(|c| round_sig(v.affine[(r, c)], 6)).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        "mean": round_sig(mean, 5),
-        "std": round_sig((sq / n - mean * mean).max(0.0).sqrt(), 5),
+        "mean": coarse(mean),
+        "std": coarse((sq / n - mean * mean).max(0.0).sqrt()),
         "min": round_sig(min, 5),
         "max": round_sig(max, 5),
         "nonfinite": nonfinite,
