@@ -219,13 +219,45 @@ fn int_scaling(values: &[f32], lo: f64, hi: f64) -> Result<(f64, f64), String> {
     Ok((slope, inter))
 }
 
-/// The voxels in Fortran (NIfTI file) order, borrowed when the array already is.
-fn fortran<T: Clone>(a: &Array4<T>) -> Cow<'_, [T]> {
+/// The voxels in Fortran (NIfTI file) order, borrowed when the array already is. A C-order
+/// array (what many ndarray constructors make) is transposed in cache-friendly blocks, in
+/// parallel; any other layout is gathered element by element.
+fn fortran<T: Copy + Send + Sync + Default>(a: &Array4<T>) -> Cow<'_, [T]> {
     let t = a.view().reversed_axes();
-    match t.to_slice() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(t.iter().cloned().collect()),
+    if let Some(s) = t.to_slice() {
+        return Cow::Borrowed(s);
     }
+    match a.as_slice() {
+        Some(c) => Cow::Owned(c_to_fortran(c, a.dim())),
+        None => Cow::Owned(t.iter().copied().collect()),
+    }
+}
+
+/// Transposes a C-order `[x, y, z, t]` slice into Fortran order. Output z-slices are filled
+/// `Z_BLOCK` at a time, so each input cache line (consecutive z) is read once.
+fn c_to_fortran<T: Copy + Send + Sync + Default>(
+    c: &[T],
+    (nx, ny, nz, nt): (usize, usize, usize, usize),
+) -> Vec<T> {
+    const Z_BLOCK: usize = 16;
+    let slab = nx * ny;
+    let mut out = vec![T::default(); c.len()];
+    out.par_chunks_mut(slab * nz).enumerate().for_each(|(t, frame)| {
+        frame.par_chunks_mut(slab * Z_BLOCK).enumerate().for_each(|(b, block)| {
+            let z0 = b * Z_BLOCK;
+            let bz = block.len() / slab;
+            for y in 0..ny {
+                for x in 0..nx {
+                    let base = ((x * ny + y) * nz + z0) * nt + t;
+                    let lane = c[base..].iter().step_by(nt).take(bz);
+                    for (dz, &v) in lane.enumerate() {
+                        block[dz * slab + y * nx + x] = v;
+                    }
+                }
+            }
+        });
+    });
+    out
 }
 
 struct Out<'s, 'p> {

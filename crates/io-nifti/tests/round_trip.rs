@@ -110,21 +110,25 @@ fn gzip_output_is_identical_for_any_thread_count() {
 
 #[test]
 fn c_order_arrays_are_written_in_nifti_order() {
-    let c = Array4::from_shape_fn((3, 4, 5, 2), |(x, y, z, t)| (x + 10 * y + 100 * z + 1000 * t) as f32);
-    let mut f = Array4::zeros((3, 4, 5, 2).f());
-    f.assign(&c);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (pc, pf) = (dir.path().join("c.nii"), dir.path().join("f.nii"));
     let vol = |a: Array4<f32>| Volume {
         voxels: Voxels::Image(a),
         affine: Affine::identity(),
         stored_dtype: DType::F32,
     };
-    write(&pc, &vol(c.clone()), &WriteOptions::default()).expect("writes");
-    write(&pf, &vol(f), &WriteOptions::default()).expect("writes");
-    assert_eq!(std::fs::read(&pc).expect("c"), std::fs::read(&pf).expect("f"));
-    let back = read(&pc, Kind::Image).expect("reads");
-    assert_eq!(back.voxels, Voxels::Image(c));
+    // Small, several blocks of z with a partial last one, and a 4D one.
+    for shape in [(3, 4, 5, 2), (19, 7, 37, 1), (6, 5, 33, 3)] {
+        let c =
+            Array4::from_shape_fn(shape, |(x, y, z, t)| (x + 100 * y + 10_000 * z + 1_000_000 * t) as f32);
+        let mut f = Array4::zeros(shape.f());
+        f.assign(&c);
+        let (pc, pf) = (dir.path().join("c.nii"), dir.path().join("f.nii"));
+        write(&pc, &vol(c.clone()), &WriteOptions::default()).expect("writes");
+        write(&pf, &vol(f), &WriteOptions::default()).expect("writes");
+        assert_eq!(std::fs::read(&pc).expect("c"), std::fs::read(&pf).expect("f"), "{shape:?}");
+        let back = read(&pc, Kind::Image).expect("reads");
+        assert_eq!(back.voxels, Voxels::Image(c));
+    }
 }
 
 #[test]
