@@ -24,7 +24,8 @@ const INPUT: [f32; 210] = [
 const F: [[f64; 3]; 3] = [[1.05, 0.1, 0.0], [-0.08, 0.95, 0.05], [0.02, 0.0, 1.1]];
 const T: [f64; 3] = [0.5, -1.0, 0.25];
 /// (description, op, numeric params, mode, expected shape, expected values)
-const CASES: &[(&str, &str, &[f64], &str, [usize; 3], &[f64])] = &[
+type Case = (&'static str, &'static str, &'static [f64], &'static str, [usize; 3], &'static [f64]);
+const CASES: &[Case] = &[
     (
         "rotate(17.0, (0, 1), reshape=False, order=1, constant)",
         "rotate",

@@ -23,7 +23,7 @@ const INPUT: [f32; 120] = [
 /// `in = M · out` (scipy `matrix=M[:3,:3], offset=M[:3,3]`).
 const MATRIX: [[f64; 4]; 3] = [[1.1, 0.2, 0.0, -1.3], [-0.15, 0.9, 0.1, -0.8], [0.05, 0.0, 1.2, -1.7]];
 /// `(order, mode, scipy.ndimage.affine_transform(INPUT, M[:, :3], offset=M[:, 3], output_shape=OUT_SHAPE, order=order, mode=mode, cval=CVAL))`, x fastest.
-const CASES: [(u8, &str, [f64; 210]); 21] = [
+static CASES: [(u8, &str, [f64; 210]); 21] = [
     (
         0,
         "constant",

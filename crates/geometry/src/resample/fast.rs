@@ -43,31 +43,41 @@ pub fn interior(base: [f64; 3], step: [f64; 3], lo: [f64; 3], hi: [f64; 3], nx: 
 
 /// Trilinear interpolation along a row interior: `out[i]` at `base + (x0 + i) · step`. Returns
 /// how many voxels it filled (all of `out` unless an index falls outside, which the interval
-/// excludes; the caller finishes any rest with the general path).
+/// excludes; the caller finishes any rest with the general path). When the row stays on one
+/// input z-plane (an in-plane transform), the plane above has weight 0 and is not read.
 pub fn linear_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &mut [f32]) -> usize {
     let [sx, sy, sz] = g.strides;
     let [nx, ny, nz] = g.shape;
     let data = g.data;
+    let planar = step[2] == 0.0 && base[2].fract() == 0.0;
+    let lerp = |a: f32, b: f32, t: f32| a + (b - a) * t;
     for (i, dst) in out.iter_mut().enumerate() {
         let xf = (x0 + i) as f64;
         let cx = base[0] + step[0] * xf;
         let cy = base[1] + step[1] * xf;
         let cz = base[2] + step[2] * xf;
-        // Non-negative inside the interval: truncation is the floor.
-        let (ix, iy, iz) = (cx as usize, cy as usize, cz as usize);
-        if ix + 1 >= nx || iy + 1 >= ny || iz + 1 >= nz || cx < 0.0 || cy < 0.0 || cz < 0.0 {
+        if !(cx >= 0.0 && cy >= 0.0 && cz >= 0.0) {
             return i;
         }
-        let tx = (cx - ix as f64) as f32;
-        let ty = (cy - iy as f64) as f32;
-        let tz = (cz - iz as f64) as f32;
+        // Non-negative: truncation is the floor.
+        let (ix, iy, iz) = (cx as i32 as usize, cy as i32 as usize, cz as i32 as usize);
+        if ix + 1 >= nx || iy + 1 >= ny || (iz + 1 >= nz && !planar) || iz >= nz {
+            return i;
+        }
+        let tx = (cx - f64::from(ix as i32)) as f32;
+        let ty = (cy - f64::from(iy as i32)) as f32;
         let o = ix * sx + iy * sy + iz * sz;
-        let lerp = |a: f32, b: f32, t: f32| a + (b - a) * t;
         let x00 = lerp(data[o], data[o + sx], tx);
         let x10 = lerp(data[o + sy], data[o + sx + sy], tx);
+        let lower = lerp(x00, x10, ty);
+        if planar {
+            *dst = lower;
+            continue;
+        }
+        let tz = (cz - f64::from(iz as i32)) as f32;
         let x01 = lerp(data[o + sz], data[o + sx + sz], tx);
         let x11 = lerp(data[o + sy + sz], data[o + sx + sy + sz], tx);
-        *dst = lerp(lerp(x00, x10, ty), lerp(x01, x11, ty), tz);
+        *dst = lerp(lower, lerp(x01, x11, ty), tz);
     }
     out.len()
 }
@@ -87,6 +97,8 @@ fn weights(t: f32) -> [f32; 4] {
 }
 
 /// Cubic B-spline interpolation of coefficients along a row interior (see [`linear_row`]).
+/// The 4x4 rows of the window along x are summed as 4-wide vectors, weighted by `wz · wy`, and
+/// dotted with `wx` at the end.
 pub fn cubic_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &mut [f32]) -> usize {
     let [sx, sy, sz] = g.strides;
     let [nx, ny, nz] = g.shape;
@@ -96,36 +108,36 @@ pub fn cubic_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &
         let cx = base[0] + step[0] * xf;
         let cy = base[1] + step[1] * xf;
         let cz = base[2] + step[2] * xf;
-        if cx < 1.0 || cy < 1.0 || cz < 1.0 {
+        if !(cx >= 1.0 && cy >= 1.0 && cz >= 1.0) {
             return i;
         }
-        let (ix, iy, iz) = (cx as usize, cy as usize, cz as usize);
+        let (ix, iy, iz) = (cx as i32 as usize, cy as i32 as usize, cz as i32 as usize);
         if ix + 2 >= nx || iy + 2 >= ny || iz + 2 >= nz {
             return i;
         }
-        let wx = weights((cx - ix as f64) as f32);
-        let wy = weights((cy - iy as f64) as f32);
-        let wz = weights((cz - iz as f64) as f32);
+        let wx = weights((cx - f64::from(ix as i32)) as f32);
+        let wy = weights((cy - f64::from(iy as i32)) as f32);
+        let wz = weights((cz - f64::from(iz as i32)) as f32);
         let o = (ix - 1) * sx + (iy - 1) * sy + (iz - 1) * sz;
-        let mut sum = 0.0f32;
+        let mut acc = [0.0f32; 4];
         for (k, wzk) in wz.iter().enumerate() {
-            let mut plane = 0.0f32;
-            for (j, wyj) in wy.iter().enumerate() {
-                let r = o + k * sz + j * sy;
-                let row = if sx == 1 {
-                    let s = &data[r..r + 4];
-                    s[0] * wx[0] + s[1] * wx[1] + s[2] * wx[2] + s[3] * wx[3]
-                } else {
-                    data[r] * wx[0]
-                        + data[r + sx] * wx[1]
-                        + data[r + 2 * sx] * wx[2]
-                        + data[r + 3 * sx] * wx[3]
-                };
-                plane += wyj * row;
+            if *wzk == 0.0 {
+                continue;
             }
-            sum += wzk * plane;
+            for (j, wyj) in wy.iter().enumerate() {
+                let w = wzk * wyj;
+                let r = o + k * sz + j * sy;
+                let row: [f32; 4] = if sx == 1 {
+                    data[r..r + 4].try_into().expect("a window row is 4 samples")
+                } else {
+                    [data[r], data[r + sx], data[r + 2 * sx], data[r + 3 * sx]]
+                };
+                for l in 0..4 {
+                    acc[l] += w * row[l];
+                }
+            }
         }
-        *dst = sum;
+        *dst = acc[0] * wx[0] + acc[1] * wx[1] + acc[2] * wx[2] + acc[3] * wx[3];
     }
     out.len()
 }
