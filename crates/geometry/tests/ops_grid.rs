@@ -333,7 +333,7 @@ fn four_d_volumes_are_processed_frame_by_frame() {
     let out = Crop { start: Some([1, 1, 1]), size: [2, 3, 4], ..crop_params() }.apply(&v).expect("crop");
     assert_eq!(out.shape4(), [2, 3, 4, 3]);
     let a = out.image().expect("image");
-    for t in 0..3 {
-        assert_eq!(a.index_axis(Axis(3), t), frames[t].slice(s![1..3, 1..4, 1..5]));
+    for (t, frame) in frames.iter().enumerate() {
+        assert_eq!(a.index_axis(Axis(3), t), frame.slice(s![1..3, 1..4, 1..5]));
     }
 }

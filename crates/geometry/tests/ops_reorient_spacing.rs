@@ -34,7 +34,8 @@ fn checksum(v: &Volume) -> f64 {
 #[test]
 fn reorient_matches_nibabel_on_las_and_oblique_samples() {
     // (file, canonical shape, canonical affine, checksum of the canonical data)
-    let cases: [(&str, [usize; 4], [[f64; 4]; 4], f64); 2] = [
+    type Case = (&'static str, [usize; 4], [[f64; 4]; 4], f64);
+    let cases: [Case; 2] = [
         (
             "anatomical.nii",
             [33, 41, 25, 1],
