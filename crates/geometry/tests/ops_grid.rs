@@ -337,3 +337,30 @@ fn four_d_volumes_are_processed_frame_by_frame() {
         assert_eq!(a.index_axis(Axis(3), t), frame.slice(s![1..3, 1..4, 1..5]));
     }
 }
+
+/// Σ v · (x + 7y + 13z), as the Python that made the expected values computes it.
+fn checksum(a: ArrayView3<'_, f32>) -> f64 {
+    a.indexed_iter().map(|((x, y, z), &v)| f64::from(v) * (x + 7 * y + 13 * z) as f64).sum()
+}
+
+#[test]
+fn flip_and_crop_match_numpy_on_the_sample() {
+    // The scipy/numpy reference cases `flip_axis{0,1,2}` (numpy.flip(x, axis)) and
+    // `crop_5_6_7_size_32_40_30` (x[5:37, 6:46, 7:37]), as checksums computed with numpy.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/someones_anatomy.nii.gz");
+    let v = voxflow_io_nifti::read(path, voxflow_core::Kind::Image).expect("sample");
+    let expected = [5_928_819_263.817_11, 5_978_558_515.903_156, 6_150_139_059.847_152];
+    for (axis, want) in expected.into_iter().enumerate() {
+        let out = Flip { axis: Axes::One(axis) }.apply(&v).expect("flip");
+        assert_eq!(out.affine, v.affine);
+        let got = checksum(image(&out));
+        assert!((got - want).abs() <= 1e-9 * want, "axis {axis}: {got} != {want}");
+    }
+    let crop = Crop { start: Some([5, 6, 7]), size: [32, 40, 30], ..crop_params() };
+    let out = crop.apply(&v).expect("crop");
+    assert_eq!(out.shape3(), [32, 40, 30]);
+    let want = 818_319_265.997_175_2;
+    assert!((checksum(image(&out)) - want).abs() <= 1e-9 * want);
+    // The new origin is the world position of voxel (5, 6, 7).
+    close(out.affine.column(3).into_owned(), v.affine * Vector4::new(5.0, 6.0, 7.0, 1.0));
+}
