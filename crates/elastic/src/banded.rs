@@ -107,8 +107,26 @@ pub(crate) fn along_into(
 }
 
 /// The last pass: applies `map` along axis 0 (contiguous lines in Fortran order) and writes f32.
+/// Maps whose rows all have four taps (the upsamplers) take a tight loop.
 pub(crate) fn along_x_into_f32(input: ArrayView3<'_, f64>, map: &Banded, mut out: ArrayViewMut3<'_, f32>) {
     debug_assert_eq!(input.shape()[0], map.in_len);
+    let taps4: Option<Vec<(usize, [f64; 4])>> = map
+        .rows
+        .iter()
+        .map(|&(start, offset, len)| {
+            (len == 4).then(|| {
+                (
+                    start,
+                    [
+                        map.weights[offset],
+                        map.weights[offset + 1],
+                        map.weights[offset + 2],
+                        map.weights[offset + 3],
+                    ],
+                )
+            })
+        })
+        .collect();
     Zip::from(out.lanes_mut(Axis(0))).and(input.lanes(Axis(0))).par_for_each(|mut o, i| {
         let mut buf = Vec::new();
         let input = if let Some(s) = i.as_slice() {
@@ -117,13 +135,23 @@ pub(crate) fn along_x_into_f32(input: ArrayView3<'_, f64>, map: &Banded, mut out
             buf.extend(i.iter().copied());
             buf.as_slice()
         };
-        for (o, &(start, offset, len)) in o.iter_mut().zip(&map.rows) {
-            let v: f64 = map.weights[offset..offset + len]
-                .iter()
-                .zip(&input[start..start + len])
-                .map(|(w, x)| w * x)
-                .sum();
-            *o = v as f32;
+        match (&taps4, o.as_slice_mut()) {
+            (Some(taps), Some(o)) => {
+                for (o, &(start, w)) in o.iter_mut().zip(taps) {
+                    let x = &input[start..start + 4];
+                    *o = (w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + w[3] * x[3]) as f32;
+                }
+            }
+            _ => {
+                for (o, &(start, offset, len)) in o.iter_mut().zip(&map.rows) {
+                    let v: f64 = map.weights[offset..offset + len]
+                        .iter()
+                        .zip(&input[start..start + len])
+                        .map(|(w, x)| w * x)
+                        .sum();
+                    *o = v as f32;
+                }
+            }
         }
     });
 }
