@@ -364,3 +364,24 @@ fn flip_and_crop_match_numpy_on_the_sample() {
     // The new origin is the world position of voxel (5, 6, 7).
     close(out.affine.column(3).into_owned(), v.affine * Vector4::new(5.0, 6.0, 7.0, 1.0));
 }
+
+#[test]
+fn outputs_do_not_depend_on_the_thread_count() {
+    let a = ramp([33, 20, 17], true);
+    let l = labels([33, 20, 17]);
+    let run_all = || {
+        (
+            flip_axes(a.view(), [true, true, true]),
+            crop(a.view(), [3, 2, 1], [20, 15, 10]),
+            pad(a.view(), [4, 0, 2], [1, 3, 0], PadMode::Reflect, 0.0),
+            flip(l.view(), 2),
+            voxflow_geometry::reorient::reorient(
+                a.view(),
+                &voxflow_geometry::reorient::Orientation { axis: [1, 2, 0], flip: [true, false, true] },
+            ),
+        )
+    };
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool").install(run_all);
+    let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().expect("pool").install(run_all);
+    assert_eq!(one, four);
+}
