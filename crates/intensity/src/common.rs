@@ -191,14 +191,14 @@ impl Moments {
 /// Independent accumulators per chunk: they break the dependency chain of a running f64 sum
 /// (which no compiler may reorder) and are combined in a fixed order, so the result is still
 /// the same for any number of threads.
-const LANES: usize = 8;
+const LANES: usize = 4;
 
 /// Two passes over one chunk (it sits in cache): the mean, then the squared deviations.
-fn chunk_moments(data: &[f32], region: ChunkRegion<'_>) -> Moments {
+fn chunk_moments<const MIN_MAX: bool>(data: &[f32], region: ChunkRegion<'_>) -> Moments {
     match region {
-        ChunkRegion::All => lane_moments(data, |_, _| true),
-        ChunkRegion::Nonzero => lane_moments(data, |_, v| v != 0.0),
-        ChunkRegion::Mask(m) => lane_moments(data, |i, _| m[i]),
+        ChunkRegion::All => lane_moments::<MIN_MAX>(data, |_, _| true),
+        ChunkRegion::Nonzero => lane_moments::<MIN_MAX>(data, |_, v| v != 0.0),
+        ChunkRegion::Mask(m) => lane_moments::<MIN_MAX>(data, |i, _| m[i]),
     }
 }
 
@@ -222,7 +222,7 @@ fn for_lanes(data: &[f32], mut step: impl FnMut(usize, usize, f32)) {
 /// pivot `p` (the chunk's first finite value in the region), which keeps the variance free of
 /// cancellation.
 #[inline]
-fn lane_moments(data: &[f32], inside: impl Fn(usize, f32) -> bool) -> Moments {
+fn lane_moments<const MIN_MAX: bool>(data: &[f32], inside: impl Fn(usize, f32) -> bool) -> Moments {
     let Some(pivot) = data.iter().enumerate().find(|&(i, v)| v.is_finite() && inside(i, *v)).map(|(_, &v)| v)
     else {
         let mut bad = 0u64;
@@ -247,8 +247,10 @@ fn lane_moments(data: &[f32], inside: impl Fn(usize, f32) -> bool) -> Moments {
         bad[l] += u64::from(r && !keep);
         s1[l] += d;
         s2[l] += d * d;
-        min[l] = if keep && x < min[l] { x } else { min[l] };
-        max[l] = if keep && x > max[l] { x } else { max[l] };
+        if MIN_MAX {
+            min[l] = if keep && x < min[l] { x } else { min[l] };
+            max[l] = if keep && x > max[l] { x } else { max[l] };
+        }
     });
     let count: u64 = n.iter().sum();
     let c = count as f64;
@@ -265,12 +267,16 @@ fn lane_moments(data: &[f32], inside: impl Fn(usize, f32) -> bool) -> Moments {
 }
 
 /// [`Moments`] of a region, computed in parallel over fixed chunks and combined in chunk
-/// order: the same bits for any number of threads.
-pub(crate) fn moments(data: &[f32], region: &FlatRegion<'_>) -> Moments {
+/// order: the same bits for any number of threads. Min and max are left at ±inf unless
+/// `min_max` asks for them (they cost registers in the hot loop).
+pub(crate) fn moments(data: &[f32], region: &FlatRegion<'_>, min_max: bool) -> Moments {
     let parts: Vec<Moments> = data
         .par_chunks(CHUNK)
         .enumerate()
-        .map(|(c, d)| chunk_moments(d, region.chunk(c * CHUNK, d.len())))
+        .map(|(c, d)| {
+            let r = region.chunk(c * CHUNK, d.len());
+            if min_max { chunk_moments::<true>(d, r) } else { chunk_moments::<false>(d, r) }
+        })
         .collect();
     parts.into_iter().fold(Moments::EMPTY, Moments::combine)
 }

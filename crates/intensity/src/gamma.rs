@@ -74,7 +74,7 @@ pub fn gamma(input: ArrayView3<'_, f32>, gamma: f64, rescale: bool, invert: bool
         return map_voxels(input, move |v| v.abs().powf(g).copysign(v));
     }
     let sign = if invert { -1.0f32 } else { 1.0 };
-    let m = moments(&fortran_slice(input), &FlatRegion::All);
+    let m = moments(&fortran_slice(input), &FlatRegion::All, true);
     if m.n == 0 {
         return map_voxels(input, |v| v);
     }

@@ -162,7 +162,7 @@ fn normalize_region(
     let shape = shape3(&input);
     let flat_region = FlatRegion::new(region, shape)?;
     let data = fortran_slice(input);
-    let m = moments(&data, &flat_region);
+    let m = moments(&data, &flat_region, params.mode == NormalizeMode::Minmax);
     let replace = match params.nan {
         NanPolicy::Error if m.nonfinite > 0 => return Err(IntensityError::NonFinite { count: m.nonfinite }),
         NanPolicy::Error => None,
