@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use voxflow_geometry::crop::crop;
 use voxflow_geometry::flip::flip;
 use voxflow_geometry::pad::{PadMode, pad};
+use voxflow_geometry::reorient::{Orientation, reorient};
 
 fn main() {
     divan::main();
@@ -53,4 +54,14 @@ fn ndarray_slice_to_owned_128() -> Array3<f32> {
 #[divan::bench(sample_count = 10)]
 fn pad_256_edge_8() -> Array3<f32> {
     pad(divan::black_box(VOLUME.view()), [8; 3], [8; 3], PadMode::Edge, 0.0)
+}
+
+/// Reorient: LAS to RAS (a flip of x), and a full permutation with flips (e.g. PIR to RAS).
+#[divan::bench(args = ["las", "permuted"], sample_count = 10)]
+fn reorient_256(case: &str) -> Array3<f32> {
+    let o = match case {
+        "las" => Orientation { axis: [0, 1, 2], flip: [true, false, false] },
+        _ => Orientation { axis: [2, 0, 1], flip: [true, false, true] },
+    };
+    reorient(divan::black_box(VOLUME.view()), &o)
 }

@@ -13,7 +13,7 @@
 
 use crate::grid::{self, Voxel};
 use nalgebra::{Matrix3, Matrix4};
-use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder};
+use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder, Zip};
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Affine, Inputs, Op, OpError, RunContext, Value, Volume};
 
@@ -111,6 +111,10 @@ impl Orientation {
 /// order (a Fortran-ordered input gives a Fortran-ordered output).
 #[must_use]
 pub fn reorient<T: Voxel>(input: ArrayView3<'_, T>, orientation: &Orientation) -> Array3<T> {
+    if orientation.axis == [0, 1, 2] {
+        // Flips only (e.g. LAS to RAS): the row-copying flip kernel.
+        return crate::flip::flip_axes(input, orientation.flip);
+    }
     let fortran = input.as_slice().is_none() && input.t().as_slice().is_some();
     let mut v = input;
     for i in 0..3 {
@@ -125,7 +129,8 @@ pub fn reorient<T: Voxel>(input: ArrayView3<'_, T>, orientation: &Orientation) -
     let v = v.permuted_axes(inverse);
     let s = v.shape();
     let mut out = Array3::from_elem([s[0], s[1], s[2]].set_f(fortran), T::default());
-    out.assign(&v);
+    // A pure copy, so the result does not depend on how rayon splits it.
+    Zip::from(&mut out).and(&v).par_for_each(|o, &i| *o = i);
     out
 }
 
