@@ -123,6 +123,16 @@ fn usage<E: Into<anyhow::Error>>(e: E) -> anyhow::Error {
     anyhow::Error::new(Usage(e.into()))
 }
 
+/// `println!` that stops quietly when stdout is closed (`graphrun ops | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 fn main() -> std::process::ExitCode {
     voxflow_graph_runner::register_all();
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -136,7 +146,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    init_logging(cli.quiet, cli.verbose);
+    // Without a terminal (no progress bar), progress is logged line by line.
+    let interactive = std::io::stderr().is_terminal();
+    init_logging(cli.quiet, cli.verbose, interactive);
     match dispatch(&cli) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
@@ -151,10 +163,11 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn init_logging(quiet: bool, verbose: u8) {
+fn init_logging(quiet: bool, verbose: u8, interactive: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        (false, 0) if interactive => "warn",
+        (false, 0) => "info",
         (false, 1) => "info",
         (false, 2) => "debug",
         _ => "trace",
@@ -170,7 +183,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Validate { graph } => {
             let g = Graph::from_path(graph).map_err(usage)?;
             if !cli.quiet {
-                println!(
+                out!(
                     "{}: ok ({} nodes, {} outputs per case, hash {})",
                     graph.display(),
                     g.nodes.len(),
@@ -183,33 +196,33 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Ops { json } => {
             let all = ops::describe_ops();
             if *json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
+                out!("{}", serde_json::to_string_pretty(&all)?);
             } else {
                 for op in all {
-                    println!("{}", op.name);
+                    out!("{}", op.name);
                     if !op.ports.is_empty() {
-                        println!("    inputs: {}", op.ports.join(", "));
+                        out!("    inputs: {}", op.ports.join(", "));
                     }
                     for p in &op.params {
-                        println!("    {}: {} = {}", p.name, p.json_type, p.default);
+                        out!("    {}: {} = {}", p.name, p.json_type, p.default);
                     }
                     if let Some(r) = &op.required {
-                        println!("    (required parameters: {r})");
+                        out!("    (required parameters: {r})");
                     }
                 }
             }
             Ok(0)
         }
         Command::Schema => {
-            print!("{}", voxflow_graph_runner::graph::schema_json());
+            out!("{}", voxflow_graph_runner::graph::schema_json().trim_end());
             Ok(0)
         }
         Command::Info { files, json } => {
             let mut failed = false;
             for file in files {
                 match info::file_info(file) {
-                    Ok(i) if *json => println!("{}", serde_json::to_string(&i)?),
-                    Ok(i) => println!("{}", info::human_line(&i)),
+                    Ok(i) if *json => out!("{}", serde_json::to_string(&i)?),
+                    Ok(i) => out!("{}", info::human_line(&i)),
                     Err(e) => {
                         eprintln!("error: {e}");
                         failed = true;
@@ -220,7 +233,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         }
         Command::Dot { graph } => {
             let g = Graph::from_path(graph).map_err(usage)?;
-            print!("{}", dot::to_dot(&g));
+            out!("{}", dot::to_dot(&g).trim_end());
             Ok(0)
         }
         Command::Replay { reference, output } => {
@@ -228,7 +241,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             let record = run::replay(&line, output)?;
             if !cli.quiet {
                 for f in &record.files {
-                    println!("{}", output.join(f).display());
+                    out!("{}", output.join(f).display());
                 }
             }
             Ok(0)
@@ -275,7 +288,7 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
             for f in &planned.files {
                 let path = args.output.join(f);
                 let note = if path.exists() { "  (exists)" } else { "" };
-                println!("{}{note}", path.display());
+                out!("{}{note}", path.display());
             }
         }
         return Ok(0);

@@ -360,6 +360,7 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
             // Drops a line cut off by a kill, so appended lines start on a line of their own.
             manifest::rewrite_sorted(&manifest_path)?;
         }
+        remove_stale_temp_files(out_dir, &plan);
         for line in manifest::read(&manifest_path)? {
             if line.graph_hash != graph.hash || line.seed != seed {
                 return Err(RunError::Resume(format!(
@@ -441,10 +442,8 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
                             node: failure.node,
                             message: failure.message,
                         };
-                        tracing::error!("{failure}");
-                        if let Some(bar) = &progress {
-                            bar.println(format!("error: {failure}"));
-                        }
+                        // Rendered once, by the caller, from the summary; here only noted.
+                        tracing::info!(case = %failure.case, node = ?failure.node, "failed");
                         s.failures.push(failure);
                     }
                     drop(s);
@@ -463,6 +462,26 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
     let mut summary = summary.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     summary.failures.sort_by(|a, b| (&a.case, a.output).cmp(&(&b.case, b.output)));
     Ok(summary)
+}
+
+/// Removes io-nifti's temporary files (`.voxflow-*.tmp`, left by a killed write) from the
+/// directories this run writes to.
+fn remove_stale_temp_files(out_dir: &Path, plan: &[PlannedOutput]) {
+    let dirs: BTreeSet<PathBuf> = plan
+        .iter()
+        .flat_map(|p| p.files.iter())
+        .filter_map(|f| out_dir.join(f).parent().map(Path::to_path_buf))
+        .collect();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".voxflow-") && entry.path().extension().is_some_and(|e| e == "tmp") {
+                tracing::info!(file = %entry.path().display(), "removing a temporary file left by an interrupted write");
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 struct CaseResult {

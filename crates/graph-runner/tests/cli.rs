@@ -178,6 +178,7 @@ fn resume_after_a_kill_equals_a_clean_run() {
         std::fs::write(killed.join(f), &clean_files[f]).expect("write");
     }
     std::fs::write(killed.join("case1/label_1.nii.gz"), &clean_files["case1/label_1.nii.gz"]).expect("write");
+    std::fs::write(killed.join("case1/.voxflow-x1y2z3.tmp"), b"half a gzip stream").expect("write");
     let image0 = &clean_files["case1/image_0.nii.gz"];
     std::fs::write(killed.join("case1/image_0.nii.gz"), &image0[..image0.len() / 3]).expect("write");
     // Without a flag, existing outputs are an error (exit 2) that names both flags.
