@@ -167,8 +167,7 @@ fn init_logging(quiet: bool, verbose: u8, interactive: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) if interactive => "warn",
-        (false, 0) => "info",
-        (false, 1) => "info",
+        (false, 0 | 1) => "info",
         (false, 2) => "debug",
         _ => "trace",
     };
