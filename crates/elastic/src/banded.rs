@@ -5,7 +5,8 @@
 //! Every output sample is a fixed sum over a fixed run of inputs, in a fixed order, so the
 //! result does not depend on how rayon splits the work.
 
-use ndarray::{Array3, ArrayView1, ArrayView3, ArrayViewMut1, ArrayViewMut3, Axis, ShapeBuilder, Zip};
+use ndarray::{Array3, ArrayView3, ArrayViewMut3, Axis, CowArray, ShapeBuilder, Zip};
+use rayon::prelude::*;
 
 /// A linear map from `in_len` samples to `rows()` samples; each output row is a dot product of
 /// a run of consecutive inputs with its weights.
@@ -58,27 +59,6 @@ impl Banded {
                 .sum();
         }
     }
-
-    fn apply_lane(&self, input: ArrayView1<'_, f64>, mut out: ArrayViewMut1<'_, f64>, buf: &mut Vec<f64>) {
-        let input = if let Some(s) = input.as_slice() {
-            s
-        } else {
-            buf.clear();
-            buf.extend(input.iter().copied());
-            buf.as_slice()
-        };
-        if let Some(o) = out.as_slice_mut() {
-            self.apply_slice(input, o);
-        } else {
-            for (o, &(start, offset, len)) in out.iter_mut().zip(&self.rows) {
-                *o = self.weights[offset..offset + len]
-                    .iter()
-                    .zip(&input[start..start + len])
-                    .map(|(w, x)| w * x)
-                    .sum();
-            }
-        }
-    }
 }
 
 /// Applies `map` along `axis`, returning a new array (Fortran order) whose length along `axis`
@@ -88,22 +68,44 @@ pub(crate) fn along(input: ArrayView3<'_, f64>, axis: usize, map: &Banded) -> Ar
     debug_assert_eq!(shape[axis], map.in_len);
     shape[axis] = map.rows();
     let mut out = Array3::<f64>::zeros(shape.f());
-    along_into(input, axis, map, out.view_mut());
+    let input = if input.t().is_standard_layout() {
+        CowArray::from(input)
+    } else {
+        CowArray::from(to_fortran(input))
+    };
+    let src = input.as_slice_memory_order().expect("Fortran-order arrays are contiguous");
+    let dst = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
+    if dst.is_empty() {
+        return out;
+    }
+    // Viewed as [inner, len, outer] in Fortran order: each output "column" (inner values) is a
+    // weighted sum of input columns, a contiguous axpy whatever the axis.
+    let inner: usize = shape[..axis].iter().product();
+    let len_in = map.in_len;
+    let rows = map.rows();
+    dst.par_chunks_mut(inner * rows).enumerate().for_each(|(o, block)| {
+        let src = &src[o * inner * len_in..(o + 1) * inner * len_in];
+        let column = |(col, &(start, offset, len)): (&mut [f64], &(usize, usize, usize))| {
+            col.fill(0.0);
+            for (k, &w) in map.weights[offset..offset + len].iter().enumerate() {
+                let x = &src[(start + k) * inner..(start + k + 1) * inner];
+                col.iter_mut().zip(x).for_each(|(c, &x)| *c += w * x);
+            }
+        };
+        // Short columns are not worth a task each.
+        if inner < 1024 {
+            block.chunks_mut(inner).zip(&map.rows).for_each(column);
+        } else {
+            block.par_chunks_mut(inner).zip(&map.rows).for_each(column);
+        }
+    });
     out
 }
 
-/// Like [`along`], writing into `out` (converted to f32 on the fly when `out` is f32 is not
-/// needed: the caller converts).
-pub(crate) fn along_into(
-    input: ArrayView3<'_, f64>,
-    axis: usize,
-    map: &Banded,
-    mut out: ArrayViewMut3<'_, f64>,
-) {
-    Zip::from(out.lanes_mut(Axis(axis))).and(input.lanes(Axis(axis))).par_for_each(|o, i| {
-        let mut buf = Vec::new();
-        map.apply_lane(i, o, &mut buf);
-    });
+fn to_fortran(input: ArrayView3<'_, f64>) -> Array3<f64> {
+    let mut a = Array3::zeros(input.raw_dim().f());
+    a.assign(&input);
+    a
 }
 
 /// The last pass: applies `map` along axis 0 (contiguous lines in Fortran order) and writes f32.
