@@ -42,42 +42,47 @@ pub fn interior(base: [f64; 3], step: [f64; 3], lo: [f64; 3], hi: [f64; 3], nx: 
 }
 
 /// Trilinear interpolation along a row interior: `out[i]` at `base + (x0 + i) · step`. Returns
-/// how many voxels it filled (all of `out` unless an index falls outside, which the interval
-/// excludes; the caller finishes any rest with the general path). When the row stays on one
-/// input z-plane (an in-plane transform), the plane above has weight 0 and is not read.
+/// how many voxels it filled (all of `out` unless a window falls outside the buffer, which the
+/// interval excludes; the caller finishes any rest with the general path). Coordinates advance
+/// by `step` per voxel. When the row stays on one input plane along y or z (an in-plane
+/// transform, a zoom by an integer ratio) the neighbour across that plane has weight 0 and is
+/// not read.
 pub fn linear_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &mut [f32]) -> usize {
     let [sx, sy, sz] = g.strides;
-    let [nx, ny, nz] = g.shape;
     let data = g.data;
-    let planar = step[2] == 0.0 && base[2].fract() == 0.0;
+    let flat_y = step[1] == 0.0 && base[1].fract() == 0.0;
+    let flat_z = step[2] == 0.0 && base[2].fract() == 0.0;
+    let span = sx + if flat_y { 0 } else { sy } + if flat_z { 0 } else { sz } + 1;
     let lerp = |a: f32, b: f32, t: f32| a + (b - a) * t;
+    let xf = x0 as f64;
+    let (mut cx, mut cy, mut cz) = (base[0] + step[0] * xf, base[1] + step[1] * xf, base[2] + step[2] * xf);
     for (i, dst) in out.iter_mut().enumerate() {
-        let xf = (x0 + i) as f64;
-        let cx = base[0] + step[0] * xf;
-        let cy = base[1] + step[1] * xf;
-        let cz = base[2] + step[2] * xf;
-        if !(cx >= 0.0 && cy >= 0.0 && cz >= 0.0) {
-            return i;
+        // Non-negative inside the interval: truncation is the floor.
+        let (ix, iy, iz) = (cx as i32, cy as i32, cz as i32);
+        let o = (ix as usize)
+            .wrapping_mul(sx)
+            .wrapping_add((iy as usize).wrapping_mul(sy))
+            .wrapping_add((iz as usize).wrapping_mul(sz));
+        let Some(w) = data.get(o..o.wrapping_add(span)) else { return i };
+        let tx = (cx - f64::from(ix)) as f32;
+        let mut v = lerp(w[0], w[sx], tx);
+        if !flat_y {
+            let ty = (cy - f64::from(iy)) as f32;
+            v = lerp(v, lerp(w[sy], w[sy + sx], tx), ty);
         }
-        // Non-negative: truncation is the floor.
-        let (ix, iy, iz) = (cx as i32 as usize, cy as i32 as usize, cz as i32 as usize);
-        if ix + 1 >= nx || iy + 1 >= ny || (iz + 1 >= nz && !planar) || iz >= nz {
-            return i;
+        if !flat_z {
+            let tz = (cz - f64::from(iz)) as f32;
+            let mut u = lerp(w[sz], w[sz + sx], tx);
+            if !flat_y {
+                let ty = (cy - f64::from(iy)) as f32;
+                u = lerp(u, lerp(w[sz + sy], w[sz + sy + sx], tx), ty);
+            }
+            v = lerp(v, u, tz);
         }
-        let tx = (cx - f64::from(ix as i32)) as f32;
-        let ty = (cy - f64::from(iy as i32)) as f32;
-        let o = ix * sx + iy * sy + iz * sz;
-        let x00 = lerp(data[o], data[o + sx], tx);
-        let x10 = lerp(data[o + sy], data[o + sx + sy], tx);
-        let lower = lerp(x00, x10, ty);
-        if planar {
-            *dst = lower;
-            continue;
-        }
-        let tz = (cz - f64::from(iz as i32)) as f32;
-        let x01 = lerp(data[o + sz], data[o + sx + sz], tx);
-        let x11 = lerp(data[o + sy + sz], data[o + sx + sy + sz], tx);
-        *dst = lerp(lower, lerp(x01, x11, ty), tz);
+        *dst = v;
+        cx += step[0];
+        cy += step[1];
+        cz += step[2];
     }
     out.len()
 }
@@ -101,43 +106,47 @@ fn weights(t: f32) -> [f32; 4] {
 /// dotted with `wx` at the end.
 pub fn cubic_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &mut [f32]) -> usize {
     let [sx, sy, sz] = g.strides;
-    let [nx, ny, nz] = g.shape;
     let data = g.data;
+    let span = 3 * (sx + sy + sz) + 1;
+    let xf = x0 as f64;
+    let (mut cx, mut cy, mut cz) = (base[0] + step[0] * xf, base[1] + step[1] * xf, base[2] + step[2] * xf);
     for (i, dst) in out.iter_mut().enumerate() {
-        let xf = (x0 + i) as f64;
-        let cx = base[0] + step[0] * xf;
-        let cy = base[1] + step[1] * xf;
-        let cz = base[2] + step[2] * xf;
-        if !(cx >= 1.0 && cy >= 1.0 && cz >= 1.0) {
-            return i;
-        }
-        let (ix, iy, iz) = (cx as i32 as usize, cy as i32 as usize, cz as i32 as usize);
-        if ix + 2 >= nx || iy + 2 >= ny || iz + 2 >= nz {
-            return i;
-        }
-        let wx = weights((cx - f64::from(ix as i32)) as f32);
-        let wy = weights((cy - f64::from(iy as i32)) as f32);
-        let wz = weights((cz - f64::from(iz as i32)) as f32);
-        let o = (ix - 1) * sx + (iy - 1) * sy + (iz - 1) * sz;
+        // At least 1 inside the interval: truncation is the floor.
+        let (ix, iy, iz) = (cx as i32, cy as i32, cz as i32);
+        let o = (ix as usize)
+            .wrapping_sub(1)
+            .wrapping_mul(sx)
+            .wrapping_add((iy as usize).wrapping_sub(1).wrapping_mul(sy))
+            .wrapping_add((iz as usize).wrapping_sub(1).wrapping_mul(sz));
+        let Some(w) = data.get(o..o.wrapping_add(span)) else { return i };
+        let wx = weights((cx - f64::from(ix)) as f32);
+        let wy = weights((cy - f64::from(iy)) as f32);
+        let wz = weights((cz - f64::from(iz)) as f32);
         let mut acc = [0.0f32; 4];
         for (k, wzk) in wz.iter().enumerate() {
             if *wzk == 0.0 {
                 continue;
             }
             for (j, wyj) in wy.iter().enumerate() {
-                let w = wzk * wyj;
-                let r = o + k * sz + j * sy;
+                let weight = wzk * wyj;
+                let r = k * sz + j * sy;
                 let row: [f32; 4] = if sx == 1 {
-                    data[r..r + 4].try_into().expect("a window row is 4 samples")
+                    match w.get(r..r + 4) {
+                        Some(s) => [s[0], s[1], s[2], s[3]],
+                        None => return i,
+                    }
                 } else {
-                    [data[r], data[r + sx], data[r + 2 * sx], data[r + 3 * sx]]
+                    [w[r], w[r + sx], w[r + 2 * sx], w[r + 3 * sx]]
                 };
                 for l in 0..4 {
-                    acc[l] += w * row[l];
+                    acc[l] += weight * row[l];
                 }
             }
         }
         *dst = acc[0] * wx[0] + acc[1] * wx[1] + acc[2] * wx[2] + acc[3] * wx[3];
+        cx += step[0];
+        cy += step[1];
+        cz += step[2];
     }
     out.len()
 }
