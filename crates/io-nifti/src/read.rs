@@ -6,9 +6,11 @@ use crate::error::NiftiError;
 use crate::header::{self, Header, NIFTI1_SIZE, NIFTI2_SIZE};
 use flate2::bufread::MultiGzDecoder;
 use ndarray::{Array4, ShapeBuilder};
+use rayon::prelude::*;
 use std::fs::File;
-use std::io::{BufReader, ErrorKind, Read};
+use std::io::{BufReader, Cursor, ErrorKind, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use voxflow_core::{DType, Kind, LabelArray, Volume, Voxels};
 
 /// Bytes decoded per step: big enough to amortise calls, small enough to stay in cache.
@@ -16,6 +18,9 @@ const CHUNK: usize = 1 << 18;
 /// Deflate cannot expand data more than 1032:1, so a gzip file of `n` bytes holds at most
 /// `1032 n` bytes: a header claiming more is rejected before anything is allocated.
 const MAX_DEFLATE_RATIO: u64 = 1032;
+/// The gzip extra subfield voxflow's writer puts in each member: its total length, so the
+/// members can be found without decompressing and inflated in parallel.
+pub(crate) const INDEX_SUBFIELD: [u8; 2] = *b"VF";
 /// Bytes after the voxel data read (and discarded) to reach the end of a gzip stream.
 const MAX_TRAILING: usize = 1 << 20;
 
@@ -64,11 +69,72 @@ pub(crate) struct Source {
     reader: Reader,
     path: PathBuf,
     gzip: bool,
+    /// For a file written by voxflow (indexed gzip members): the members holding the voxel
+    /// data, to inflate in parallel. `None` for any other file (streamed).
+    index: Option<DataMembers>,
+    /// Set once the data was read from `index`, so the stream is not read again.
+    parallel_done: bool,
 }
 
 enum Reader {
     Plain(BufReader<File>),
     Gzip(Box<MultiGzDecoder<BufReader<File>>>),
+    GzipInMemory(Box<MultiGzDecoder<Cursor<Arc<[u8]>>>>),
+}
+
+/// Gzip members of the voxel data: the whole compressed file and, per member, its byte
+/// range and uncompressed size.
+struct DataMembers {
+    bytes: Arc<[u8]>,
+    members: Vec<Member>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    start: usize,
+    len: usize,
+    size: usize,
+}
+
+/// Walks a multi-member gzip file whose every member carries voxflow's length subfield.
+/// `None` as soon as anything is not exactly as voxflow writes it.
+fn walk_members(bytes: &[u8]) -> Option<Vec<Member>> {
+    let mut members = Vec::new();
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let head = bytes.get(pos..pos + 24)?;
+        let indexed = head[0..3] == [0x1f, 0x8b, 8]
+            && head[3] & 4 != 0
+            && u16::from_le_bytes([head[10], head[11]]) >= 12
+            && head[12..14] == INDEX_SUBFIELD
+            && u16::from_le_bytes([head[14], head[15]]) == 8;
+        if !indexed {
+            return None;
+        }
+        let len = usize::try_from(u64::from_le_bytes(head[16..24].try_into().ok()?)).ok()?;
+        let end = pos.checked_add(len).filter(|&e| len >= 32 && e <= bytes.len())?;
+        let size = u32::from_le_bytes(bytes[end - 4..end].try_into().ok()?) as usize;
+        members.push(Member { start: pos, len, size });
+        pos = end;
+    }
+    Some(members)
+}
+
+/// The members after the first `offset` uncompressed bytes, if they start exactly there,
+/// hold exactly `data_bytes`, and each holds whole elements.
+fn data_members(all: &[Member], offset: u64, data_bytes: u64, elem: usize) -> Option<Vec<Member>> {
+    let mut seen = 0u64;
+    let mut first = None;
+    for (i, m) in all.iter().enumerate() {
+        if seen == offset {
+            first = Some(i);
+            break;
+        }
+        seen += m.size as u64;
+    }
+    let rest = &all[first?..];
+    let total: u64 = rest.iter().map(|m| m.size as u64).sum();
+    (total == data_bytes && rest.iter().all(|m| m.size % elem == 0)).then(|| rest.to_vec())
 }
 
 impl Source {
@@ -76,6 +142,7 @@ impl Source {
         match &mut self.reader {
             Reader::Plain(r) => r.read(buf),
             Reader::Gzip(r) => r.read(buf),
+            Reader::GzipInMemory(r) => r.read(buf),
         }
     }
 
@@ -121,7 +188,7 @@ impl Source {
     /// For gzip: reads on to the end of the stream (bounded), so the decoder checks the
     /// CRC-32 and length of every member and corruption is reported rather than ignored.
     fn finish(&mut self) -> Result<(), NiftiError> {
-        if !self.gzip {
+        if !self.gzip || self.parallel_done {
             return Ok(());
         }
         let mut buf = [0u8; 4096];
@@ -163,9 +230,25 @@ fn open(path: &Path) -> Result<(Header, Source), NiftiError> {
         let head = buffered.fill_buf().map_err(io)?;
         head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
     };
-    let reader =
-        if gzip { Reader::Gzip(Box::new(MultiGzDecoder::new(buffered))) } else { Reader::Plain(buffered) };
-    let mut src = Source { reader, path: path.to_owned(), gzip };
+    let indexed = {
+        use std::io::BufRead;
+        let head = buffered.fill_buf().map_err(io)?;
+        gzip && head.len() >= 24 && head[3] & 4 != 0 && head[12..14] == INDEX_SUBFIELD
+    };
+    let mut members = None;
+    let reader = if indexed {
+        // Written by voxflow: hold the compressed file (its real size) to inflate in parallel.
+        let mut all = Vec::with_capacity(usize::try_from(file_len).unwrap_or(0));
+        buffered.read_to_end(&mut all).map_err(io)?;
+        let bytes: Arc<[u8]> = all.into();
+        members = walk_members(&bytes).map(|m| (Arc::clone(&bytes), m));
+        Reader::GzipInMemory(Box::new(MultiGzDecoder::new(Cursor::new(bytes))))
+    } else if gzip {
+        Reader::Gzip(Box::new(MultiGzDecoder::new(buffered)))
+    } else {
+        Reader::Plain(buffered)
+    };
+    let mut src = Source { reader, path: path.to_owned(), gzip, index: None, parallel_done: false };
 
     let mut bytes = [0u8; NIFTI2_SIZE];
     src.fill(&mut bytes[..4], "header", 0, NIFTI1_SIZE as u64)?;
@@ -201,6 +284,10 @@ fn open(path: &Path) -> Result<(Header, Source), NiftiError> {
     }
     let extensions = header.vox_offset - size as u64;
     src.skip(extensions, extensions)?;
+    src.index = members.and_then(|(bytes, all)| {
+        let members = data_members(&all, header.vox_offset, header.data_bytes(), header.datatype.size())?;
+        Some(DataMembers { bytes, members })
+    });
     Ok((header, src))
 }
 
@@ -237,12 +324,17 @@ elem!(u8, i8, u16, i16, u32, i32, i64, u64, f32, f64);
 
 /// Decodes `n` elements of type `T` from `src`, mapping each through `f` into a vector
 /// allocated once with its final size.
-fn decode<T: Elem, O>(
+fn decode<T: Elem + Send + Sync, O: Copy + Default + Send>(
     src: &mut Source,
     n: usize,
     big_endian: bool,
-    f: impl Fn(T) -> O,
+    f: impl Fn(T) -> O + Sync,
 ) -> Result<Vec<O>, NiftiError> {
+    if let Some(index) = src.index.take() {
+        src.parallel_done = true;
+        return decode_parallel(&index, n, big_endian, &f)
+            .map_err(|source| NiftiError::Gzip { path: src.path.clone(), source });
+    }
     let total = (n * T::SIZE) as u64;
     let mut out = Vec::with_capacity(n);
     let mut buf = vec![0u8; CHUNK.min(n * T::SIZE)];
@@ -260,6 +352,49 @@ fn decode<T: Elem, O>(
         done += bytes.len() as u64;
         left -= k;
     }
+    Ok(out)
+}
+
+/// Inflates the data members in parallel, each straight into its own part of the output.
+fn decode_parallel<T: Elem + Send + Sync, O: Copy + Default + Send>(
+    index: &DataMembers,
+    n: usize,
+    big_endian: bool,
+    f: &(impl Fn(T) -> O + Sync),
+) -> std::io::Result<Vec<O>> {
+    let mut out = vec![O::default(); n];
+    let mut tasks = Vec::with_capacity(index.members.len());
+    let mut rest = out.as_mut_slice();
+    for m in &index.members {
+        let (part, tail) = std::mem::take(&mut rest).split_at_mut(m.size / T::SIZE);
+        tasks.push((*m, part));
+        rest = tail;
+    }
+    // Each member is inflated through a small reused buffer that stays in cache.
+    tasks.into_par_iter().try_for_each_init(
+        || vec![0u8; CHUNK],
+        |buf, (m, part)| {
+            let mut dec = flate2::read::GzDecoder::new(&index.bytes[m.start..m.start + m.len]);
+            for out_chunk in part.chunks_mut(CHUNK / T::SIZE) {
+                let raw = &mut buf[..out_chunk.len() * T::SIZE];
+                dec.read_exact(raw)?;
+                let chunks = raw.chunks_exact(T::SIZE);
+                if big_endian {
+                    out_chunk.iter_mut().zip(chunks).for_each(|(o, c)| *o = f(T::from_be(c)));
+                } else {
+                    out_chunk.iter_mut().zip(chunks).for_each(|(o, c)| *o = f(T::from_le(c)));
+                }
+            }
+            // The member must end here; reading on checks its CRC-32 and size.
+            if dec.read(&mut buf[..1])? != 0 {
+                return Err(std::io::Error::new(
+                    ErrorKind::InvalidData,
+                    "gzip member longer than its trailer says",
+                ));
+            }
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 

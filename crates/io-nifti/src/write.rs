@@ -17,7 +17,7 @@ use crate::affine::affine_to_qform;
 use crate::error::{NiftiError, STREAM};
 use crate::header::datatype_code;
 use flate2::Compression;
-use flate2::write::GzEncoder;
+use flate2::write::DeflateEncoder;
 use ndarray::Array4;
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -240,18 +240,25 @@ fn c_to_fortran<T: Copy + Send + Sync + Default>(
     (nx, ny, nz, nt): (usize, usize, usize, usize),
 ) -> Vec<T> {
     const Z_BLOCK: usize = 16;
+    const XY_TILE: usize = 16;
     let slab = nx * ny;
     let mut out = vec![T::default(); c.len()];
     out.par_chunks_mut(slab * nz).enumerate().for_each(|(t, frame)| {
         frame.par_chunks_mut(slab * Z_BLOCK).enumerate().for_each(|(b, block)| {
             let z0 = b * Z_BLOCK;
             let bz = block.len() / slab;
-            for y in 0..ny {
-                for x in 0..nx {
-                    let base = ((x * ny + y) * nz + z0) * nt + t;
-                    let lane = c[base..].iter().step_by(nt).take(bz);
-                    for (dz, &v) in lane.enumerate() {
-                        block[dz * slab + y * nx + x] = v;
+            // 16x16 tiles of (x, y): the input lines read and the output lines written by
+            // one tile both stay in L1.
+            for y0 in (0..ny).step_by(XY_TILE) {
+                for x0 in (0..nx).step_by(XY_TILE) {
+                    for x in x0..(x0 + XY_TILE).min(nx) {
+                        for y in y0..(y0 + XY_TILE).min(ny) {
+                            let base = ((x * ny + y) * nz + z0) * nt + t;
+                            let lane = c[base..].iter().step_by(nt).take(bz);
+                            for (dz, &v) in lane.enumerate() {
+                                block[dz * slab + y * nx + x] = v;
+                            }
+                        }
                     }
                 }
             }
@@ -320,10 +327,27 @@ fn convert<T: Copy, const N: usize>(values: &[T], raw: &mut [u8], bytes: &impl F
     }
 }
 
-fn gzip_member(raw: &[u8], level: Compression) -> std::io::Result<Vec<u8>> {
-    let mut enc = GzEncoder::new(Vec::with_capacity(raw.len() / 2 + 64), level);
+/// One gzip member holding `raw`, with an extra field (subfield `VF`, 8 bytes: the member's
+/// total length, little endian) so a reader can find every member without decompressing
+/// and inflate them in parallel (the idea of BGZF). Readers that do not know the subfield
+/// skip it, as RFC 1952 requires.
+pub(crate) fn gzip_member(raw: &[u8], level: Compression) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff]); // FLG.FEXTRA, mtime 0, OS unknown
+    out.extend_from_slice(&12u16.to_le_bytes()); // XLEN
+    out.extend_from_slice(&crate::read::INDEX_SUBFIELD);
+    out.extend_from_slice(&8u16.to_le_bytes());
+    out.extend_from_slice(&[0u8; 8]); // member length, patched below
+    let mut enc = DeflateEncoder::new(out, level);
     enc.write_all(raw)?;
-    enc.finish()
+    let mut out = enc.finish()?;
+    let mut crc = flate2::Crc::new();
+    crc.update(raw);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+    let len = out.len() as u64;
+    out[16..24].copy_from_slice(&len.to_le_bytes());
+    Ok(out)
 }
 
 /// The 352 bytes of a NIfTI-1 single-file header (348 + an empty extension flag), little

@@ -276,6 +276,46 @@ fn missing_file() {
     assert!(matches!(err, NiftiError::Io { .. }) && err.to_string().contains("missing.nii"));
 }
 
+/// A voxflow-written (indexed, multi-member) .nii.gz of a volume spanning several members.
+fn indexed_gz() -> Vec<u8> {
+    let data = Array3::from_shape_fn((128, 128, 80), |(x, y, z)| ((x * y + z) % 251) as f32);
+    let mut z = Vec::new();
+    write_to(&mut z, &Volume::image3(data, Affine::identity()), &WriteOptions::default(), true)
+        .expect("in memory");
+    z
+}
+
+#[test]
+fn indexed_gzip_corrupt_member() {
+    let mut z = indexed_gz();
+    let n = z.len();
+    z[n - 2000] ^= 0xff; // inside the last member's deflate data
+    let err = check_image("corrupt_member.nii.gz", &z);
+    assert!(matches!(err, NiftiError::Gzip { .. }), "{err}");
+}
+
+#[test]
+fn indexed_gzip_truncated() {
+    let z = indexed_gz();
+    let err = check_image("cut_indexed.nii.gz", &z[..z.len() - 100]);
+    assert!(matches!(err, NiftiError::Truncated { .. } | NiftiError::Gzip { .. }), "{err}");
+}
+
+#[test]
+fn indexed_gzip_with_a_lying_member_length() {
+    let mut z = indexed_gz();
+    // The first data member starts after the header member; make its length field lie.
+    let header_member =
+        usize::try_from(u64::from_le_bytes(z[16..24].try_into().expect("8 bytes"))).expect("fits");
+    z[header_member + 16..header_member + 24].copy_from_slice(&7u64.to_le_bytes());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("lying.nii.gz");
+    std::fs::write(&path, &z).expect("write");
+    // The index is not trusted: the file is streamed instead, and reads correctly.
+    let v = read(&path, Kind::Image).expect("reads by streaming");
+    assert_eq!(v.shape4(), [128, 128, 80, 1]);
+}
+
 // --- things that must work on odd but valid files ---
 
 fn read_bytes(name: &str, bytes: &[u8], kind: Kind) -> Volume {
