@@ -40,6 +40,8 @@ struct Fixture {
     _dir: tempfile::TempDir,
     nii: PathBuf,
     gz: PathBuf,
+    /// The same .nii as one plain gzip member (as nibabel or `gzip` write it): streamed.
+    gz_single: PathBuf,
 }
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
@@ -49,7 +51,11 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let gz = dir.path().join("phantom.nii.gz");
     write(&nii, &volume, &WriteOptions::default()).expect("write .nii");
     write(&gz, &volume, &WriteOptions::default()).expect("write .nii.gz");
-    Fixture { volume, _dir: dir, nii, gz }
+    let gz_single = dir.path().join("single.nii.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
+    std::io::Write::write_all(&mut enc, &std::fs::read(&nii).expect("read .nii")).expect("compress");
+    std::fs::write(&gz_single, enc.finish().expect("compress")).expect("write single-member .nii.gz");
+    Fixture { volume, _dir: dir, nii, gz, gz_single }
 });
 
 #[divan::bench(sample_count = 10)]
@@ -60,6 +66,11 @@ fn read_nii() -> Volume {
 #[divan::bench(sample_count = 10)]
 fn read_nii_gz() -> Volume {
     read(&FIXTURE.gz, Kind::Image).expect("reads")
+}
+
+#[divan::bench(sample_count = 10)]
+fn read_nii_gz_single_member() -> Volume {
+    read(&FIXTURE.gz_single, Kind::Image).expect("reads")
 }
 
 #[divan::bench(sample_count = 10)]

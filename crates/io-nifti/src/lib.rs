@@ -31,6 +31,14 @@
 //!
 //! Writing (see [`write()`]) produces NIfTI-1 `n+1` files, gzip-compressed in parallel as a
 //! multi-member stream, atomically (temporary file + rename).
+//!
+//! **Indexed gzip.** Every gzip member voxflow writes carries an extra field (subfield `VF`:
+//! the member's total length), as BGZF does, so voxflow's reader finds the members without
+//! decompressing and inflates them in parallel, each straight into its part of the output.
+//! Any other gzip file (nibabel's, `gzip`'s, a multi-member file without the field, or one
+//! whose index does not add up) is streamed with `MultiGzDecoder`. Other readers ignore the
+//! field, as RFC 1952 requires (nibabel, zlib and `gzip -t` read the files; checked by
+//! `scripts/nibabel_check.py`).
 
 pub mod affine;
 pub mod error;

@@ -10,7 +10,8 @@
 //!   linear scaling mapping [min, max] onto the type's full range (values rounded).
 //! * gzip: the data is cut into fixed 4 MiB pieces compressed in parallel (rayon) as
 //!   independent gzip members, concatenated: a valid multi-member gzip file (nibabel, zlib's
-//!   `gzread` and `gzip -d` read it), byte-identical for any thread count.
+//!   `gzread` and `gzip -d` read it), byte-identical for any thread count. Each member has a
+//!   `VF` extra field with its length, so [`crate::read()`] can inflate them in parallel.
 //! * [`write`] is atomic: it writes a temporary file in the target directory and renames it.
 
 use crate::affine::affine_to_qform;
