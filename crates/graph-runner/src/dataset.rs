@@ -56,7 +56,7 @@ fn finish(mut cases: Vec<Case>, what: &str) -> Result<Vec<Case>, DatasetError> {
     // Absolute paths, so a manifest line can be replayed from anywhere.
     for case in &mut cases {
         for path in case.inputs.values_mut() {
-            if let Ok(abs) = std::path::absolute(&*path) {
+            if let Ok(abs) = std::fs::canonicalize(&*path).or_else(|_| std::path::absolute(&*path)) {
                 *path = abs;
             }
         }
