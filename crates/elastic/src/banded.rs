@@ -5,7 +5,7 @@
 //! Every output sample is a fixed sum over a fixed run of inputs, in a fixed order, so the
 //! result does not depend on how rayon splits the work.
 
-use ndarray::{Array3, ArrayView3, ArrayViewMut3, Axis, CowArray, ShapeBuilder, Zip};
+use ndarray::{Array3, ArrayView3, CowArray, ShapeBuilder};
 use rayon::prelude::*;
 
 /// A linear map from `in_len` samples to `rows()` samples; each output row is a dot product of
@@ -47,6 +47,18 @@ impl Banded {
     /// Multiplies every weight by `factor`.
     pub(crate) fn scale(&mut self, factor: f64) {
         self.weights.iter_mut().for_each(|w| *w *= factor);
+    }
+
+    /// Applies the map along the columns of a column-major block: `src` is `[inner, in_len]`,
+    /// `dst` is `[inner, rows]` (Fortran order); each output column is an axpy of input columns.
+    pub(crate) fn apply_columns(&self, src: &[f64], inner: usize, dst: &mut [f64]) {
+        for (col, &(start, offset, len)) in dst.chunks_exact_mut(inner).zip(&self.rows) {
+            col.fill(0.0);
+            for (k, &w) in self.weights[offset..offset + len].iter().enumerate() {
+                let x = &src[(start + k) * inner..(start + k + 1) * inner];
+                col.iter_mut().zip(x).for_each(|(c, &x)| *c += w * x);
+            }
+        }
     }
 
     /// Applies the map to a contiguous line.
@@ -108,54 +120,56 @@ fn to_fortran(input: ArrayView3<'_, f64>) -> Array3<f64> {
     a
 }
 
-/// The last pass: applies `map` along axis 0 (contiguous lines in Fortran order) and writes f32.
-/// Maps whose rows all have four taps (the upsamplers) take a tight loop.
-pub(crate) fn along_x_into_f32(input: ArrayView3<'_, f64>, map: &Banded, mut out: ArrayViewMut3<'_, f32>) {
-    debug_assert_eq!(input.shape()[0], map.in_len);
-    let taps4: Option<Vec<(usize, [f64; 4])>> = map
+/// The last two passes, slab by slab: `input` is `[hx, hy, nz]` (z already upsampled), `up_y`
+/// and `up_x` map `hy -> ny` and `hx -> nx`; `out` is the `[nx, ny, nz]` result in Fortran
+/// order, written as f32. One z slab at a time, so the `[hx, ny, nz]` intermediate never
+/// exists.
+pub(crate) fn upsample_yx_into(input: ArrayView3<'_, f64>, up_y: &Banded, up_x: &Banded, out: &mut [f32]) {
+    let [hx, hy, nz] = [input.shape()[0], input.shape()[1], input.shape()[2]];
+    let (nx, ny) = (up_x.rows(), up_y.rows());
+    debug_assert_eq!((up_x.in_len, up_y.in_len, out.len()), (hx, hy, nx * ny * nz));
+    if out.is_empty() {
+        return;
+    }
+    let input = if input.t().is_standard_layout() {
+        CowArray::from(input)
+    } else {
+        CowArray::from(to_fortran(input))
+    };
+    let src = input.as_slice_memory_order().expect("Fortran-order arrays are contiguous");
+    let taps4: Option<Vec<(usize, [f64; 4])>> = up_x
         .rows
         .iter()
         .map(|&(start, offset, len)| {
             (len == 4).then(|| {
-                (
-                    start,
-                    [
-                        map.weights[offset],
-                        map.weights[offset + 1],
-                        map.weights[offset + 2],
-                        map.weights[offset + 3],
-                    ],
-                )
+                let w = &up_x.weights[offset..offset + 4];
+                (start, [w[0], w[1], w[2], w[3]])
             })
         })
         .collect();
-    Zip::from(out.lanes_mut(Axis(0))).and(input.lanes(Axis(0))).par_for_each(|mut o, i| {
-        let mut buf = Vec::new();
-        let input = if let Some(s) = i.as_slice() {
-            s
-        } else {
-            buf.extend(i.iter().copied());
-            buf.as_slice()
-        };
-        match (&taps4, o.as_slice_mut()) {
-            (Some(taps), Some(o)) => {
-                for (o, &(start, w)) in o.iter_mut().zip(taps) {
-                    let x = &input[start..start + 4];
-                    *o = (w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + w[3] * x[3]) as f32;
+    out.par_chunks_mut(nx * ny).zip(src.par_chunks(hx * hy)).for_each_init(
+        || vec![0.0f64; hx * ny],
+        |tmp, (slab, coarse)| {
+            up_y.apply_columns(coarse, hx, tmp);
+            for (o, row) in slab.chunks_exact_mut(nx).zip(tmp.chunks_exact(hx)) {
+                if let Some(taps) = &taps4 {
+                    for (o, &(start, w)) in o.iter_mut().zip(taps) {
+                        let x = &row[start..start + 4];
+                        *o = (w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + w[3] * x[3]) as f32;
+                    }
+                } else {
+                    for (o, &(start, offset, len)) in o.iter_mut().zip(&up_x.rows) {
+                        let v: f64 = up_x.weights[offset..offset + len]
+                            .iter()
+                            .zip(&row[start..start + len])
+                            .map(|(w, x)| w * x)
+                            .sum();
+                        *o = v as f32;
+                    }
                 }
             }
-            _ => {
-                for (o, &(start, offset, len)) in o.iter_mut().zip(&map.rows) {
-                    let v: f64 = map.weights[offset..offset + len]
-                        .iter()
-                        .zip(&input[start..start + len])
-                        .map(|(w, x)| w * x)
-                        .sum();
-                    *o = v as f32;
-                }
-            }
-        }
-    });
+        },
+    );
 }
 
 /// Keys' cubic convolution kernel (a = -0.5): interpolating, four taps, no prefilter.

@@ -114,14 +114,14 @@ pub fn control_grid_field(
     }
     let coarse = params.coarse_displacements(seed);
     let maps: [Banded; 3] = std::array::from_fn(|a| bspline_map(shape[a], params.num_control_points[a]));
-    for (c, plane) in field.axis_iter_mut(Axis(3)).enumerate() {
+    for (c, mut plane) in field.axis_iter_mut(Axis(3)).enumerate() {
         let coef: Array3<f64> = coarse.index_axis(Axis(3), c).to_owned();
         let mut up_x = maps[0].clone();
         // Millimetres to voxels along this component's axis.
         up_x.scale(1.0 / spacing[c]);
         let a = banded::along(coef.view(), 2, &maps[2]);
-        let a = banded::along(a.view(), 1, &maps[1]);
-        banded::along_x_into_f32(a.view(), &up_x, plane);
+        let out = plane.as_slice_memory_order_mut().expect("a plane of a Fortran-order field is contiguous");
+        banded::upsample_yx_into(a.view(), &maps[1], &up_x, out);
     }
     Ok(field)
 }

@@ -118,9 +118,10 @@ pub fn simard_field(
 ) -> Result<Array4<f32>, ElasticError> {
     params.validate()?;
     let mut field = Array4::<f32>::zeros((shape[0], shape[1], shape[2], 3).f());
-    for (c, plane) in field.axis_iter_mut(Axis(3)).enumerate() {
+    for (c, mut plane) in field.axis_iter_mut(Axis(3)).enumerate() {
         let filler = |z: usize, slice: &mut [f32]| fill_noise(seed, c, shape[2], z, slice);
-        smooth_into(shape, params.sigma, params.alpha, &filler, plane);
+        let out = plane.as_slice_memory_order_mut().expect("a plane of a Fortran-order field is contiguous");
+        smooth_into(shape, params.sigma, params.alpha, &filler, out);
     }
     Ok(field)
 }
@@ -155,7 +156,8 @@ pub fn smooth(input: ArrayView3<'_, f32>, sigma: f64, scale: f64) -> Array3<f32>
             *s = *v;
         }
     };
-    smooth_into(shape, sigma, scale, &filler, out.view_mut());
+    let slice = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
+    smooth_into(shape, sigma, scale, &filler, slice);
     out
 }
 
@@ -216,13 +218,14 @@ fn axis_maps(n: usize, sigma: f64) -> [Banded; 3] {
     [decimate, gauss, up]
 }
 
-/// Smooths one component, whose noise slices `filler(z, slice)` provides, into `out`.
+/// Smooths one component, whose noise slices `filler(z, slice)` provides, into `out`
+/// (`[nx, ny, nz]`, Fortran order).
 fn smooth_into(
     shape: [usize; 3],
     sigma: f64,
     scale: f64,
     filler: &(dyn Fn(usize, &mut [f32]) + Sync),
-    mut out: ndarray::ArrayViewMut3<'_, f32>,
+    out: &mut [f32],
 ) {
     let [nx, ny, nz] = shape;
     if nx == 0 || ny == 0 || nz == 0 {
@@ -232,25 +235,25 @@ fn smooth_into(
     let [dec_y, gauss_y, up_y] = axis_maps(ny, sigma);
     let [dec_z, gauss_z, up_z] = axis_maps(nz, sigma);
     up_x.scale(scale);
-    // Noise, decimated along x slice by slice (the full-size noise is never stored).
-    let mut coarse_x = Array3::<f64>::zeros((dec_x.rows(), ny, nz).f());
-    coarse_x.axis_iter_mut(Axis(2)).into_par_iter().enumerate().for_each(|(z, mut slab)| {
-        let mut noise = vec![0.0f32; nx * ny];
-        filler(z, &mut noise);
-        let mut line = vec![0.0f64; nx];
-        let mut out_line = vec![0.0f64; dec_x.rows()];
-        for (y, row) in noise.chunks_exact(nx).enumerate() {
-            line.iter_mut().zip(row).for_each(|(l, &r)| *l = f64::from(r));
-            dec_x.apply_slice(&line, &mut out_line);
-            slab.index_axis_mut(Axis(1), y).iter_mut().zip(&out_line).for_each(|(o, &v)| *o = v);
-        }
-    });
-    let a = banded::along(coarse_x.view(), 1, &dec_y);
-    let a = banded::along(a.view(), 2, &dec_z);
+    let (tx, ty) = (dec_x.rows(), dec_y.rows());
+    // Noise, decimated along x and y slab by slab (the full-size noise is never stored).
+    let mut coarse_xy = Array3::<f64>::zeros((tx, ty, nz).f());
+    let dst = coarse_xy.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
+    dst.par_chunks_mut(tx * ty).enumerate().for_each_init(
+        || (vec![0.0f32; nx * ny], vec![0.0f64; nx], vec![0.0f64; tx * ny]),
+        |(noise, line, tmp), (z, slab)| {
+            filler(z, noise);
+            for (row, out_row) in noise.chunks_exact(nx).zip(tmp.chunks_exact_mut(tx)) {
+                line.iter_mut().zip(row).for_each(|(l, &r)| *l = f64::from(r));
+                dec_x.apply_slice(line, out_row);
+            }
+            dec_y.apply_columns(tmp, tx, slab);
+        },
+    );
+    let a = banded::along(coarse_xy.view(), 2, &dec_z);
     let a = banded::along(a.view(), 0, &gauss_x);
     let a = banded::along(a.view(), 1, &gauss_y);
     let a = banded::along(a.view(), 2, &gauss_z);
     let a = banded::along(a.view(), 2, &up_z);
-    let a = banded::along(a.view(), 1, &up_y);
-    banded::along_x_into_f32(a.view(), &up_x, out.view_mut());
+    banded::upsample_yx_into(a.view(), &up_y, &up_x, out);
 }
