@@ -109,6 +109,25 @@ fn gzip_output_is_identical_for_any_thread_count() {
 }
 
 #[test]
+fn parallel_and_streamed_gzip_reads_agree() {
+    // voxflow's indexed members are inflated in parallel; the same bytes as one plain gzip
+    // member are streamed. Both must give the same volume.
+    let vol = phantom();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (indexed, plain, single) =
+        (dir.path().join("indexed.nii.gz"), dir.path().join("plain.nii"), dir.path().join("single.nii.gz"));
+    write(&indexed, &vol, &WriteOptions::default()).expect("writes");
+    write(&plain, &vol, &WriteOptions::default()).expect("writes");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
+    std::io::Write::write_all(&mut enc, &std::fs::read(&plain).expect("read")).expect("compress");
+    std::fs::write(&single, enc.finish().expect("compress")).expect("write");
+    let a = read(&indexed, Kind::Image).expect("parallel read");
+    let b = read(&single, Kind::Image).expect("streamed read");
+    assert_eq!(a, b);
+    assert_eq!(a.voxels, vol.voxels);
+}
+
+#[test]
 fn c_order_arrays_are_written_in_nifti_order() {
     let dir = tempfile::tempdir().expect("tempdir");
     let vol = |a: Array4<f32>| Volume {
