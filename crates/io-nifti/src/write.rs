@@ -248,17 +248,28 @@ fn c_to_fortran<T: Copy + Send + Sync + Default>(
         frame.par_chunks_mut(slab * Z_BLOCK).enumerate().for_each(|(b, block)| {
             let z0 = b * Z_BLOCK;
             let bz = block.len() / slab;
-            // 16x16 tiles of (x, y): the input lines read and the output lines written by
-            // one tile both stay in L1.
+            // 16x16 tiles of (x, y): gathered into a small contiguous buffer (reading whole
+            // input cache lines of z), then written out as whole rows of x. Going through
+            // the buffer avoids the cache-set conflicts of power-of-two strides.
+            let mut tile = [T::default(); Z_BLOCK * XY_TILE * XY_TILE];
             for y0 in (0..ny).step_by(XY_TILE) {
+                let ty = XY_TILE.min(ny - y0);
                 for x0 in (0..nx).step_by(XY_TILE) {
-                    for x in x0..(x0 + XY_TILE).min(nx) {
-                        for y in y0..(y0 + XY_TILE).min(ny) {
-                            let base = ((x * ny + y) * nz + z0) * nt + t;
+                    let tx = XY_TILE.min(nx - x0);
+                    for x in 0..tx {
+                        for y in 0..ty {
+                            let base = (((x0 + x) * ny + y0 + y) * nz + z0) * nt + t;
                             let lane = c[base..].iter().step_by(nt).take(bz);
                             for (dz, &v) in lane.enumerate() {
-                                block[dz * slab + y * nx + x] = v;
+                                tile[(dz * XY_TILE + y) * XY_TILE + x] = v;
                             }
+                        }
+                    }
+                    for dz in 0..bz {
+                        for y in 0..ty {
+                            let dst = dz * slab + (y0 + y) * nx + x0;
+                            let src = (dz * XY_TILE + y) * XY_TILE;
+                            block[dst..dst + tx].copy_from_slice(&tile[src..src + tx]);
                         }
                     }
                 }
