@@ -95,6 +95,11 @@ pub(crate) fn along(input: ArrayView3<'_, f64>, axis: usize, map: &Banded) -> Ar
     let inner: usize = shape[..axis].iter().product();
     let len_in = map.in_len;
     let rows = map.rows();
+    if inner == 1 {
+        // Along x: contiguous lines.
+        dst.par_chunks_mut(rows).zip(src.par_chunks(len_in)).for_each(|(o, i)| map.apply_slice(i, o));
+        return out;
+    }
     dst.par_chunks_mut(inner * rows).enumerate().for_each(|(o, block)| {
         let src = &src[o * inner * len_in..(o + 1) * inner * len_in];
         let column = |(col, &(start, offset, len)): (&mut [f64], &(usize, usize, usize))| {
