@@ -32,6 +32,9 @@ fn main() {
             "gamma" => drop(black_box(voxflow_intensity::gamma::gamma(v, 0.8, false, false))),
             "powf" => drop(black_box(v.mapv(|x| x.abs().powf(0.8).copysign(x)))),
             "copy" => drop(black_box(v.mapv(|x| x))),
+            "none" => {}
+            "noise" => drop(black_box(voxflow_intensity::noise::add_noise(v, 0.0, 1.0, 7, 0))),
+            "bias" => drop(black_box(voxflow_intensity::bias_field::bias_field(v, 3, &[0.01; 20]))),
             "clip" => drop(black_box(voxflow_intensity::clip(v, 20.0, 80.0))),
             "zscore" => drop(black_box(normalize(v, &Normalize::default(), None).unwrap())),
             "percentile" => drop(black_box(percentile_clip(v, 5.0, 95.0, Region::All).unwrap())),

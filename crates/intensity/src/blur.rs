@@ -10,16 +10,16 @@
 //! amount along every axis. The filter is exactly `scipy.ndimage.gaussian_filter(x,
 //! sigma_voxels, truncate=4.0, mode="reflect")`: kernel radius `int(truncate·σ + 0.5)`,
 //! weights `exp(-x²/2σ²)` normalised to sum 1, half-sample symmetric border
-//! (`d c b a | a b c d | d c b a`), axes filtered in order x, y, z with the result rounded to
-//! f32 after each axis, and axes with σ ≤ 1e-15 skipped.
+//! (`d c b a | a b c d | d c b a`), the result rounded to f32 after each axis, and axes with
+//! σ ≤ 1e-15 skipped (voxflow filters z first, then x and y: see [`gaussian_filter`]).
 //!
 //! `random_blur` draws each axis' sigma (mm) independently from `std` (TorchIO's
 //! `RandomBlur`, default `[0, 2]`).
 
 use crate::IntensityError;
 use crate::common::{
-    IMAGE_PORTS, check_p, check_range, default_p, fortran_slice, happens, map_image, shape3, take_image,
-    uniform,
+    IMAGE_PORTS, check_p, check_range, default_p, fortran_slice, from_fortran, happens, map_image, shape3,
+    take_image, uniform,
 };
 use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder, s};
 use rayon::prelude::*;
@@ -139,38 +139,35 @@ fn filter_row_x(src: &[f32], out: &mut [f32], w: &[f32], buf: &mut Vec<f32>) {
     });
 }
 
-/// x and y passes over one z-slab (`nx·ny` voxels, x fastest).
-fn filter_slab_xy(src: &[f32], dst: &mut [f32], nx: usize, wx: Option<&[f32]>, wy: Option<&[f32]>) {
-    let ny = src.len() / nx;
-    let mut buf = Vec::new();
-    let xs: Vec<f32>;
-    let after_x: &[f32] = match wx {
-        Some(w) if wy.is_none() => {
-            for (s, d) in src.chunks_exact(nx).zip(dst.chunks_exact_mut(nx)) {
-                filter_row_x(s, d, w, &mut buf);
-            }
-            return;
+/// x and y passes over one z-slab (`nx·ny` voxels, x fastest), in place; `buf` and `scratch`
+/// are reused between slabs.
+fn filter_slab_xy(
+    slab: &mut [f32],
+    nx: usize,
+    wx: Option<&[f32]>,
+    wy: Option<&[f32]>,
+    buf: &mut Vec<f32>,
+    scratch: &mut Vec<f32>,
+) {
+    let ny = slab.len() / nx;
+    if let Some(w) = wx {
+        for row in slab.chunks_exact_mut(nx) {
+            // The padded copy in `buf` is the source, so the row can be overwritten.
+            scratch.clear();
+            scratch.extend_from_slice(row);
+            filter_row_x(scratch, row, w, buf);
         }
-        Some(w) => {
-            let mut tmp = vec![0f32; src.len()];
-            for (s, d) in src.chunks_exact(nx).zip(tmp.chunks_exact_mut(nx)) {
-                filter_row_x(s, d, w, &mut buf);
-            }
-            xs = tmp;
-            &xs
+    }
+    if let Some(w) = wy {
+        scratch.clear();
+        scratch.extend_from_slice(slab);
+        let src = &scratch[..];
+        for (y, d) in slab.chunks_exact_mut(nx).enumerate() {
+            accumulate_rows(d, w, |k| {
+                let yy = reflect(y as isize + k, ny);
+                &src[yy * nx..(yy + 1) * nx]
+            });
         }
-        None => src,
-    };
-    match wy {
-        Some(w) => {
-            for (y, d) in dst.chunks_exact_mut(nx).enumerate() {
-                accumulate_rows(d, w, |k| {
-                    let yy = reflect(y as isize + k, ny);
-                    &after_x[yy * nx..(yy + 1) * nx]
-                });
-            }
-        }
-        None => dst.copy_from_slice(after_x),
     }
 }
 
@@ -181,41 +178,53 @@ const Y_BLOCK: usize = 8;
 /// `scipy.ndimage.gaussian_filter(input, sigma_voxels, truncate=truncate, mode="reflect")`
 /// for an f32 frame (output in Fortran order). Sigmas that are not > 1e-15 (zero, negative,
 /// NaN) leave their axis unfiltered, as scipy.
+///
+/// The z pass runs first (into the output), then x and y in place slab by slab: one output
+/// buffer and no full-size temporary. scipy filters x, y, z in that order, rounding to f32
+/// after each; the different order changes results by rounding only (~1e-7 relative).
 #[must_use]
 pub fn gaussian_filter(input: ArrayView3<'_, f32>, sigma_voxels: [f64; 3], truncate: f64) -> Array3<f32> {
     let shape = shape3(&input);
-    let [nx, ny, nz] = shape;
+    let [nx, _, nz] = shape;
     let [wx, wy, wz] = sigma_voxels.map(|s| half_weights(s, truncate));
-    let src = fortran_slice(input);
-    let plane = nx * ny;
-    if src.is_empty() {
+    if input.is_empty() {
         return Array3::zeros(shape.f());
     }
-    // x and y, slab by slab.
-    let mut xy = vec![0f32; src.len()];
-    xy.par_chunks_mut(plane).zip(src.par_chunks(plane)).for_each(|(d, s)| {
-        filter_slab_xy(s, d, nx, wx.as_deref(), wy.as_deref());
-    });
-    let Some(wz) = wz else {
-        return Array3::from_shape_vec(shape.f(), xy).expect("the voxel count matches the shape");
-    };
-    // z, by blocks of y rows sliding along z.
-    let mut out = Array3::<f32>::zeros(shape.f());
-    let xy = &xy[..];
-    out.axis_chunks_iter_mut(Axis(1), Y_BLOCK).into_par_iter().enumerate().for_each(|(b, mut block)| {
-        let rows = block.shape()[1];
-        for z in 0..nz {
-            for yy in 0..rows {
-                let y = b * Y_BLOCK + yy;
-                let mut row = block.slice_mut(s![.., yy, z]);
-                let row = row.as_slice_mut().expect("x is the contiguous axis of a Fortran array");
-                accumulate_rows(row, &wz, |k| {
-                    let start = reflect(z as isize + k, nz) * plane + y * nx;
-                    &xy[start..start + nx]
-                });
-            }
+    let src = fortran_slice(input);
+    let plane = nx * shape[1];
+    let mut out = match wz {
+        Some(wz) => {
+            // z, by blocks of y rows sliding along z.
+            let mut out = Array3::<f32>::zeros(shape.f());
+            let src = &src[..];
+            out.axis_chunks_iter_mut(Axis(1), Y_BLOCK).into_par_iter().enumerate().for_each(
+                |(b, mut block)| {
+                    let rows = block.shape()[1];
+                    for z in 0..nz {
+                        for yy in 0..rows {
+                            let y = b * Y_BLOCK + yy;
+                            let mut row = block.slice_mut(s![.., yy, z]);
+                            let row =
+                                row.as_slice_mut().expect("x is the contiguous axis of a Fortran array");
+                            accumulate_rows(row, &wz, |k| {
+                                let start = reflect(z as isize + k, nz) * plane + y * nx;
+                                &src[start..start + nx]
+                            });
+                        }
+                    }
+                },
+            );
+            out
         }
-    });
+        None => from_fortran(shape, src.into_owned()),
+    };
+    if wx.is_some() || wy.is_some() {
+        let data = out.as_slice_memory_order_mut().expect("a Fortran-contiguous array");
+        data.par_chunks_mut(plane).for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(buf, scratch), slab| filter_slab_xy(slab, nx, wx.as_deref(), wy.as_deref(), buf, scratch),
+        );
+    }
     out
 }
 
