@@ -137,3 +137,38 @@ fn bad_parameters_name_the_parameter() {
         assert!(parsed.is_err(), "{name}");
     }
 }
+
+#[test]
+fn four_d_images_are_processed_frame_by_frame() {
+    use ndarray::{Array4, Axis, ShapeBuilder};
+    // Three frames: the synthetic volume scaled by 1, 2, 3.
+    let base = common::synthetic([6, 5, 4]);
+    let data = Array4::from_shape_fn((6, 5, 4, 3).f(), |(i, j, k, t)| base[[i, j, k]] * (t + 1) as f32);
+    let v = voxflow_core::Volume {
+        voxels: voxflow_core::Voxels::Image(data.clone()),
+        affine: voxflow_core::Affine::identity(),
+        stored_dtype: voxflow_core::DType::F32,
+    };
+    // z-score per frame: every frame normalises to the same values.
+    let node = op("normalize", serde_json::json!({"over": "all"}));
+    let out = expect_volume(run(node.as_ref(), vec![("volume", vol(v.clone()))]).expect("4D normalize"));
+    let a = out.image().expect("image");
+    assert_eq!(a.shape(), &[6, 5, 4, 3]);
+    for t in 1..3 {
+        for (x, y) in a.index_axis(Axis(3), 0).iter().zip(a.index_axis(Axis(3), t).iter()) {
+            assert!((x - y).abs() < 1e-5, "frame {t}: {x} vs {y}");
+        }
+    }
+    // Noise differs between frames; a one-frame mask serves every frame.
+    let node = op("noise", serde_json::json!({"std": 1.0, "seed": 5}));
+    let out = expect_volume(run(node.as_ref(), vec![("volume", vol(v.clone()))]).expect("4D noise"));
+    let a = out.image().expect("image");
+    let d0 = &a.index_axis(Axis(3), 0) - &data.index_axis(Axis(3), 0);
+    let d1 = &a.index_axis(Axis(3), 1) - &data.index_axis(Axis(3), 1);
+    assert_ne!(d0, d1);
+    let mask = label_from(&common::image(base, 1.0), &[0.0]);
+    let node = op("percentile_clip", serde_json::json!({"over": "mask"}));
+    let out =
+        expect_volume(run(node.as_ref(), vec![("volume", vol(v)), ("mask", vol(mask))]).expect("4D mask"));
+    assert_eq!(out.shape4(), [6, 5, 4, 3]);
+}
