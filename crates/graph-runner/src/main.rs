@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use voxflow_graph_runner::dataset::{self, Case, Shard};
-use voxflow_graph_runner::{Graph, RunOptions, dot, info, manifest, ops, run};
+use voxflow_graph_runner::{Graph, RunError, RunOptions, dot, info, manifest, ops, run};
 
 #[derive(Parser, Debug)]
 #[command(name = "graphrun", version, about = "Run voxflow graphs over NIfTI datasets")]
@@ -307,7 +307,7 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
     };
     let summary = match run::run(&graph, &cases, &opts) {
         Ok(s) => s,
-        Err(e @ voxflow_graph_runner::RunError::OutputExists { .. }) => return Err(usage(e)),
+        Err(e @ (RunError::OutputExists { .. } | RunError::Resume(_))) => return Err(usage(e)),
         Err(e) => return Err(e).context("run"),
     };
     for failure in &summary.failures {
