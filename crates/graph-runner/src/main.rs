@@ -173,7 +173,11 @@ fn init_logging(quiet: bool, verbose: u8, interactive: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(interactive)
+        .try_init();
 }
 
 fn dispatch(cli: &Cli) -> Result<u8> {

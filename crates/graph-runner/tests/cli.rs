@@ -107,8 +107,25 @@ fn output_bytes_do_not_depend_on_thread_count() {
     let ds = dataset(tmp.path(), 3);
     let g = graph_file(tmp.path());
     let (a, b) = (tmp.path().join("t1"), tmp.path().join("t2"));
-    ok(&graphrun(&[&g, &"--nnunet", &ds, &"-o", &a, &"--threads", &"1"]));
-    ok(&graphrun(&[&g, &"--nnunet", &ds, &"-o", &b, &"--threads", &"2", &"--max-cases-in-memory", &"3"]));
+    let first = graphrun(&[&g, &"--nnunet", &ds, &"-o", &a, &"--threads", &"1", &"--timings"]);
+    ok(&first);
+    // Without a terminal: plain log lines per case, then the timings and the summary.
+    let log = stderr(&first);
+    assert!(log.contains("case done") && log.contains("case=case2"), "{log}");
+    assert!(log.contains("time per node") && log.contains("save_label (resampling its input)"), "{log}");
+    assert!(log.trim_end().ends_with("3 cases, 6 outputs written, 0 failed"), "{log}");
+    ok(&graphrun(&[
+        &g,
+        &"--nnunet",
+        &ds,
+        &"-o",
+        &b,
+        &"--threads",
+        &"2",
+        &"--max-cases-in-memory",
+        &"3",
+        &"-q",
+    ]));
     let (fa, fb) = (files(&a), files(&b));
     assert_eq!(fa.len(), 3 * 2 * 2 + 1, "{:?}", fa.keys());
     assert!(fa == fb, "1 and 2 threads wrote different bytes");
