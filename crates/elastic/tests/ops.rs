@@ -321,3 +321,29 @@ fn snapshots() {
         })
     );
 }
+
+#[test]
+fn label_values_stay_a_subset_with_nearest_and_one_hot() {
+    // Labels 0, 2, 7 (not contiguous), i16: nearest and one-hot `label` interpolation both keep
+    // the type and never invent a value, even with the fill label 0 outside.
+    let data = Array3::from_shape_fn((24, 20, 16), |(x, y, z)| match (x + y + z) % 9 {
+        0..=2 => 0i16,
+        3..=5 => 2,
+        _ => 7,
+    });
+    let label = Volume::label3(data, voxflow_core::Affine::new_scaling(1.5));
+    for label_interpolation in [voxflow_core::Interpolation::Nearest, voxflow_core::Interpolation::Label] {
+        let op = Elastic::new(
+            Model::Simard(SimardParams { alpha: 400.0, sigma: 5.0 }),
+            8,
+            Resampling { label_interpolation, ..Resampling::default() },
+        );
+        let out = op.apply_to(&label).unwrap();
+        let LabelArray::I16(a) = out.labels().unwrap() else { panic!("label type changed") };
+        let mut seen: Vec<i16> = a.iter().copied().collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, vec![0, 2, 7], "{label_interpolation:?}");
+        assert_ne!(out, label, "{label_interpolation:?}: nothing moved");
+    }
+}
