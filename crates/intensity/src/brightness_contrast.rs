@@ -10,7 +10,7 @@
 //! `[0.75, 1.25]` is nnU-Net's multiplicative brightness augmentation.
 
 use crate::common::{
-    IMAGE_PORTS, check_p, check_range, default_p, happens, map_image, map_voxels, take_image, uniform,
+    IMAGE_PORTS, check_p, check_range, default_p, happens, map_image_voxels, map_voxels, take_image, uniform,
 };
 use ndarray::{Array3, ArrayView3};
 use serde::{Deserialize, Serialize};
@@ -80,7 +80,8 @@ impl Op for BrightnessContrast {
         if self.multiplier == 1.0 && self.shift == 0.0 {
             return Ok(Value::Volume(volume));
         }
-        map_image(&volume, |_, frame| Ok(brightness_contrast(frame, self.multiplier, self.shift)))
+        let (m, s) = (self.multiplier, self.shift);
+        map_image_voxels(volume, |_, _| Ok(move |v: f32| (f64::from(v) * m + s) as f32))
     }
 }
 

@@ -5,7 +5,7 @@
 //! ```
 //! NaN voxels stay NaN (as numpy). Useful for fixed CT ranges (e.g. -1000..1000 HU).
 
-use crate::common::{IMAGE_PORTS, map_image, map_voxels, take_image};
+use crate::common::{IMAGE_PORTS, map_image_voxels, map_voxels, take_image};
 use ndarray::{Array3, ArrayView3};
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
@@ -63,6 +63,7 @@ impl Op for Clip {
     fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
         self.validate()?;
         let volume = take_image(&mut inputs)?;
-        map_image(&volume, |_, frame| Ok(clip(frame, self.min, self.max)))
+        let (lo, hi) = (self.min as f32, self.max as f32);
+        map_image_voxels(volume, |_, _| Ok(move |v| clip_one(v, lo, hi)))
     }
 }

@@ -158,7 +158,7 @@ pub(crate) struct Moments {
 }
 
 impl Moments {
-    const EMPTY: Moments =
+    pub(crate) const EMPTY: Moments =
         Moments { n: 0, mean: 0.0, m2: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, nonfinite: 0 };
 
     /// Chan et al.'s pairwise combination.
@@ -368,6 +368,34 @@ pub(crate) fn map_image(
         affine: volume.affine,
         stored_dtype: voxflow_core::DType::F32,
     })))
+}
+
+/// Runs an elementwise op on every frame: `prepare(t, frame)` computes frame `t`'s per-voxel
+/// function (statistics first), which is then applied in place when the volume is not shared
+/// with another node (no allocation, no page faults), or into a new array otherwise.
+pub(crate) fn map_image_voxels<F: Fn(f32) -> f32 + Sync>(
+    volume: Arc<Volume>,
+    prepare: impl Fn(usize, ArrayView3<'_, f32>) -> Result<F, IntensityError>,
+) -> Result<Value, OpError> {
+    volume.image()?;
+    match Arc::try_unwrap(volume) {
+        Ok(mut owned) => {
+            let Voxels::Image(data) = &mut owned.voxels else {
+                return Err(OpError::Input { port: "volume".into(), message: "expected an image".into() });
+            };
+            for t in 0..data.shape()[3] {
+                let f = prepare(t, data.index_axis(Axis(3), t))?;
+                let mut frame = data.index_axis_mut(Axis(3), t);
+                match frame.as_slice_memory_order_mut() {
+                    Some(s) => s.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|v| *v = f(*v))),
+                    None => frame.par_map_inplace(|v| *v = f(*v)),
+                }
+            }
+            owned.stored_dtype = voxflow_core::DType::F32;
+            Ok(Value::Volume(Arc::new(owned)))
+        }
+        Err(shared) => map_image(&shared, |t, frame| Ok(map_voxels(frame, prepare(t, frame)?))),
+    }
 }
 
 /// Checks a probability.

@@ -25,7 +25,7 @@
 
 use crate::IntensityError;
 use crate::clip::clip_one;
-use crate::common::{IMAGE_PORTS, map_image, map_voxels, take_image};
+use crate::common::{IMAGE_PORTS, map_image_voxels, map_voxels, take_image};
 use ndarray::{Array3, ArrayView3};
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
@@ -114,12 +114,15 @@ impl CtWindow {
 /// Clips a frame to `[low, high]` and, with `rescale`, maps that interval to `[0, 1]`.
 #[must_use]
 pub fn ct_window(input: ArrayView3<'_, f32>, low: f64, high: f64, rescale: bool) -> Array3<f32> {
+    map_voxels(input, window_fn(low, high, rescale))
+}
+
+fn window_fn(low: f64, high: f64, rescale: bool) -> impl Fn(f32) -> f32 + Sync {
     let (lo, hi) = (low as f32, high as f32);
-    if rescale {
-        let scale = 1.0 / (high - low);
-        map_voxels(input, move |v| ((f64::from(clip_one(v, lo, hi)) - low) * scale) as f32)
-    } else {
-        map_voxels(input, move |v| clip_one(v, lo, hi))
+    let scale = 1.0 / (high - low);
+    move |v| {
+        let c = clip_one(v, lo, hi);
+        if rescale { ((f64::from(c) - low) * scale) as f32 } else { c }
     }
 }
 
@@ -137,6 +140,6 @@ impl Op for CtWindow {
     fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
         let (low, high) = self.bounds()?;
         let volume = take_image(&mut inputs)?;
-        map_image(&volume, |_, frame| Ok(ct_window(frame, low, high, self.rescale)))
+        map_image_voxels(volume, |_, _| Ok(window_fn(low, high, self.rescale)))
     }
 }

@@ -21,8 +21,8 @@
 //! same image after the two negations.
 
 use crate::common::{
-    FlatRegion, IMAGE_PORTS, check_p, check_range, default_p, fortran_slice, happens, map_image, map_voxels,
-    moments, take_image, uniform,
+    FlatRegion, IMAGE_PORTS, Moments, check_p, check_range, default_p, fortran_slice, happens,
+    map_image_voxels, map_voxels, moments, take_image, uniform,
 };
 use ndarray::{Array3, ArrayView3};
 use serde::{Deserialize, Serialize};
@@ -69,24 +69,35 @@ fn default_log_gamma() -> [f64; 2] {
 /// `sign(x) · |x|^γ` for every voxel (TorchIO), or batchgenerators' rescaled variant.
 #[must_use]
 pub fn gamma(input: ArrayView3<'_, f32>, gamma: f64, rescale: bool, invert: bool) -> Array3<f32> {
+    map_voxels(input, gamma_fn(input, gamma, rescale, invert))
+}
+
+/// The per-voxel power (with batchgenerators' rescaling, its min and max come from `input`).
+fn gamma_fn(
+    input: ArrayView3<'_, f32>,
+    gamma: f64,
+    rescale: bool,
+    invert: bool,
+) -> impl Fn(f32) -> f32 + Sync + use<> {
     let g = gamma as f32;
-    if !rescale {
-        return map_voxels(input, move |v| v.abs().powf(g).copysign(v));
-    }
     let sign = if invert { -1.0f32 } else { 1.0 };
-    let m = moments(&fortran_slice(input), &FlatRegion::All, true);
-    if m.n == 0 {
-        return map_voxels(input, |v| v);
+    let (mut min, mut range) = (0.0f32, 1.0f32);
+    let m = if rescale { moments(&fortran_slice(input), &FlatRegion::All, true) } else { Moments::EMPTY };
+    let rescale = rescale && m.n > 0;
+    if rescale {
+        // On the (possibly negated) image: min and range.
+        let (lo, hi) = if invert { (-m.max, -m.min) } else { (m.min, m.max) };
+        range = (hi - lo + 1e-7) as f32;
+        min = lo as f32;
     }
-    // On the (possibly negated) image: min and range.
-    let (min, max) = if invert { (-m.max, -m.min) } else { (m.min, m.max) };
-    let range = (max - min + 1e-7) as f32;
-    let min = min as f32;
-    map_voxels(input, move |v| {
-        let x = sign * v;
-        let y = ((x - min) / range).powf(g) * range + min;
-        sign * y
-    })
+    move |v: f32| {
+        if rescale {
+            let x = sign * v;
+            sign * (((x - min) / range).powf(g) * range + min)
+        } else {
+            v.abs().powf(g).copysign(v)
+        }
+    }
 }
 
 fn check_gamma(g: f64) -> Result<(), OpError> {
@@ -113,7 +124,7 @@ impl Op for Gamma {
         if self.gamma == 1.0 {
             return Ok(Value::Volume(volume));
         }
-        map_image(&volume, |_, frame| Ok(gamma(frame, self.gamma, self.rescale, self.invert)))
+        map_image_voxels(volume, |_, frame| Ok(gamma_fn(frame, self.gamma, self.rescale, self.invert)))
     }
 }
 

@@ -28,11 +28,10 @@
 
 use crate::IntensityError;
 use crate::common::{
-    CHUNK, FlatRegion, IMAGE_MASK_PORTS, Moments, Over, Region, fortran_slice, from_fortran, map_image,
+    FlatRegion, IMAGE_MASK_PORTS, Moments, Over, Region, fortran_slice, map_image_voxels, map_voxels,
     moments, region_for, shape3, take_image, take_mask,
 };
 use ndarray::{Array3, ArrayView3};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
 
@@ -159,36 +158,39 @@ fn normalize_region(
     params: &Normalize,
     region: Region<'_>,
 ) -> Result<Array3<f32>, IntensityError> {
+    Ok(map_voxels(input, voxel_map(input, params, region)?))
+}
+
+/// The statistics of `input` over `region`, as the per-voxel function that normalises it.
+/// Fails on non-finite voxels under `nan: "error"`.
+fn voxel_map(
+    input: ArrayView3<'_, f32>,
+    params: &Normalize,
+    region: Region<'_>,
+) -> Result<impl Fn(f32) -> f32 + Sync + use<>, IntensityError> {
     let shape = shape3(&input);
     let flat_region = FlatRegion::new(region, shape)?;
     let data = fortran_slice(input);
     let m = moments(&data, &flat_region, params.mode == NormalizeMode::Minmax);
     let replace = match params.nan {
-        NanPolicy::Error if m.nonfinite > 0 => return Err(IntensityError::NonFinite { count: m.nonfinite }),
-        NanPolicy::Error => None,
+        NanPolicy::Error => {
+            // The region's count covers every voxel except outside a mask.
+            let count = if matches!(region, Region::Mask(_)) {
+                moments(&data, &FlatRegion::All, false).nonfinite
+            } else {
+                m.nonfinite
+            };
+            if count > 0 {
+                return Err(IntensityError::NonFinite { count });
+            }
+            None
+        }
         NanPolicy::Replace(v) => Some(v),
     };
     let Output { offset, divisor, scale, low } = output_map(&m, params);
-    let mut out = vec![0f32; data.len()];
     // In f32 like numpy's `(x - mean) / std` on a float32 image (mean and std are float32
     // scalars there too); the statistics themselves are f64.
-    let nonfinite: u64 = out
-        .par_chunks_mut(CHUNK)
-        .zip(data.par_chunks(CHUNK))
-        .map(|(o, i)| {
-            let mut bad = 0u64;
-            for (o, &v) in o.iter_mut().zip(i) {
-                let finite = v.is_finite();
-                bad += u64::from(!finite);
-                *o = if finite { (v - offset) / divisor * scale + low } else { replace.unwrap_or(v) };
-            }
-            bad
-        })
-        .sum();
-    if replace.is_none() && nonfinite > 0 {
-        return Err(IntensityError::NonFinite { count: nonfinite });
-    }
-    Ok(from_fortran(shape, out))
+    Ok(move |v: f32| if v.is_finite() { (v - offset) / divisor * scale + low } else { replace.unwrap_or(v) })
 }
 
 /// The output is `(x - offset) / divisor · scale + low`, in f32.
@@ -230,6 +232,6 @@ impl Op for Normalize {
         let over = self.region_kind()?;
         let volume = take_image(&mut inputs)?;
         let mask = take_mask(&mut inputs, &volume, self.labels.as_deref())?;
-        map_image(&volume, |t, frame| normalize_region(frame, self, region_for(over, mask.as_ref(), t)?))
+        map_image_voxels(volume, |t, frame| voxel_map(frame, self, region_for(over, mask.as_ref(), t)?))
     }
 }

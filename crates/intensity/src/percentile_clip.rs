@@ -20,8 +20,8 @@
 use crate::IntensityError;
 use crate::clip::clip_one;
 use crate::common::{
-    CHUNK, FlatRegion, IMAGE_MASK_PORTS, Over, Region, fortran_slice, from_fortran, map_image, region_for,
-    shape3, take_image, take_mask,
+    CHUNK, FlatRegion, IMAGE_MASK_PORTS, Over, Region, fortran_slice, map_image_voxels, map_voxels,
+    region_for, shape3, take_image, take_mask,
 };
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
@@ -80,19 +80,21 @@ pub fn percentile_clip(
     upper: f64,
     region: Region<'_>,
 ) -> Result<Array3<f32>, IntensityError> {
+    Ok(map_voxels(input, clip_fn(input, lower, upper, region)?))
+}
+
+/// The percentiles of `input` over `region`, as the per-voxel clip.
+fn clip_fn(
+    input: ArrayView3<'_, f32>,
+    lower: f64,
+    upper: f64,
+    region: Region<'_>,
+) -> Result<impl Fn(f32) -> f32 + Sync + use<>, IntensityError> {
     check_percentiles(lower, upper)?;
-    let shape = shape3(&input);
-    let flat_region = FlatRegion::new(region, shape)?;
-    let data = fortran_slice(input);
-    let q = flat_percentiles(&data, &flat_region, &[lower, upper], region.name())?;
+    let flat_region = FlatRegion::new(region, shape3(&input))?;
+    let q = flat_percentiles(&fortran_slice(input), &flat_region, &[lower, upper], region.name())?;
     let (lo, hi) = (q[0] as f32, q[1] as f32);
-    let mut out = vec![0f32; data.len()];
-    out.par_chunks_mut(CHUNK).zip(data.par_chunks(CHUNK)).for_each(|(o, i)| {
-        for (o, &i) in o.iter_mut().zip(i) {
-            *o = clip_one(i, lo, hi);
-        }
-    });
-    Ok(from_fortran(shape, out))
+    Ok(move |v| clip_one(v, lo, hi))
 }
 
 /// numpy's `percentile(x[region], qs)` (default linear method), NaN voxels left out; `qs` in
@@ -270,8 +272,8 @@ impl Op for PercentileClip {
         self.validate()?;
         let volume = take_image(&mut inputs)?;
         let mask = take_mask(&mut inputs, &volume, self.labels.as_deref())?;
-        map_image(&volume, |t, frame| {
-            percentile_clip(frame, self.lower, self.upper, region_for(self.over, mask.as_ref(), t)?)
+        map_image_voxels(volume, |t, frame| {
+            clip_fn(frame, self.lower, self.upper, region_for(self.over, mask.as_ref(), t)?)
         })
     }
 }

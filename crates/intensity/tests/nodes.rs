@@ -172,3 +172,20 @@ fn four_d_images_are_processed_frame_by_frame() {
         expect_volume(run(node.as_ref(), vec![("volume", vol(v)), ("mask", vol(mask))]).expect("4D mask"));
     assert_eq!(out.shape4(), [6, 5, 4, 3]);
 }
+
+#[test]
+fn in_place_and_copying_runs_agree() {
+    // A volume no other node holds is transformed in place; a shared one is copied and left
+    // untouched. Both give the same output.
+    let v = anatomy();
+    for (name, op_name, params) in nodes() {
+        let node = op(op_name, params);
+        let unique = expect_volume(run(node.as_ref(), vec![("volume", vol(v.clone()))]).expect(name));
+        let shared = std::sync::Arc::new(v.clone());
+        let out = expect_volume(
+            run(node.as_ref(), vec![("volume", voxflow_core::Value::Volume(shared.clone()))]).expect(name),
+        );
+        assert_eq!(out, unique, "{name}");
+        assert_eq!(*shared, v, "{name}: the shared input was modified");
+    }
+}
