@@ -27,6 +27,49 @@ pub fn phantom(n: usize) -> Array3<f32> {
 
 const N: usize = 256;
 
+/// Runs a node on a volume nobody else holds (as in a pipeline), so it may work in place.
+fn run_node(op: &dyn voxflow_core::Op, volume: voxflow_core::Volume) -> voxflow_core::Value {
+    use voxflow_core::seed::{DrawKey, rng_for};
+    let case_inputs = std::collections::BTreeMap::new();
+    let materialize = |_: &voxflow_core::Deferred| -> Result<voxflow_core::Volume, voxflow_core::OpError> {
+        Err(voxflow_core::OpError::param("volume", "no resampling here"))
+    };
+    let mut ctx = voxflow_core::RunContext {
+        node: "n",
+        case_id: "c",
+        output_index: 0,
+        rng: rng_for(&DrawKey { graph_seed: 0, case_id: "c", output_index: 0, node: "n" }),
+        case_inputs: &case_inputs,
+        output_dir: std::path::Path::new("."),
+        written: Vec::new(),
+        materialize: &materialize,
+    };
+    let mut inputs = voxflow_core::Inputs::default();
+    inputs.0.insert("volume".into(), voxflow_core::Value::Volume(std::sync::Arc::new(volume)));
+    op.run(&mut ctx, inputs).expect("the node runs")
+}
+
+fn bench_node(bencher: divan::Bencher, op: &dyn voxflow_core::Op) {
+    let v = voxflow_core::Volume::image3(phantom(N), voxflow_core::Affine::identity());
+    bencher.with_inputs(|| v.clone()).bench_local_values(|v| run_node(op, v));
+}
+
+/// The nodes, on an unshared volume: in place, no output allocation.
+#[divan::bench]
+fn node_zscore_nonzero_in_place(bencher: divan::Bencher) {
+    bench_node(bencher, &Normalize::default());
+}
+
+#[divan::bench]
+fn node_percentile_clip_in_place(bencher: divan::Bencher) {
+    bench_node(bencher, &voxflow_intensity::percentile_clip::PercentileClip::default());
+}
+
+#[divan::bench]
+fn node_gamma_in_place(bencher: divan::Bencher) {
+    bench_node(bencher, &voxflow_intensity::gamma::Gamma { gamma: 0.8, rescale: false, invert: false });
+}
+
 #[divan::bench]
 fn percentile_clip_5_95(bencher: divan::Bencher) {
     let a = phantom(N);

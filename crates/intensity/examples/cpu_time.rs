@@ -20,6 +20,29 @@ fn phantom(n: usize) -> Array3<f32> {
     })
 }
 
+/// Runs a node on a volume nobody else holds (as in a pipeline), so it may work in place.
+fn run_node(op: &dyn voxflow_core::Op, data: Array3<f32>) -> voxflow_core::Value {
+    use voxflow_core::seed::{DrawKey, rng_for};
+    let case_inputs = std::collections::BTreeMap::new();
+    let materialize = |_: &voxflow_core::Deferred| -> Result<voxflow_core::Volume, voxflow_core::OpError> {
+        Err(voxflow_core::OpError::param("volume", "no resampling here"))
+    };
+    let mut ctx = voxflow_core::RunContext {
+        node: "n",
+        case_id: "c",
+        output_index: 0,
+        rng: rng_for(&DrawKey { graph_seed: 0, case_id: "c", output_index: 0, node: "n" }),
+        case_inputs: &case_inputs,
+        output_dir: std::path::Path::new("."),
+        written: Vec::new(),
+        materialize: &materialize,
+    };
+    let volume = voxflow_core::Volume::image3(data, voxflow_core::Affine::identity());
+    let mut inputs = voxflow_core::Inputs::default();
+    inputs.0.insert("volume".into(), voxflow_core::Value::Volume(std::sync::Arc::new(volume)));
+    op.run(&mut ctx, inputs).unwrap()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let kernel = args.get(1).map_or("gamma", String::as_str);
@@ -33,6 +56,12 @@ fn main() {
             "powf" => drop(black_box(v.mapv(|x| x.abs().powf(0.8).copysign(x)))),
             "copy" => drop(black_box(v.mapv(|x| x))),
             "none" => {}
+            "clone" => drop(black_box(a.clone())),
+            "zscore_node" => drop(black_box(run_node(&Normalize::default(), a.clone()))),
+            "gamma_node" => {
+                let g = voxflow_intensity::gamma::Gamma { gamma: 0.8, rescale: false, invert: false };
+                drop(black_box(run_node(&g, a.clone())));
+            }
             "noise" => drop(black_box(voxflow_intensity::noise::add_noise(v, 0.0, 1.0, 7, 0))),
             "bias" => drop(black_box(voxflow_intensity::bias_field::bias_field(v, 3, &[0.01; 20]))),
             "clip" => drop(black_box(voxflow_intensity::clip(v, 20.0, 80.0))),
