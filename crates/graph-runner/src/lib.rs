@@ -7,6 +7,7 @@
 //! * [`run`]: runs a graph over cases, in parallel and bounded, writing outputs and the
 //!   manifest ([`manifest`]), with resume and replay.
 //! * [`info`], [`dot`], [`ops`]: the inspection subcommands.
+//! * [`report`]: previews next to outputs, the HTML run report, `graphrun preview`.
 
 pub mod dataset;
 pub mod dot;
@@ -16,6 +17,7 @@ pub mod io;
 pub mod manifest;
 pub mod nifti;
 pub mod ops;
+pub mod report;
 pub mod run;
 
 pub use dataset::Case;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use voxflow_graph_runner::dataset::{self, Case, Shard};
-use voxflow_graph_runner::{Graph, RunError, RunOptions, dot, info, manifest, ops, run};
+use voxflow_graph_runner::{Graph, RunError, RunOptions, dot, info, manifest, ops, report, run};
 
 #[derive(Parser, Debug)]
 #[command(name = "graphrun", version, about = "Run voxflow graphs over NIfTI datasets")]
@@ -47,6 +47,16 @@ enum Command {
     },
     /// Print a graph as Graphviz DOT.
     Dot { graph: PathBuf },
+    /// Draw the middle sagittal, coronal and axial slices of a volume (world orientation,
+    /// spacing respected, optional label overlay) to a PNG.
+    Preview {
+        file: PathBuf,
+        /// A label map on the same grid, overlaid in colour.
+        #[arg(long)]
+        label: Option<PathBuf>,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Re-run one output from its manifest line (`FILE:LINE`, a one-line file, or the JSON line).
     Replay {
         reference: String,
@@ -106,6 +116,12 @@ struct RunArgs {
     /// Print the total time per node at the end.
     #[arg(long)]
     timings: bool,
+    /// Write a preview PNG next to every output.
+    #[arg(long)]
+    previews: bool,
+    /// Write a self-contained HTML report (inputs, outputs, draws, timings) to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 /// A usage or graph error: exit code 2.
@@ -239,6 +255,13 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             out!("{}", dot::to_dot(&g).trim_end());
             Ok(0)
         }
+        Command::Preview { file, label, output } => {
+            report::preview_file(file, label.as_deref(), output)?;
+            if !cli.quiet {
+                out!("{}", output.display());
+            }
+            Ok(0)
+        }
         Command::Replay { reference, output } => {
             let line = manifest::resolve(reference).map_err(usage)?;
             let record = run::replay(&line, output)?;
@@ -321,6 +344,21 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
         eprintln!("time per node (total over all cases and outputs):");
         for (node, t) in &summary.timings {
             eprintln!("  {node:<32} {:>10.1} ms", t.as_secs_f64() * 1e3);
+        }
+    }
+    if args.previews || args.report.is_some() {
+        let case_ids: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        let lines: Vec<_> = manifest::read(&manifest::path_in(&args.output))?
+            .into_iter()
+            .filter(|l| case_ids.contains(l.case.as_str()))
+            .collect();
+        if args.previews {
+            let n = report::write_previews(&graph, &args.output, &lines)?;
+            tracing::info!("{n} previews written");
+        }
+        if let Some(path) = &args.report {
+            report::write_report(&graph, path, &args.output, &lines, &summary.timings)?;
+            tracing::info!("report written to {}", path.display());
         }
     }
     eprintln!("{}", summary.line());
