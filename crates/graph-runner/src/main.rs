@@ -46,7 +46,12 @@ enum Command {
         json: bool,
     },
     /// Print a graph as Graphviz DOT.
-    Dot { graph: PathBuf },
+    Dot {
+        graph: PathBuf,
+        /// Also render it to this SVG file with Graphviz's `dot` (which must be installed).
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
     /// Draw the middle sagittal, coronal and axial slices of a volume (world orientation,
     /// spacing respected, optional label overlay) to a PNG.
     Preview {
@@ -250,9 +255,14 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             }
             Ok(u8::from(failed))
         }
-        Command::Dot { graph } => {
+        Command::Dot { graph, svg } => {
             let g = Graph::from_path(graph).map_err(usage)?;
-            out!("{}", dot::to_dot(&g).trim_end());
+            let text = dot::to_dot(&g);
+            if let Some(svg) = svg {
+                render_svg(&text, svg)?;
+            } else {
+                out!("{}", text.trim_end());
+            }
             Ok(0)
         }
         Command::Preview { file, label, output } => {
@@ -273,6 +283,22 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// Renders DOT text to SVG with Graphviz's `dot`.
+fn render_svg(dot_text: &str, svg: &Path) -> Result<()> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .arg("-o")
+        .arg(svg)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("running Graphviz `dot` (install graphviz for --svg)")?;
+    child.stdin.take().context("dot's stdin")?.write_all(dot_text.as_bytes())?;
+    let status = child.wait()?;
+    anyhow::ensure!(status.success(), "Graphviz `dot` failed ({status}) writing {}", svg.display());
+    Ok(())
 }
 
 fn cases_for(args: &RunArgs, graph: &Graph) -> Result<Vec<Case>> {

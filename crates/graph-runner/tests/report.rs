@@ -105,3 +105,21 @@ fn report_has_every_preview_and_renders_in_chromium() {
         &dom[..dom.len().min(400)]
     );
 }
+
+#[test]
+fn dot_renders_svg_when_graphviz_is_installed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg = dir.path().join("graph.svg");
+    let graph = workspace().join("graphs/tutorial.json");
+    let result =
+        graphrun(&["dot", graph.to_str().expect("utf-8 path"), "--svg", svg.to_str().expect("utf-8 path")]);
+    let has_dot = Command::new("dot").arg("-V").output().is_ok_and(|o| o.status.success());
+    if has_dot {
+        assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+        let text = std::fs::read_to_string(&svg).expect("svg written");
+        assert!(text.contains("<svg") && text.contains("image_elastic"), "{}", &text[..text.len().min(300)]);
+    } else {
+        assert!(!result.status.success(), "without graphviz, --svg must fail");
+        assert!(String::from_utf8_lossy(&result.stderr).contains("graphviz"));
+    }
+}
