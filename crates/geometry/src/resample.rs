@@ -317,6 +317,7 @@ fn split_row(
     lo: [f64; 3],
     hi: [f64; 3],
     out: &mut [f32],
+    fill_outside: Option<(f32, [f64; 3])>,
     fast: impl Fn([f64; 3], [f64; 3], usize, &mut [f32]) -> usize,
     slow: impl Fn([f64; 3]) -> f32,
 ) {
@@ -331,10 +332,26 @@ fn split_row(
         std::array::from_fn(|a| m[(a, 3)] + step[a] * xf + cy[a] + cz[a])
     };
     let skip = if x1 > x0 { x0..done } else { 0..0 };
+    // With `constant`, voxels surely outside the input are the fill value, without the general
+    // path.
+    let (v0, v1) = match fill_outside {
+        Some((cval, last)) => match fast::outer(base, step, [0.0; 3], last, nx) {
+            Some(range) => range,
+            None => {
+                out.fill(cval);
+                return;
+            }
+        },
+        None => (0, nx),
+    };
     for (x, dst) in out.iter_mut().enumerate() {
-        if !skip.contains(&x) {
-            *dst = slow(coord(x));
+        if skip.contains(&x) {
+            continue;
         }
+        *dst = match fill_outside {
+            Some((cval, _)) if x < v0 || x >= v1 => cval,
+            _ => slow(coord(x)),
+        };
     }
 }
 
@@ -354,6 +371,8 @@ pub fn transform_image(
         return Array3::from_elem(shape.f(), cval as f32);
     }
     let cval32 = cval as f32;
+    let last: [f64; 3] = std::array::from_fn(|a| input.shape()[a] as f64 - 1.0);
+    let fill_outside = (mode == BoundaryMode::Constant).then_some((cval32, last));
     match order {
         Order::Nearest => {
             let src = contiguous(input);
@@ -392,6 +411,7 @@ pub fn transform_image(
                     [0.0; 3],
                     hi,
                     out,
+                    fill_outside,
                     |b, s, x0, o| fast::linear_row(&g, b, s, x0, o),
                     |c| sample_linear(data, &axes, c, cval).unwrap_or(cval32),
                 );
@@ -423,6 +443,7 @@ pub fn transform_image(
                     lo,
                     hi,
                     out,
+                    fill_outside,
                     |b, s, x0, o| fast::cubic_row(&g, shifted(b), s, x0, o),
                     slow,
                 );

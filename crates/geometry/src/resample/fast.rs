@@ -150,3 +150,38 @@ pub fn cubic_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &
     }
     out.len()
 }
+
+/// An interval of `x` outside which an output row's coordinates surely leave `[lo, hi]` on
+/// some axis (grown by one voxel and a small tolerance against rounding): with scipy's
+/// `constant` mode those voxels are the fill value. `None`: the whole row is outside.
+#[must_use]
+pub fn outer(
+    base: [f64; 3],
+    step: [f64; 3],
+    lo: [f64; 3],
+    hi: [f64; 3],
+    nx: usize,
+) -> Option<(usize, usize)> {
+    const TOL: f64 = 1e-6;
+    let mut from = f64::NEG_INFINITY;
+    let mut to = f64::INFINITY;
+    for a in 0..3 {
+        if step[a] == 0.0 {
+            if base[a] < lo[a] - TOL || base[a] > hi[a] + TOL || base[a].is_nan() {
+                return None;
+            }
+            continue;
+        }
+        let t0 = (lo[a] - TOL - base[a]) / step[a];
+        let t1 = (hi[a] + TOL - base[a]) / step[a];
+        let (a0, a1) = if t0 < t1 { (t0, t1) } else { (t1, t0) };
+        from = from.max(a0);
+        to = to.min(a1);
+    }
+    if from.is_nan() || to.is_nan() || to < from {
+        return None;
+    }
+    let x0 = (from.floor() - 1.0).max(0.0);
+    let x1 = (to.ceil() + 2.0).min(nx as f64);
+    if x1 <= x0 { None } else { Some((x0 as usize, x1 as usize)) }
+}
