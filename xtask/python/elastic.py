@@ -41,13 +41,13 @@ def tutorial_elastic(image, alpha=4.0, sigma=35.0, bg_val=0.1, rng=np.random.def
 
 def control_grid_elastic(image, points=7, max_mm=7.5, rng=np.random.default_rng(0)):
     shape = image.shape
-    coords = np.meshgrid(*[np.arange(s, dtype=np.float32) for s in shape], indexing="ij")
+    coords = list(np.meshgrid(*[np.arange(s, dtype=np.float32) for s in shape], indexing="ij"))
     for a in range(3):
         coarse = (rng.random((points,) * 3) * 2 - 1) * max_mm
         coarse[:2] = coarse[-2:] = 0
         coarse[:, :2] = coarse[:, -2:] = 0
         coarse[:, :, :2] = coarse[:, :, -2:] = 0
-        dense = nd.zoom(coarse, [s / points for s in shape], order=3)
+        dense = nd.zoom(coarse, [s / points for s in shape], order=3, grid_mode=True, mode="grid-constant")
         coords[a] += dense
     return nd.map_coordinates(image, coords, order=1, mode="constant", cval=0)
 
