@@ -28,17 +28,20 @@ pub fn prefilter_in_place(data: &mut Array3<f32>, mode: BoundaryMode) {
             } else {
                 (slice.len_of(Axis(1)), slice.len_of(Axis(0)))
             };
-            let mut buf = vec![0.0f64; n * lanes];
+            let mut buf: Vec<f64>;
             if axis == 0 {
+                buf = vec![0.0f64; n * lanes];
                 for (lane, line) in slice.axis_iter(Axis(1)).enumerate() {
                     for (i, &v) in line.iter().enumerate() {
                         buf[i * lanes + lane] = f64::from(v);
                     }
                 }
             } else {
-                for (i, line) in slice.axis_iter(Axis(1)).enumerate() {
-                    for (dst, &v) in buf[i * lanes..(i + 1) * lanes].iter_mut().zip(line.iter()) {
-                        *dst = f64::from(v);
+                buf = Vec::with_capacity(n * lanes);
+                for line in slice.axis_iter(Axis(1)) {
+                    match line.as_slice() {
+                        Some(row) => buf.extend(row.iter().map(|&v| f64::from(v))),
+                        None => buf.extend(line.iter().map(|&v| f64::from(v))),
                     }
                 }
             }
@@ -50,9 +53,18 @@ pub fn prefilter_in_place(data: &mut Array3<f32>, mode: BoundaryMode) {
                     }
                 }
             } else {
-                for (i, mut line) in slice.axis_iter_mut(Axis(1)).enumerate() {
-                    for (v, &src) in line.iter_mut().zip(&buf[i * lanes..(i + 1) * lanes]) {
-                        *v = src as f32;
+                for (mut line, src) in slice.axis_iter_mut(Axis(1)).zip(buf.chunks_exact(lanes)) {
+                    match line.as_slice_mut() {
+                        Some(row) => {
+                            for (v, &x) in row.iter_mut().zip(src) {
+                                *v = x as f32;
+                            }
+                        }
+                        None => {
+                            for (v, &x) in line.iter_mut().zip(src) {
+                                *v = x as f32;
+                            }
+                        }
                     }
                 }
             }
