@@ -334,15 +334,14 @@ fn split_row(
     let skip = if x1 > x0 { x0..done } else { 0..0 };
     // With `constant`, voxels surely outside the input are the fill value, without the general
     // path.
-    let (v0, v1) = match fill_outside {
-        Some((cval, last)) => match fast::outer(base, step, [0.0; 3], last, nx) {
-            Some(range) => range,
-            None => {
-                out.fill(cval);
-                return;
-            }
-        },
-        None => (0, nx),
+    let (v0, v1) = if let Some((cval, last)) = fill_outside {
+        let Some(range) = fast::outer(base, step, [0.0; 3], last, nx) else {
+            out.fill(cval);
+            return;
+        };
+        range
+    } else {
+        (0, nx)
     };
     for (x, dst) in out.iter_mut().enumerate() {
         if skip.contains(&x) {
