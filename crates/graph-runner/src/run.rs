@@ -271,6 +271,10 @@ impl<'a> CaseRunner<'a> {
             }
         }
         let mut values: Vec<Option<Value>> = vec![None; graph.nodes.len()];
+        // A deferred value resampled for one consumer is kept for the others that need voxels
+        // (e.g. a label map used as the mask of two intensity ops), so it is resampled once.
+        // Consumers that fuse still get the deferred value.
+        let mut resampled: Vec<Option<Arc<Volume>>> = vec![None; graph.nodes.len()];
         let mut draws = BTreeMap::new();
         let mut files = Vec::new();
         for &i in &graph.order {
@@ -291,14 +295,27 @@ impl<'a> CaseRunner<'a> {
                     if let Value::Deferred(d) = &value
                         && !node.op.accepts_deferred()
                     {
-                        let start = Instant::now();
-                        let volume = materialize(d).map_err(|e| NodeFailure {
-                            node: Some(node.name.clone()),
-                            message: format!("resampling input `{port}`: {}", error_chain(&e)),
-                        })?;
-                        *self.timings.entry(format!("{} (resampling its input)", node.name)).or_default() +=
-                            start.elapsed();
-                        value = Value::Volume(Arc::new(volume));
+                        let volume = if let Some(volume) = &resampled[from] {
+                            Arc::clone(volume)
+                        } else {
+                            let start = Instant::now();
+                            let volume = Arc::new(materialize(d).map_err(|e| NodeFailure {
+                                node: Some(node.name.clone()),
+                                message: format!("resampling input `{port}`: {}", error_chain(&e)),
+                            })?);
+                            *self
+                                .timings
+                                .entry(format!("{} (resampling its input)", node.name))
+                                .or_default() += start.elapsed();
+                            if remaining[from] > 0 {
+                                resampled[from] = Some(Arc::clone(&volume));
+                            }
+                            volume
+                        };
+                        value = Value::Volume(volume);
+                    }
+                    if remaining[from] == 0 {
+                        resampled[from] = None;
                     }
                     inputs.0.insert(port.clone(), value);
                 }
