@@ -12,7 +12,7 @@ pub struct Grid<'a> {
 }
 
 /// The `x` interval `[x0, x1)` of an output row (coordinates `base + x · step`) on which every
-/// axis' coordinate lies in `[lo, hi)`, shrunk by one voxel on each side against rounding.
+/// axis' coordinate lies in `[lo, hi)`, with a small margin inside against rounding.
 #[must_use]
 pub fn interior(base: [f64; 3], step: [f64; 3], lo: [f64; 3], hi: [f64; 3], nx: usize) -> (usize, usize) {
     let mut from = 0.0f64;
@@ -27,8 +27,11 @@ pub fn interior(base: [f64; 3], step: [f64; 3], lo: [f64; 3], hi: [f64; 3], nx: 
             }
             continue;
         }
-        let t0 = (lo[a] - base[a]) / step[a];
-        let t1 = (hi[a] - base[a]) / step[a];
+        // A margin inside `[lo, hi)` covers the rounding of the division and of the
+        // coordinates (which the fast paths advance incrementally).
+        let margin = 1e-6 * (1.0 + hi[a].abs());
+        let t0 = (lo[a] + margin - base[a]) / step[a];
+        let t1 = (hi[a] - margin - base[a]) / step[a];
         let (a0, a1) = if t0 < t1 { (t0, t1) } else { (t1, t0) };
         from = from.max(a0);
         to = to.min(a1);
@@ -36,8 +39,8 @@ pub fn interior(base: [f64; 3], step: [f64; 3], lo: [f64; 3], hi: [f64; 3], nx: 
     if !(from.is_finite() && to.is_finite()) || to < from {
         return (0, 0);
     }
-    let x0 = (from.ceil() + 1.0).max(0.0);
-    let x1 = (to.floor() - 1.0 + 1.0).min(nx as f64);
+    let x0 = from.ceil().max(0.0);
+    let x1 = (to.floor() + 1.0).min(nx as f64);
     if x1 <= x0 { (0, 0) } else { (x0 as usize, x1 as usize) }
 }
 
@@ -152,7 +155,7 @@ pub fn cubic_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &
 }
 
 /// An interval of `x` outside which an output row's coordinates surely leave `[lo, hi]` on
-/// some axis (grown by one voxel and a small tolerance against rounding): with scipy's
+/// some axis (grown by a small tolerance against rounding): with scipy's
 /// `constant` mode those voxels are the fill value. `None`: the whole row is outside.
 #[must_use]
 pub fn outer(
@@ -181,7 +184,7 @@ pub fn outer(
     if from.is_nan() || to.is_nan() || to < from {
         return None;
     }
-    let x0 = (from.floor() - 1.0).max(0.0);
-    let x1 = (to.ceil() + 2.0).min(nx as f64);
+    let x0 = from.floor().max(0.0);
+    let x1 = (to.ceil() + 1.0).min(nx as f64);
     if x1 <= x0 { None } else { Some((x0 as usize, x1 as usize)) }
 }
