@@ -14,7 +14,8 @@ fn phantom() -> Volume {
     let c = (N as f64 - 1.0) / 2.0;
     let mut data = Array3::<f32>::zeros((N, N, N).f());
     data.indexed_iter_mut().for_each(|((x, y, z), v)| {
-        let r = ((x as f64 - c).powi(2) + (y as f64 - c).powi(2) + (z as f64 - c).powi(2)).sqrt() / (N as f64 / 2.0);
+        let r = ((x as f64 - c).powi(2) + (y as f64 - c).powi(2) + (z as f64 - c).powi(2)).sqrt()
+            / (N as f64 / 2.0);
         *v = if r < 0.7 { 100.0 } else { 0.0 };
     });
     Volume::image3(data, Affine::identity())
