@@ -2,6 +2,7 @@
 //! (`VOXFLOW_PREVIEW_DIR=dir cargo test -p voxflow-preview` writes the PNGs there).
 
 use image::RgbImage;
+use std::fmt::Write as _;
 use voxflow_core::Kind;
 use voxflow_preview::{PreviewOptions, describe, render};
 
@@ -26,7 +27,7 @@ fn summary(image: &RgbImage) -> String {
                     n += 3;
                 }
             }
-            row.push_str(&format!("{:4}", sum / n.max(1)));
+            let _ = write!(row, "{:4}", sum / n.max(1));
         }
         grid.push(row);
     }
