@@ -19,6 +19,12 @@ pub struct Apply {}
 
 const PORTS: &[Port] = &[Port::VOLUME, Port { name: "draw", accepts: &[Kind::Draw], required: true }];
 
+crate::op_doc!(
+    "apply",
+    "Applies the op drawn by a random node (input `draw`) to a volume (input `volume`), so one draw transforms an image and its label map identically.",
+    "{}"
+);
+
 #[typetag::serde(name = "apply")]
 impl Op for Apply {
     fn ports(&self) -> &'static [Port] {

@@ -11,6 +11,7 @@
 //!   and never on execution order or thread count.
 
 pub mod apply;
+pub mod doc;
 pub mod dtype;
 pub mod error;
 pub mod op;
@@ -19,8 +20,10 @@ pub mod seed;
 pub mod volume;
 
 pub use apply::Apply;
+pub use doc::{OpDoc, op_docs};
 pub use dtype::DType;
 pub use error::{CoreError, OpError};
+pub use inventory;
 pub use op::{Inputs, Kind, Materialize, Op, Port, RunContext, Value};
 pub use resample::{BoundaryMode, Deferred, Fill, Interpolation, ResampleSpec};
 pub use volume::{Affine, LabelArray, LabelType, Volume, Voxels};

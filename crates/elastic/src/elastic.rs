@@ -197,6 +197,12 @@ fn rank(i: Interpolation) -> u8 {
     }
 }
 
+voxflow_core::op_doc!(
+    "elastic",
+    "Elastic deformation with a fixed field model (`simard` or `control_grid`) and seed; an augmentation: voxels move, the affine is kept.",
+    r#"{"model": {"type": "simard", "alpha": 4.0, "sigma": 35.0}}"#
+);
+
 #[typetag::serde(name = "elastic")]
 impl Op for Elastic {
     fn validate(&self) -> Result<(), OpError> {
@@ -294,6 +300,12 @@ impl RandomElastic {
         }
     }
 }
+
+voxflow_core::op_doc!(
+    "random_elastic",
+    "Draws an elastic deformation (with probability `p`, model parameters from their ranges and a fresh seed); apply the draw with `apply`. An augmentation: the affine is kept.",
+    "{}"
+);
 
 #[typetag::serde(name = "random_elastic")]
 impl Op for RandomElastic {

@@ -131,6 +131,12 @@ pub fn affine_transform(
     Ok(transform_image(input, &m, None, output_shape, order, mode, cval))
 }
 
+voxflow_core::op_doc!(
+    "affine",
+    "Applies a 3x3, 3x4 or 4x4 transform (in world or voxel axes) to the content, resampling on the same grid; an augmentation: the affine is kept.",
+    r#"{"matrix": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]}"#
+);
+
 #[typetag::serde(name = "affine")]
 impl Op for AffineTransform {
     fn validate(&self) -> Result<(), OpError> {

@@ -91,6 +91,12 @@ impl Crop {
     }
 }
 
+voxflow_core::op_doc!(
+    "crop",
+    "Cuts a box of `size` voxels from `start` (centred when left out), optionally padding where it leaves the volume; a grid op: the affine is updated.",
+    r#"{"size": [64, 64, 64]}"#
+);
+
 #[typetag::serde(name = "crop")]
 impl Op for Crop {
     fn validate(&self) -> Result<(), OpError> {
@@ -145,6 +151,12 @@ impl RandomCrop {
         Ok(Crop { start: Some(start), size: self.size, pad: false, mode: PadMode::Constant, value: 0.0 })
     }
 }
+
+voxflow_core::op_doc!(
+    "random_crop",
+    "Draws a `crop` of `size` voxels at a uniformly random position inside the volume on its `like` input; apply the draw with `apply`. A grid op: the affine is updated.",
+    r#"{"size": [64, 64, 64]}"#
+);
 
 #[typetag::serde(name = "random_crop")]
 impl Op for RandomCrop {

@@ -47,6 +47,12 @@ impl CropOrPad {
     }
 }
 
+voxflow_core::op_doc!(
+    "crop_or_pad",
+    "Crops or pads each axis symmetrically about the centre to the given `shape`; a grid op: the affine is updated so voxels keep their world positions.",
+    r#"{"shape": [64, 64, 64]}"#
+);
+
 #[typetag::serde(name = "crop_or_pad")]
 impl Op for CropOrPad {
     fn validate(&self) -> Result<(), OpError> {

@@ -152,6 +152,12 @@ impl Flip {
     }
 }
 
+voxflow_core::op_doc!(
+    "flip",
+    "Mirrors the voxels along one or more voxel axes; an augmentation: the affine is kept, so the content moves in world space.",
+    r#"{"axis": 0}"#
+);
+
 #[typetag::serde(name = "flip")]
 impl Op for Flip {
     fn validate(&self) -> Result<(), OpError> {
@@ -235,6 +241,12 @@ impl RandomFlip {
 }
 
 const LIKE: &[Port] = &[Port { name: "like", accepts: &[Kind::Image, Kind::Label], required: false }];
+
+voxflow_core::op_doc!(
+    "random_flip",
+    "Draws a `flip`: each of `axes` with probability `p` (or one of them with `one_axis`); apply the draw with `apply`. An augmentation: the affine is kept.",
+    "{}"
+);
 
 #[typetag::serde(name = "random_flip")]
 impl Op for RandomFlip {

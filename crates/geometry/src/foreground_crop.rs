@@ -151,6 +151,12 @@ impl RandomForegroundCrop {
     }
 }
 
+voxflow_core::op_doc!(
+    "random_foreground_crop",
+    "Draws a `crop` of `size` voxels, centred on a foreground voxel of the label map on its `like` input with probability `p_foreground` (nnU-Net oversampling), else uniform; apply the draw with `apply`. A grid op: the affine is updated.",
+    r#"{"size": [64, 64, 64]}"#
+);
+
 #[typetag::serde(name = "random_foreground_crop")]
 impl Op for RandomForegroundCrop {
     fn ports(&self) -> &'static [Port] {

@@ -228,6 +228,12 @@ impl Pad {
     }
 }
 
+voxflow_core::op_doc!(
+    "pad",
+    "Adds voxels before and after each axis (constant, edge or mirrored values); a grid op: the affine is updated so voxels keep their world positions.",
+    r#"{"before": [2, 2, 2], "after": [2, 2, 2]}"#
+);
+
 #[typetag::serde(name = "pad")]
 impl Op for Pad {
     fn validate(&self) -> Result<(), OpError> {

@@ -158,6 +158,12 @@ impl Reorient {
     }
 }
 
+voxflow_core::op_doc!(
+    "reorient",
+    "Reorders and flips voxel axes to the closest canonical RAS+ order without interpolation (nibabel `as_closest_canonical`); a grid op: the affine is updated so every voxel keeps its world position.",
+    "{}"
+);
+
 #[typetag::serde(name = "reorient")]
 impl Op for Reorient {
     fn accepts_deferred(&self) -> bool {

@@ -153,6 +153,12 @@ impl ResampleToSpacing {
     }
 }
 
+voxflow_core::op_doc!(
+    "resample_to_spacing",
+    "Resamples to the given voxel size in mm, keeping the input's orientation (or nibabel's axis-aligned output space); a grid op: the affine is updated.",
+    r#"{"spacing": [1.0, 1.0, 1.0]}"#
+);
+
 #[typetag::serde(name = "resample_to_spacing")]
 impl Op for ResampleToSpacing {
     fn validate(&self) -> Result<(), OpError> {

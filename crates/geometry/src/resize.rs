@@ -136,6 +136,12 @@ impl Resize {
     }
 }
 
+voxflow_core::op_doc!(
+    "resize",
+    "Resamples to a new shape, by a zoom `factor` or to a target `shape`, covering the same world extent; a grid op: the affine is updated to the new voxel size.",
+    r#"{"shape": [64, 64, 64]}"#
+);
+
 #[typetag::serde(name = "resize")]
 impl Op for Resize {
     fn validate(&self) -> Result<(), OpError> {

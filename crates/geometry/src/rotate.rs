@@ -171,6 +171,12 @@ impl Rotate {
     }
 }
 
+voxflow_core::op_doc!(
+    "rotate",
+    "Rotates the content by `angle` degrees in the plane of two voxel axes about the centre (optionally growing the grid with `reshape`); an augmentation: the affine is kept.",
+    r#"{"angle": 15.0}"#
+);
+
 #[typetag::serde(name = "rotate")]
 impl Op for Rotate {
     fn validate(&self) -> Result<(), OpError> {
@@ -277,6 +283,12 @@ impl RandomRotate {
         Arc::new(Rotate { axes: p, angle, reshape: false, resampling: self.resampling, rest: NoOtherParams })
     }
 }
+
+voxflow_core::op_doc!(
+    "random_rotate",
+    "Draws a `rotate` (one plane and angle, or an angle per axis), with probability `p`; apply the draw with `apply`. An augmentation: the affine is kept.",
+    "{}"
+);
 
 #[typetag::serde(name = "random_rotate")]
 impl Op for RandomRotate {

@@ -78,6 +78,12 @@ impl Scale {
     }
 }
 
+voxflow_core::op_doc!(
+    "scale",
+    "Zooms the content about the volume's centre by `factor` (one number or per axis) on the same grid; an augmentation: the affine is kept.",
+    r#"{"factor": 1.1}"#
+);
+
 #[typetag::serde(name = "scale")]
 impl Op for Scale {
     fn validate(&self) -> Result<(), OpError> {
@@ -152,6 +158,12 @@ impl RandomScale {
         Scale { factor, resampling: self.resampling, rest: NoOtherParams }
     }
 }
+
+voxflow_core::op_doc!(
+    "random_scale",
+    "Draws a `scale` with a factor uniform in `range` (isotropic or per axis), with probability `p`; apply the draw with `apply`. An augmentation: the affine is kept.",
+    "{}"
+);
 
 #[typetag::serde(name = "random_scale")]
 impl Op for RandomScale {

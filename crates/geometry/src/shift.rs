@@ -103,6 +103,12 @@ pub fn shift(
     Ok(transform_image(input, &m, None, [s[0], s[1], s[2]], order, mode, cval))
 }
 
+voxflow_core::op_doc!(
+    "shift",
+    "Translates the content by `offset` (in mm, voxels or fractions of the axis size), resampling on the same grid; an augmentation: the affine is kept.",
+    r#"{"offset": [5.0, 0.0, 0.0]}"#
+);
+
 #[typetag::serde(name = "shift")]
 impl Op for Shift {
     fn validate(&self) -> Result<(), OpError> {
@@ -181,6 +187,12 @@ pub struct IntegerShift {
     pub shift: Shift,
 }
 
+voxflow_core::op_doc!(
+    "integer_shift",
+    "A `shift` rounded to whole voxels of the grid it is applied to (no interpolation blur); an augmentation: the affine is kept.",
+    r#"{"shift": {"offset": [5.0, 0.0, 0.0]}}"#
+);
+
 #[typetag::serde(name = "integer_shift")]
 impl Op for IntegerShift {
     fn validate(&self) -> Result<(), OpError> {
@@ -202,6 +214,12 @@ impl Op for IntegerShift {
         })
     }
 }
+
+voxflow_core::op_doc!(
+    "random_shift",
+    "Draws a `shift` with each offset uniform in `[-max, max]` (optionally whole voxels), with probability `p`; apply the draw with `apply`. An augmentation: the affine is kept.",
+    "{}"
+);
 
 #[typetag::serde(name = "random_shift")]
 impl Op for RandomShift {

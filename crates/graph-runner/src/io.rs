@@ -24,6 +24,12 @@ impl Default for Load {
     }
 }
 
+voxflow_core::op_doc!(
+    "load",
+    "Reads one input of the case (`image` as float32, or a `label` map in its integer type) from its NIfTI file.",
+    "{}"
+);
+
 #[typetag::serde(name = "load")]
 impl Op for Load {
     fn ports(&self) -> &'static [Port] {
@@ -100,6 +106,12 @@ impl Save {
             .replace("{node}", node)
     }
 }
+
+voxflow_core::op_doc!(
+    "save",
+    "Writes its input to a NIfTI file at a path template (`{case}`, `{output}`, `{node}`) under the output directory, and passes the volume on.",
+    r#"{"path": "{case}_{output}.nii.gz"}"#
+);
 
 #[typetag::serde(name = "save")]
 impl Op for Save {

@@ -224,14 +224,21 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             } else {
                 for op in all {
                     out!("{}", op.name);
+                    if !op.summary.is_empty() {
+                        out!("    {}", op.summary);
+                    }
                     if !op.ports.is_empty() {
                         out!("    inputs: {}", op.ports.join(", "));
                     }
                     for p in &op.params {
-                        out!("    {}: {} = {}", p.name, p.json_type, p.default);
+                        if p.required {
+                            out!("    {}: {} (required, e.g. {})", p.name, p.json_type, p.default);
+                        } else {
+                            out!("    {}: {} = {}", p.name, p.json_type, p.default);
+                        }
                     }
                     if let Some(r) = &op.required {
-                        out!("    (required parameters: {r})");
+                        out!("    (cannot be described: {r})");
                     }
                 }
             }

@@ -121,6 +121,12 @@ pub fn bias_field(input: ArrayView3<'_, f32>, order: u8, coefficients: &[f64]) -
     from_fortran(shape, out)
 }
 
+voxflow_core::op_doc!(
+    "bias_field",
+    "Multiplies the image by a smooth polynomial bias field (MRI inhomogeneity) given by its `coefficients` (TorchIO's order); intensity only.",
+    r#"{"coefficients": [0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]}"#
+);
+
 #[typetag::serde(name = "bias_field")]
 impl Op for BiasField {
     fn ports(&self) -> &'static [Port] {
@@ -166,6 +172,12 @@ impl RandomBiasField {
         BiasField { coefficients, order: self.order }
     }
 }
+
+voxflow_core::op_doc!(
+    "random_bias_field",
+    "Draws a `bias_field` with every coefficient uniform in `coefficients`, with probability `p`; apply the draw with `apply` to images.",
+    "{}"
+);
 
 #[typetag::serde(name = "random_bias_field")]
 impl Op for RandomBiasField {

@@ -246,6 +246,12 @@ pub fn sigma_voxels(sigma_mm: [f64; 3], spacing: [f64; 3]) -> Result<[f64; 3], I
     Ok(out)
 }
 
+voxflow_core::op_doc!(
+    "blur",
+    "Gaussian smoothing of an image with `sigma_mm` in millimetres (one number or per axis); intensity only, the affine is kept.",
+    r#"{"sigma_mm": 1.0}"#
+);
+
 #[typetag::serde(name = "blur")]
 impl Op for Blur {
     fn ports(&self) -> &'static [Port] {
@@ -282,6 +288,12 @@ impl RandomBlur {
         Blur { sigma_mm: Sigma::PerAxis(sigma), truncate: default_truncate() }
     }
 }
+
+voxflow_core::op_doc!(
+    "random_blur",
+    "Draws a `blur` with each axis' sigma uniform in `std` mm, with probability `p`; apply the draw with `apply` to images.",
+    "{}"
+);
 
 #[typetag::serde(name = "random_blur")]
 impl Op for RandomBlur {

@@ -58,6 +58,12 @@ pub fn brightness_contrast(input: ArrayView3<'_, f32>, multiplier: f64, shift: f
     map_voxels(input, move |v| (f64::from(v) * multiplier + shift) as f32)
 }
 
+voxflow_core::op_doc!(
+    "brightness_contrast",
+    "Multiplies image intensities by `multiplier`, then adds `shift`; intensity only, the affine is kept.",
+    "{}"
+);
+
 #[typetag::serde(name = "brightness_contrast")]
 impl Op for BrightnessContrast {
     fn ports(&self) -> &'static [Port] {
@@ -97,6 +103,12 @@ impl RandomBrightnessContrast {
         }
     }
 }
+
+voxflow_core::op_doc!(
+    "random_brightness_contrast",
+    "Draws a `brightness_contrast` with multiplier and shift uniform in their ranges, with probability `p`; apply the draw with `apply` to images.",
+    "{}"
+);
 
 #[typetag::serde(name = "random_brightness_contrast")]
 impl Op for RandomBrightnessContrast {

@@ -50,6 +50,12 @@ pub(crate) fn check_bounds(min: f64, max: f64) -> Result<(), OpError> {
     Ok(())
 }
 
+voxflow_core::op_doc!(
+    "clip",
+    "Clips image intensities to `[min, max]`; intensity only, the affine is kept.",
+    r#"{"min": 0.0, "max": 1.0}"#
+);
+
 #[typetag::serde(name = "clip")]
 impl Op for Clip {
     fn ports(&self) -> &'static [Port] {

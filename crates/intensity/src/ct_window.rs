@@ -126,6 +126,12 @@ fn window_fn(low: f64, high: f64, rescale: bool) -> impl Fn(f32) -> f32 + Sync {
     }
 }
 
+voxflow_core::op_doc!(
+    "ct_window",
+    "Clips a CT image to a window (a named `preset` or `level` and `width` in HU), optionally rescaled to [0, 1]; intensity only.",
+    r#"{"preset": "brain"}"#
+);
+
 #[typetag::serde(name = "ct_window")]
 impl Op for CtWindow {
     fn ports(&self) -> &'static [Port] {

@@ -108,6 +108,12 @@ fn check_gamma(g: f64) -> Result<(), OpError> {
     }
 }
 
+voxflow_core::op_doc!(
+    "gamma",
+    "Raises image intensities to the power `gamma` (optionally on the image mapped to [0, 1], batchgenerators style); intensity only.",
+    r#"{"gamma": 1.5}"#
+);
+
 #[typetag::serde(name = "gamma")]
 impl Op for Gamma {
     fn ports(&self) -> &'static [Port] {
@@ -135,6 +141,12 @@ impl RandomGamma {
         Gamma { gamma, rescale: self.rescale, invert: self.invert }
     }
 }
+
+voxflow_core::op_doc!(
+    "random_gamma",
+    "Draws a `gamma` with log(gamma) uniform in `log_gamma`, with probability `p`; apply the draw with `apply` to images.",
+    "{}"
+);
 
 #[typetag::serde(name = "random_gamma")]
 impl Op for RandomGamma {

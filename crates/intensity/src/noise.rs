@@ -96,6 +96,12 @@ pub fn add_noise(input: ArrayView3<'_, f32>, mean: f64, std: f64, seed: u64, fra
     from_fortran(shape, out)
 }
 
+voxflow_core::op_doc!(
+    "noise",
+    "Adds Gaussian noise of standard deviation `std` and mean `mean` (seeded by `seed`) to an image; intensity only, the affine is kept.",
+    r#"{"std": 0.1}"#
+);
+
 #[typetag::serde(name = "noise")]
 impl Op for Noise {
     fn ports(&self) -> &'static [Port] {
@@ -134,6 +140,12 @@ impl RandomNoise {
         }
     }
 }
+
+voxflow_core::op_doc!(
+    "random_noise",
+    "Draws a `noise` with std and mean uniform in their ranges and a fresh seed, with probability `p`; apply the draw with `apply` to images.",
+    "{}"
+);
 
 #[typetag::serde(name = "random_noise")]
 impl Op for RandomNoise {

@@ -217,6 +217,12 @@ fn output_map(m: &Moments, params: &Normalize) -> Output {
     }
 }
 
+voxflow_core::op_doc!(
+    "normalize",
+    "Normalises image intensities by z-score or min-max over all voxels, the non-zero ones or a mask; intensity only, the affine is kept.",
+    "{}"
+);
+
 #[typetag::serde(name = "normalize")]
 impl Op for Normalize {
     fn ports(&self) -> &'static [Port] {

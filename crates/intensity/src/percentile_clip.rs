@@ -258,6 +258,12 @@ fn lerp(a: f32, b: f32, t: f64) -> f64 {
     if t >= 0.5 { f64::from(b) - diff * (1.0 - t) } else { f64::from(a) + diff * t }
 }
 
+voxflow_core::op_doc!(
+    "percentile_clip",
+    "Clips image intensities to the `lower` and `upper` percentiles (computed over all voxels, the non-zero ones or a mask); intensity only.",
+    "{}"
+);
+
 #[typetag::serde(name = "percentile_clip")]
 impl Op for PercentileClip {
     fn ports(&self) -> &'static [Port] {

@@ -1,0 +1,62 @@
+//! Every registered op is documented exactly once (`voxflow_core::op_doc!`), and its example
+//! parameters build a valid op, so `graphrun ops` can describe it.
+
+use voxflow_core::Op;
+
+#[test]
+fn every_op_has_exactly_one_doc_with_a_valid_example() {
+    voxflow_graph_runner::register_all();
+    let ops = voxflow_graph_runner::ops::known_ops();
+    assert!(ops.len() > 30, "too few ops found: {ops:?}");
+    let mut problems = Vec::new();
+    for name in &ops {
+        let docs: Vec<_> = voxflow_core::op_docs().filter(|d| d.name == name).collect();
+        if docs.len() != 1 {
+            problems.push(format!("`{name}` has {} op_doc! entries, expected 1", docs.len()));
+            continue;
+        }
+        let doc = docs[0];
+        if doc.summary.trim().is_empty() {
+            problems.push(format!("`{name}` has an empty summary"));
+        }
+        let params: serde_json::Value = match serde_json::from_str(doc.example) {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(format!("`{name}`: example is not JSON: {e}"));
+                continue;
+            }
+        };
+        if !params.is_object() {
+            problems.push(format!("`{name}`: example is not a JSON object"));
+            continue;
+        }
+        match serde_json::from_value::<Box<dyn Op>>(serde_json::json!({"op": name, "params": params})) {
+            Ok(op) => {
+                if let Err(e) = op.validate() {
+                    problems.push(format!("`{name}`: example fails validate(): {e}"));
+                }
+            }
+            Err(e) => problems.push(format!("`{name}`: example does not deserialise: {e}")),
+        }
+    }
+    for doc in voxflow_core::op_docs() {
+        if !ops.iter().any(|n| n == doc.name) {
+            problems.push(format!("op_doc! for `{}`, which is not a registered op", doc.name));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_op_is_described_with_its_summary() {
+    voxflow_graph_runner::register_all();
+    for info in voxflow_graph_runner::ops::describe_ops() {
+        assert!(info.required.is_none(), "`{}`: {:?}", info.name, info.required);
+        assert!(!info.summary.is_empty(), "`{}` has no summary", info.name);
+    }
+    let crop = voxflow_graph_runner::ops::describe_op("crop".to_owned());
+    let size = crop.params.iter().find(|p| p.name == "size").expect("crop lists `size`");
+    assert!(size.required && size.json_type == "array", "{size:?}");
+    let pad = crop.params.iter().find(|p| p.name == "pad").expect("crop lists `pad`");
+    assert!(!pad.required && pad.default == serde_json::json!(false), "{pad:?}");
+}
