@@ -377,18 +377,7 @@ pub fn transform_image(
             let src = contiguous(input);
             let axes = rules(&src, mode);
             let data = src.as_slice_memory_order().expect("contiguous");
-            fill_grid(shape, out_to_in, field, |c| {
-                let mut off = 0isize;
-                for a in 0..3 {
-                    let Some(ca) = axes[a].map_coordinate(c[a]) else { return cval32 };
-                    let o = axes[a].offset(nearest_index(ca));
-                    if o == FILL {
-                        return cval32;
-                    }
-                    off += o;
-                }
-                data[off as usize]
-            })
+            fill_grid(shape, out_to_in, field, |c| sample_nearest(data, &axes, c, cval32))
         }
         Order::Linear => {
             let src = contiguous(input);
@@ -562,19 +551,24 @@ pub fn transform_labels<T: LabelType>(
     if interpolation == Interpolation::Label {
         fill_grid(shape, out_to_in, field, |c| sample_one_hot(data, &axes, c, fill))
     } else {
-        fill_grid(shape, out_to_in, field, |c| {
-            let mut off = 0isize;
-            for a in 0..3 {
-                let Some(ca) = axes[a].map_coordinate(c[a]) else { return fill };
-                let o = axes[a].offset(nearest_index(ca));
-                if o == FILL {
-                    return fill;
-                }
-                off += o;
-            }
-            data[off as usize]
-        })
+        fill_grid(shape, out_to_in, field, |c| sample_nearest(data, &axes, c, fill))
     }
+}
+
+/// The voxel nearest to input coordinate `c` under the boundary rules, or `fill` outside.
+/// Shared by images (order 0) and label maps (nearest).
+#[inline]
+fn sample_nearest<T: Copy>(data: &[T], axes: &[AxisRule; 3], c: [f64; 3], fill: T) -> T {
+    let mut off = 0isize;
+    for (rule, &ca) in axes.iter().zip(&c) {
+        let Some(ca) = rule.map_coordinate(ca) else { return fill };
+        let o = rule.offset(nearest_index(ca));
+        if o == FILL {
+            return fill;
+        }
+        off += o;
+    }
+    data[off as usize]
 }
 
 /// The arg-max of the linearly interpolated one-hot maps of the labels under the window (ties:
