@@ -249,19 +249,16 @@ fn fill_grid<T: Copy + Send + Sync + Default>(
     if nx * ny * nz == 0 {
         return out;
     }
-    let field = field.filter(|f| f.shape() == [nx, ny, nz, 3]);
+    let field = field.filter(|f| f.shape() == [nx, ny, nz, 3]).map(FieldRows::new);
     let slice = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
     slice.par_chunks_mut(nx * ny).enumerate().for_each(|(z, plane)| {
         let zf = z as f64;
         for (y, row) in plane.chunks_mut(nx).enumerate() {
             let yf = y as f64;
-            if let Some(field) = field {
-                for (x, dst) in row.iter_mut().enumerate() {
-                    let p = [
-                        x as f64 + f64::from(field[[x, y, z, 0]]),
-                        yf + f64::from(field[[x, y, z, 1]]),
-                        zf + f64::from(field[[x, y, z, 2]]),
-                    ];
+            if let Some(field) = &field {
+                let [dx, dy, dz] = field.row(y, z);
+                for ((((x, dst), &dx), &dy), &dz) in row.iter_mut().enumerate().zip(dx).zip(dy).zip(dz) {
+                    let p = [x as f64 + f64::from(dx), yf + f64::from(dy), zf + f64::from(dz)];
                     let c = std::array::from_fn(|a| {
                         m[(a, 3)] + m[(a, 0)] * p[0] + m[(a, 1)] * p[1] + m[(a, 2)] * p[2]
                     });
@@ -282,12 +279,93 @@ fn fill_grid<T: Copy + Send + Sync + Default>(
     out
 }
 
-/// Like [`fill_grid`] for images without a displacement field: `row(base, step, y, z, out)`
-/// fills one output row, whose input coordinates are `base + x · step`.
+/// An image resample with a displacement field (linear, or cubic on coefficients padded by
+/// `pad`): every voxel whose window lies inside takes the fast path ([`fast::Grid::linear_at`],
+/// [`fast::Grid::cubic_at`]), inlined in this loop; the others (near or past the border) call
+/// `slow` at the unpadded coordinate.
+fn fill_field_rows<const CUBIC: bool>(
+    shape: [usize; 3],
+    m: &Matrix4<f64>,
+    field: Option<&Array4<f32>>,
+    g: &fast::Grid<'_>,
+    pad: f64,
+    slow: &(dyn Fn([f64; 3]) -> f32 + Sync),
+) -> Array3<f32> {
+    let [nx, ny, nz] = shape;
+    let mut out = Array3::zeros((nx, ny, nz).f());
+    let Some(field) = field.filter(|f| f.shape() == [nx, ny, nz, 3]).map(FieldRows::new) else {
+        return fill_grid(shape, m, None, slow);
+    };
+    if nx * ny * nz == 0 {
+        return out;
+    }
+    let rows: [[f64; 4]; 3] = std::array::from_fn(|a| std::array::from_fn(|k| m[(a, k)]));
+    let slice = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
+    slice.par_chunks_mut(nx * ny).enumerate().for_each(|(z, plane)| {
+        let zf = z as f64;
+        for (y, row) in plane.chunks_mut(nx).enumerate() {
+            let yf = y as f64;
+            let [dx, dy, dz] = field.row(y, z);
+            for ((((x, dst), &dx), &dy), &dz) in row.iter_mut().enumerate().zip(dx).zip(dy).zip(dz) {
+                let p = [x as f64 + f64::from(dx), yf + f64::from(dy), zf + f64::from(dz)];
+                let c: [f64; 3] = std::array::from_fn(|a| {
+                    rows[a][3] + rows[a][0] * p[0] + rows[a][1] * p[1] + rows[a][2] * p[2]
+                });
+                let fast = if CUBIC { g.cubic_at(c.map(|v| v + pad)) } else { g.linear_at(c) };
+                *dst = match fast {
+                    Some(v) => v,
+                    None => slow(c),
+                };
+            }
+        }
+    });
+    out
+}
+
+/// A displacement field `[x, y, z, 3]` read a row at a time: each component's row is
+/// contiguous when the field is in Fortran order (as every field op makes it); otherwise it is
+/// copied to Fortran order once.
+struct FieldRows<'a> {
+    data: CowArray<'a, f32, ndarray::Ix4>,
+    nx: usize,
+    ny: usize,
+    component: usize,
+}
+
+impl<'a> FieldRows<'a> {
+    fn new(field: &'a Array4<f32>) -> Self {
+        let sh = field.shape();
+        let (nx, ny, nz) = (sh[0], sh[1], sh[2]);
+        let fortran = [1, nx, nx * ny, nx * ny * nz].map(|s| s as isize);
+        let data = if field.strides() == fortran {
+            CowArray::from(field.view())
+        } else {
+            let mut owned = Array4::zeros((nx, ny, nz, 3).f());
+            owned.assign(field);
+            CowArray::from(owned)
+        };
+        FieldRows { data, nx, ny, component: nx * ny * nz }
+    }
+
+    /// The x, y and z displacements along output row `(y, z)`.
+    fn row(&self, y: usize, z: usize) -> [&[f32]; 3] {
+        let all = self.data.as_slice_memory_order().expect("a Fortran-order field is contiguous");
+        let start = self.nx * (y + self.ny * z);
+        std::array::from_fn(|c| &all[c * self.component + start..][..self.nx])
+    }
+}
+
+/// Like [`fill_grid`] for images without a displacement field: `row(base, step, [x, y, z], out)`
+/// fills the output row segment starting at voxel `[x, y, z]`, whose input coordinates are
+/// `base + i · step`.
+///
+/// A z-slice is filled in tiles of [`TILE`] columns, all rows of one tile before the next: an
+/// oblique row wanders across many input lines, and the next row of the same tile reads
+/// nearly the same ones, which are still in the L1 cache.
 fn fill_rows(
     shape: [usize; 3],
     m: &Matrix4<f64>,
-    row: impl Fn([f64; 3], [f64; 3], [f64; 2], &mut [f32]) + Sync,
+    row: impl Fn([f64; 3], [f64; 3], [usize; 3], &mut [f32]) + Sync,
 ) -> Array3<f32> {
     let [nx, ny, nz] = shape;
     let mut out = Array3::zeros((nx, ny, nz).f());
@@ -298,22 +376,30 @@ fn fill_rows(
     let slice = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
     slice.par_chunks_mut(nx * ny).enumerate().for_each(|(z, plane)| {
         let zf = z as f64;
-        for (y, out_row) in plane.chunks_mut(nx).enumerate() {
-            let yf = y as f64;
-            let base: [f64; 3] = std::array::from_fn(|a| m[(a, 3)] + m[(a, 1)] * yf + m[(a, 2)] * zf);
-            row(base, step, [yf, zf], out_row);
+        for x0 in (0..nx).step_by(TILE) {
+            let x1 = (x0 + TILE).min(nx);
+            let xf = x0 as f64;
+            for (y, out_row) in plane.chunks_mut(nx).enumerate() {
+                let yf = y as f64;
+                let base: [f64; 3] =
+                    std::array::from_fn(|a| m[(a, 3)] + m[(a, 0)] * xf + m[(a, 1)] * yf + m[(a, 2)] * zf);
+                row(base, step, [x0, y, z], &mut out_row[x0..x1]);
+            }
         }
     });
     out
 }
 
-/// Fills a row: the interior with `fast` (returns how many it filled), the rest with `slow`
-/// (the general path at scipy's coordinate).
+/// Output columns per tile of [`fill_rows`].
+const TILE: usize = 64;
+
+/// Fills a row segment starting at output voxel `[x0, y, z]`: the interior with `fast`
+/// (returns how many it filled), the rest with `slow` (the general path at scipy's coordinate).
 fn split_row(
     m: &Matrix4<f64>,
     base: [f64; 3],
     step: [f64; 3],
-    [yf, zf]: [f64; 2],
+    [x0, y, z]: [usize; 3],
     lo: [f64; 3],
     hi: [f64; 3],
     out: &mut [f32],
@@ -321,35 +407,35 @@ fn split_row(
     fast: impl Fn([f64; 3], [f64; 3], usize, &mut [f32]) -> usize,
     slow: impl Fn([f64; 3]) -> f32,
 ) {
-    let nx = out.len();
-    let (x0, x1) = fast::interior(base, step, lo, hi, nx);
-    let done = if x1 > x0 { x0 + fast(base, step, x0, &mut out[x0..x1]) } else { 0 };
+    let n = out.len();
+    let (i0, i1) = fast::interior(base, step, lo, hi, n);
+    let done = if i1 > i0 { i0 + fast(base, step, i0, &mut out[i0..i1]) } else { 0 };
     // scipy's coordinate (offset, then x, y, z terms), for the general path.
-    let cy: [f64; 3] = std::array::from_fn(|a| m[(a, 1)] * yf);
-    let cz: [f64; 3] = std::array::from_fn(|a| m[(a, 2)] * zf);
-    let coord = |x: usize| -> [f64; 3] {
-        let xf = x as f64;
+    let cy: [f64; 3] = std::array::from_fn(|a| m[(a, 1)] * y as f64);
+    let cz: [f64; 3] = std::array::from_fn(|a| m[(a, 2)] * z as f64);
+    let coord = |i: usize| -> [f64; 3] {
+        let xf = (x0 + i) as f64;
         std::array::from_fn(|a| m[(a, 3)] + step[a] * xf + cy[a] + cz[a])
     };
-    let skip = if x1 > x0 { x0..done } else { 0..0 };
+    let skip = if i1 > i0 { i0..done } else { 0..0 };
     // With `constant`, voxels surely outside the input are the fill value, without the general
     // path.
     let (v0, v1) = if let Some((cval, last)) = fill_outside {
-        let Some(range) = fast::outer(base, step, [0.0; 3], last, nx) else {
+        let Some(range) = fast::outer(base, step, [0.0; 3], last, n) else {
             out.fill(cval);
             return;
         };
         range
     } else {
-        (0, nx)
+        (0, n)
     };
-    for (x, dst) in out.iter_mut().enumerate() {
-        if skip.contains(&x) {
+    for (i, dst) in out.iter_mut().enumerate() {
+        if skip.contains(&i) {
             continue;
         }
         *dst = match fill_outside {
-            Some((cval, _)) if x < v0 || x >= v1 => cval,
-            _ => slow(coord(x)),
+            Some((cval, _)) if i < v0 || i >= v1 => cval,
+            _ => slow(coord(i)),
         };
     }
 }
@@ -383,19 +469,18 @@ pub fn transform_image(
             let src = contiguous(input);
             let axes = rules(&src, mode);
             let data = src.as_slice_memory_order().expect("contiguous");
-            if field.is_some() {
-                return fill_grid(shape, out_to_in, field, |c| {
-                    sample_linear(data, &axes, c, cval).unwrap_or(cval32)
-                });
-            }
             let g = grid_of(&src);
+            if field.is_some() {
+                let slow = |c: [f64; 3]| sample_linear(data, &axes, c, cval).unwrap_or(cval32);
+                return fill_field_rows::<false>(shape, out_to_in, field, &g, 0.0, &slow);
+            }
             let hi = g.shape.map(|n| n as f64 - 1.0);
-            fill_rows(shape, out_to_in, |base, step, yz, out| {
+            fill_rows(shape, out_to_in, |base, step, at, out| {
                 split_row(
                     out_to_in,
                     base,
                     step,
-                    yz,
+                    at,
                     [0.0; 3],
                     hi,
                     out,
@@ -413,21 +498,21 @@ pub fn transform_image(
             let slow = |c: [f64; 3]| {
                 sample_cubic(data, &axes, [c[0] + pad, c[1] + pad, c[2] + pad], cval, pad).unwrap_or(cval32)
             };
-            if field.is_some() {
-                return fill_grid(shape, out_to_in, field, slow);
-            }
             let cow = CowArray::from(coeffs.view());
             let g = grid_of(&cow);
+            if field.is_some() {
+                return fill_field_rows::<true>(shape, out_to_in, field, &g, pad, &slow);
+            }
             // The window [floor(c) - 1, floor(c) + 2] inside: 1 <= c + pad < n - 2.
             let lo = [1.0 - pad; 3];
             let hi = g.shape.map(|n| n as f64 - 2.0 - pad);
             let shifted = |b: [f64; 3]| [b[0] + pad, b[1] + pad, b[2] + pad];
-            fill_rows(shape, out_to_in, |base, step, yz, out| {
+            fill_rows(shape, out_to_in, |base, step, at, out| {
                 split_row(
                     out_to_in,
                     base,
                     step,
-                    yz,
+                    at,
                     lo,
                     hi,
                     out,
