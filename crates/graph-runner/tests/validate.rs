@@ -95,6 +95,31 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
         &["node `bad`", "draw of `gamma`", "applies only to image", "label map"],
     ),
     (
+        "label map wired to low_resolution (resamples, but intensity only)",
+        &[
+            LABEL,
+            r#"{"name": "lr", "op": "low_resolution", "params": {"zoom": 0.5}, "inputs": {"volume": "label"}}"#,
+        ],
+        &["node `lr`", "input `volume`", "label map", "from `label`", "accepts only image"],
+    ),
+    (
+        "low-resolution draw applied to a label map",
+        &[
+            LABEL,
+            r#"{"name": "lr", "op": "random_low_resolution"}"#,
+            r#"{"name": "bad", "op": "apply", "inputs": {"volume": "label", "draw": "lr"}}"#,
+        ],
+        &["node `bad`", "draw of `lr`", "applies only to image", "label map"],
+    ),
+    (
+        "low_resolution zoom above 1",
+        &[
+            LOAD,
+            r#"{"name": "lr", "op": "low_resolution", "params": {"zoom": 1.5}, "inputs": {"volume": "image"}}"#,
+        ],
+        &["node `lr`", "zoom", "(0, 1]"],
+    ),
+    (
         "a volume wired to a draw port",
         &[LOAD, r#"{"name": "bad", "op": "apply", "inputs": {"volume": "image", "draw": "image"}}"#],
         &["node `bad`", "input `draw`", "accepts only draw"],

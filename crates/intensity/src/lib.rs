@@ -16,6 +16,7 @@
 //! | [`blur`](blur::Blur), `random_blur` | Gaussian blur, sigma in mm | `scipy.ndimage.gaussian_filter` |
 //! | [`bias_field`](bias_field::BiasField), `random_bias_field` | multiply by `exp(polynomial)` | TorchIO `RandomBiasField` |
 //! | [`brightness_contrast`](brightness_contrast::BrightnessContrast), `random_brightness_contrast` | `x·multiplier + shift` | batchgenerators |
+//! | [`low_resolution`](low_resolution::LowResolution), `random_low_resolution` | resample down by `zoom` and back up (geometry's core), same grid | nnU-Net `SimulateLowResolutionTransform`, MONAI `RandSimulateLowResolution` |
 //!
 //! Ops that compute statistics take an optional `mask` input (a label map: voxels whose label
 //! is non-zero, or one of a given list of labels). Random ops take no input; they output the
@@ -27,7 +28,8 @@
 //! [`percentiles`](percentile_clip::percentiles), [`normalize()`](normalize::normalize),
 //! [`gaussian_filter`](blur::gaussian_filter), [`gamma()`](gamma::gamma),
 //! [`add_noise`](noise::add_noise), [`bias_field()`](bias_field::bias_field),
-//! [`ct_window()`](ct_window::ct_window), [`brightness_contrast()`](brightness_contrast::brightness_contrast).
+//! [`ct_window()`](ct_window::ct_window), [`brightness_contrast()`](brightness_contrast::brightness_contrast),
+//! [`simulate_low_resolution`](low_resolution::simulate_low_resolution).
 
 pub mod bias_field;
 pub mod blur;
@@ -37,6 +39,7 @@ mod common;
 pub mod ct_window;
 pub mod error;
 pub mod gamma;
+pub mod low_resolution;
 pub mod noise;
 pub mod normalize;
 pub mod percentile_clip;
