@@ -25,5 +25,5 @@ pub use dtype::DType;
 pub use error::{CoreError, OpError};
 pub use inventory;
 pub use op::{Inputs, Kind, Materialize, Op, Port, RunContext, Value};
-pub use resample::{BoundaryMode, Deferred, Fill, Interpolation, ResampleSpec};
+pub use resample::{BoundaryMode, Deferred, DisplacementField, Fill, Interpolation, ResampleSpec};
 pub use volume::{Affine, LabelArray, LabelType, Volume, Voxels};

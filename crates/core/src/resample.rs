@@ -85,8 +85,58 @@ pub enum FillRule {
     Minimum,
 }
 
+/// A displacement on an output grid, in output voxel units, read one output row at a time.
+///
+/// The resampling core asks for the rows it is about to fill, so a field that is defined by a
+/// few coarse coefficients (every elastic model) never has to exist at full size: a dense
+/// 256^3 field is 200 MB to write and read back. A dense array `[x, y, z, 3]` is a field too.
+pub trait DisplacementField: Send + Sync + std::fmt::Debug {
+    /// The grid `[x, y, z]` the field is defined on.
+    fn shape(&self) -> [usize; 3];
+
+    /// Writes the x, y and z displacements of output row `(y, z)`; each slice is `shape[0]`
+    /// long.
+    fn row(&self, y: usize, z: usize, dx: &mut [f32], dy: &mut [f32], dz: &mut [f32]);
+}
+
+/// The field as a dense array `[x, y, z, 3]` (Fortran order), for tests and inspection.
+#[must_use]
+pub fn dense_field(field: &dyn DisplacementField) -> Array4<f32> {
+    use ndarray::ShapeBuilder;
+    let [nx, ny, nz] = field.shape();
+    let mut dense = Array4::zeros((nx, ny, nz, 3).f());
+    let (mut dx, mut dy, mut dz) = (vec![0.0; nx], vec![0.0; nx], vec![0.0; nx]);
+    for z in 0..nz {
+        for y in 0..ny {
+            field.row(y, z, &mut dx, &mut dy, &mut dz);
+            for (c, row) in [&dx, &dy, &dz].into_iter().enumerate() {
+                dense.slice_mut(ndarray::s![.., y, z, c]).assign(&ndarray::ArrayView1::from(row.as_slice()));
+            }
+        }
+    }
+    dense
+}
+
+/// A dense field `[x, y, z, 3]`.
+impl DisplacementField for Array4<f32> {
+    fn shape(&self) -> [usize; 3] {
+        let s = Array4::shape(self);
+        [s[0], s[1], s[2]]
+    }
+
+    fn row(&self, y: usize, z: usize, dx: &mut [f32], dy: &mut [f32], dz: &mut [f32]) {
+        for (c, out) in [dx, dy, dz].into_iter().enumerate() {
+            let line = self.slice(ndarray::s![.., y, z, c]);
+            match line.as_slice() {
+                Some(src) => out.copy_from_slice(src),
+                None => out.iter_mut().zip(line).for_each(|(o, &v)| *o = v),
+            }
+        }
+    }
+}
+
 /// One resample: the output grid and how each output voxel maps back onto the input.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ResampleSpec {
     /// Output spatial shape `[x, y, z]`.
     pub shape: [usize; 3],
@@ -98,9 +148,28 @@ pub struct ResampleSpec {
     pub interpolation: Interpolation,
     pub mode: BoundaryMode,
     pub fill: Fill,
-    /// An optional dense displacement on the output grid, `[x, y, z, 3]`, in output voxel units,
+    /// An optional displacement on the output grid, in output voxel units,
     /// added before `out_to_in`: `in = M · (out + d(out))`. Elastic deformation uses it.
-    pub field: Option<Arc<Array4<f32>>>,
+    pub field: Option<Arc<dyn DisplacementField>>,
+}
+
+/// Specs are equal when everything but the field is equal and they share the same field (or
+/// neither has one): fields are compared by identity, not voxel by voxel.
+impl PartialEq for ResampleSpec {
+    fn eq(&self, other: &Self) -> bool {
+        let same_field = match (&self.field, &other.field) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        same_field
+            && self.shape == other.shape
+            && self.affine == other.affine
+            && self.out_to_in == other.out_to_in
+            && self.interpolation == other.interpolation
+            && self.mode == other.mode
+            && self.fill == other.fill
+    }
 }
 
 impl ResampleSpec {

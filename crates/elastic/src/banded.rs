@@ -5,8 +5,9 @@
 //! Every output sample is a fixed sum over a fixed run of inputs, in a fixed order, so the
 //! result does not depend on how rayon splits the work.
 
-use ndarray::{Array3, ArrayView3, CowArray, ShapeBuilder};
+use ndarray::{Array3, Array4, ArrayView3, Axis, CowArray, ShapeBuilder};
 use rayon::prelude::*;
+use voxflow_core::DisplacementField;
 
 /// A linear map from `in_len` samples to `rows()` samples; each output row is a dot product of
 /// a run of consecutive inputs with its weights.
@@ -125,56 +126,126 @@ fn to_fortran(input: ArrayView3<'_, f64>) -> Array3<f64> {
     a
 }
 
-/// The last two passes, slab by slab: `input` is `[hx, hy, nz]` (z already upsampled), `up_y`
-/// and `up_x` map `hy -> ny` and `hx -> nx`; `out` is the `[nx, ny, nz]` result in Fortran
-/// order, written as f32. One z slab at a time, so the `[hx, ny, nz]` intermediate never
-/// exists.
-pub(crate) fn upsample_yx_into(input: ArrayView3<'_, f64>, up_y: &Banded, up_x: &Banded, out: &mut [f32]) {
-    let [hx, hy, nz] = [input.shape()[0], input.shape()[1], input.shape()[2]];
-    let (nx, ny) = (up_x.rows(), up_y.rows());
-    debug_assert_eq!((up_x.in_len, up_y.in_len, out.len()), (hx, hy, nx * ny * nz));
-    if out.is_empty() {
-        return;
-    }
-    let input = if input.t().is_standard_layout() {
-        CowArray::from(input)
-    } else {
-        CowArray::from(to_fortran(input))
-    };
-    let src = input.as_slice_memory_order().expect("Fortran-order arrays are contiguous");
-    let taps4: Option<Vec<(usize, [f64; 4])>> = up_x
-        .rows
-        .iter()
-        .map(|&(start, offset, len)| {
-            (len == 4).then(|| {
-                let w = &up_x.weights[offset..offset + 4];
-                (start, [w[0], w[1], w[2], w[3]])
+/// One component of a displacement field kept small: `coarse` is `[hx, hy, nz]` (Fortran
+/// order, already at full resolution along z), and `up_y`, `up_x` map `hy -> ny` and
+/// `hx -> nx`. A row `(y, z)` is two small passes: the `hx` coarse values of row `y` (an axpy
+/// of a few coarse rows of slab `z`), then `up_x` along x.
+#[derive(Debug)]
+pub(crate) struct Separable {
+    coarse: Array3<f64>,
+    up_y: Banded,
+    up_x: Banded,
+    /// `up_x` as (first input, four weights) per output sample, when every row has four taps.
+    taps4: Option<Vec<(usize, [f64; 4])>>,
+}
+
+impl Separable {
+    pub(crate) fn new(coarse: Array3<f64>, up_y: Banded, up_x: Banded) -> Self {
+        let coarse = if coarse.t().is_standard_layout() { coarse } else { to_fortran(coarse.view()) };
+        debug_assert_eq!((up_x.in_len, up_y.in_len), (coarse.shape()[0], coarse.shape()[1]));
+        let taps4 = up_x
+            .rows
+            .iter()
+            .map(|&(start, offset, len)| {
+                (len == 4).then(|| {
+                    let w = &up_x.weights[offset..offset + 4];
+                    (start, [w[0], w[1], w[2], w[3]])
+                })
             })
-        })
-        .collect();
-    out.par_chunks_mut(nx * ny).zip(src.par_chunks(hx * hy)).for_each_init(
-        || vec![0.0f64; hx * ny],
-        |tmp, (slab, coarse)| {
-            up_y.apply_columns(coarse, hx, tmp);
-            for (o, row) in slab.chunks_exact_mut(nx).zip(tmp.chunks_exact(hx)) {
-                if let Some(taps) = &taps4 {
-                    for (o, &(start, w)) in o.iter_mut().zip(taps) {
-                        let x = &row[start..start + 4];
-                        *o = (w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + w[3] * x[3]) as f32;
-                    }
-                } else {
-                    for (o, &(start, offset, len)) in o.iter_mut().zip(&up_x.rows) {
-                        let v: f64 = up_x.weights[offset..offset + len]
-                            .iter()
-                            .zip(&row[start..start + len])
-                            .map(|(w, x)| w * x)
-                            .sum();
-                        *o = v as f32;
-                    }
-                }
+            .collect();
+        Separable { coarse, up_y, up_x, taps4 }
+    }
+
+    /// Writes every row of an `[nx, ny, nz]` grid into `out` (Fortran order).
+    pub(crate) fn fill(&self, nx: usize, ny: usize, out: &mut [f32]) {
+        if nx * ny == 0 {
+            return;
+        }
+        out.par_chunks_mut(nx * ny).enumerate().for_each(|(z, slab)| {
+            for (y, row) in slab.chunks_exact_mut(nx).enumerate() {
+                self.row(y, z, row);
             }
-        },
-    );
+        });
+    }
+
+    /// Writes row `(y, z)` (`nx` values).
+    pub(crate) fn row(&self, y: usize, z: usize, out: &mut [f32]) {
+        let [hx, hy] = [self.coarse.shape()[0], self.coarse.shape()[1]];
+        let src = self.coarse.as_slice_memory_order().expect("kept in Fortran order");
+        let slab = &src[z * hx * hy..(z + 1) * hx * hy];
+        let mut stack = [0.0f64; 512];
+        let mut heap = Vec::new();
+        let line: &mut [f64] = if hx <= stack.len() {
+            &mut stack[..hx]
+        } else {
+            heap.resize(hx, 0.0);
+            &mut heap
+        };
+        let (start, offset, len) = self.up_y.rows[y];
+        for (k, &w) in self.up_y.weights[offset..offset + len].iter().enumerate() {
+            let coarse_row = &slab[(start + k) * hx..(start + k + 1) * hx];
+            line.iter_mut().zip(coarse_row).for_each(|(l, &c)| *l += w * c);
+        }
+        if let Some(taps) = &self.taps4 {
+            for (o, &(start, w)) in out.iter_mut().zip(taps) {
+                let x = &line[start..start + 4];
+                *o = (w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + w[3] * x[3]) as f32;
+            }
+        } else {
+            for (o, &(start, offset, len)) in out.iter_mut().zip(&self.up_x.rows) {
+                let v: f64 = self.up_x.weights[offset..offset + len]
+                    .iter()
+                    .zip(&line[start..start + len])
+                    .map(|(w, x)| w * x)
+                    .sum();
+                *o = v as f32;
+            }
+        }
+    }
+}
+
+/// A displacement field (`[x, y, z]` grid, in voxels) kept as three [`Separable`] components:
+/// the resampling core computes each row when it needs it, so the full-size field (200 MB at
+/// 256^3) is never written nor read back. Image and label map share one of these.
+#[derive(Debug)]
+pub struct SeparableField {
+    shape: [usize; 3],
+    components: [Separable; 3],
+}
+
+impl SeparableField {
+    pub(crate) fn new(shape: [usize; 3], components: [Separable; 3]) -> Self {
+        SeparableField { shape, components }
+    }
+
+    /// The dense field `[x, y, z, 3]` (Fortran order), row by row.
+    #[must_use]
+    pub fn to_dense(&self) -> Array4<f32> {
+        let [nx, ny, nz] = self.shape;
+        let mut dense = Array4::<f32>::zeros((nx, ny, nz, 3).f());
+        if nx * ny * nz == 0 {
+            return dense;
+        }
+        for (c, mut component) in dense.axis_iter_mut(Axis(3)).enumerate() {
+            let out = component
+                .as_slice_memory_order_mut()
+                .expect("a component of a Fortran-order field is contiguous");
+            self.components[c].fill(nx, ny, out);
+        }
+        dense
+    }
+}
+
+impl DisplacementField for SeparableField {
+    fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    fn row(&self, y: usize, z: usize, dx: &mut [f32], dy: &mut [f32], dz: &mut [f32]) {
+        self.components[0].row(y, z, dx);
+        self.components[1].row(y, z, dy);
+        self.components[2].row(y, z, dz);
+    }
 }
 
 /// Keys' cubic convolution kernel (a = -0.5): interpolating, four taps, no prefilter.

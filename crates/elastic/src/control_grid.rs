@@ -15,7 +15,7 @@
 //! The displacements come from the op's seed (ChaCha8, stream 0, control points in Fortran
 //! order, x component first), so a manifest line replays the draw.
 
-use crate::banded::{self, Banded};
+use crate::banded::{self, Banded, Separable, SeparableField};
 use crate::error::ElasticError;
 use crate::simard::uniform;
 use ndarray::{Array3, Array4, Axis, ShapeBuilder};
@@ -104,26 +104,32 @@ pub fn control_grid_field(
     params: &ControlGridParams,
     seed: u64,
 ) -> Result<Array4<f32>, ElasticError> {
+    Ok(control_grid_separable(shape, spacing, params, seed)?.to_dense())
+}
+
+/// The field on a grid of `shape` with voxel `spacing` (mm), kept coarse (rows computed on
+/// demand), in voxels.
+pub fn control_grid_separable(
+    shape: [usize; 3],
+    spacing: [f64; 3],
+    params: &ControlGridParams,
+    seed: u64,
+) -> Result<SeparableField, ElasticError> {
     params.validate()?;
     if let Some(s) = spacing.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
         return Err(ElasticError::param("spacing", format!("voxel spacing must be positive, got {s} mm")));
     }
-    let mut field = Array4::<f32>::zeros((shape[0], shape[1], shape[2], 3).f());
-    if shape.contains(&0) {
-        return Ok(field);
-    }
     let coarse = params.coarse_displacements(seed);
     let maps: [Banded; 3] = std::array::from_fn(|a| bspline_map(shape[a], params.num_control_points[a]));
-    for (c, mut plane) in field.axis_iter_mut(Axis(3)).enumerate() {
+    let components = [0, 1, 2].map(|c| {
         let coef: Array3<f64> = coarse.index_axis(Axis(3), c).to_owned();
         let mut up_x = maps[0].clone();
         // Millimetres to voxels along this component's axis.
         up_x.scale(1.0 / spacing[c]);
-        let a = banded::along(coef.view(), 2, &maps[2]);
-        let out = plane.as_slice_memory_order_mut().expect("a plane of a Fortran-order field is contiguous");
-        banded::upsample_yx_into(a.view(), &maps[1], &up_x, out);
-    }
-    Ok(field)
+        let along_z = banded::along(coef.view(), 2, &maps[2]);
+        Separable::new(along_z, maps[1].clone(), up_x)
+    });
+    Ok(SeparableField::new(shape, components))
 }
 
 /// Cubic B-spline evaluation at every voxel of an axis of `n` voxels from `m` coefficients.

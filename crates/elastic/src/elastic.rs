@@ -15,15 +15,15 @@
 //! affine and the deformation cost one resample together (as batchgenerators does). Label maps
 //! are resampled with nearest or label interpolation, so they never gain values.
 
-use crate::control_grid::{ControlGridParams, control_grid_field};
+use crate::control_grid::{ControlGridParams, control_grid_separable};
 use crate::error::ElasticError;
-use crate::simard::{SimardParams, SimardRange, simard_field};
-use ndarray::Array4;
+use crate::simard::{SimardParams, SimardRange, simard_separable};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, PoisonError};
 use voxflow_core::{
-    Deferred, Inputs, Interpolation, Kind, Op, OpError, Port, ResampleSpec, RunContext, Value, Volume,
+    Deferred, DisplacementField, Inputs, Interpolation, Kind, Op, OpError, Port, ResampleSpec, RunContext,
+    Value, Volume,
 };
 use voxflow_geometry::spatial::{NoOtherParams, Resampling};
 
@@ -64,7 +64,7 @@ type CacheKey = ([usize; 3], [u64; 3]);
 
 /// The generated field, kept inside a drawn op so every branch that applies it shares it.
 #[derive(Default)]
-struct FieldCache(Mutex<Option<(CacheKey, Arc<Array4<f32>>)>>);
+struct FieldCache(Mutex<Option<(CacheKey, Arc<dyn DisplacementField>)>>);
 
 impl std::fmt::Debug for FieldCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,7 +121,7 @@ impl Elastic {
         &self,
         shape: [usize; 3],
         spacing: [f64; 3],
-    ) -> Result<Option<Arc<Array4<f32>>>, ElasticError> {
+    ) -> Result<Option<Arc<dyn DisplacementField>>, ElasticError> {
         self.model.validate()?;
         if self.model.is_identity() {
             return Ok(None);
@@ -134,9 +134,9 @@ impl Elastic {
         {
             return Ok(Some(Arc::clone(field)));
         }
-        let field = Arc::new(match &self.model {
-            Model::Simard(p) => simard_field(shape, p, self.seed)?,
-            Model::ControlGrid(p) => control_grid_field(shape, spacing, p, self.seed)?,
+        let field: Arc<dyn DisplacementField> = Arc::new(match &self.model {
+            Model::Simard(p) => simard_separable(shape, p, self.seed)?,
+            Model::ControlGrid(p) => control_grid_separable(shape, spacing, p, self.seed)?,
             Model::Identity => return Ok(None),
         });
         *cache = Some((key, Arc::clone(&field)));

@@ -17,10 +17,11 @@ pub mod error;
 mod per_axis;
 pub mod simard;
 
-pub use control_grid::{ControlGridParams, control_grid_field};
+pub use banded::SeparableField;
+pub use control_grid::{ControlGridParams, control_grid_field, control_grid_separable};
 pub use elastic::{Elastic, Model, RandomElastic, RandomModel};
 pub use error::ElasticError;
-pub use simard::{SimardParams, SimardRange, simard_field};
+pub use simard::{SimardParams, SimardRange, simard_field, simard_separable};
 
 /// Links this crate's ops into a binary (typetag registers them at link time).
 pub fn register() {}

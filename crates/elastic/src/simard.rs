@@ -30,7 +30,7 @@
 //! The noise comes from the op's seed: a ChaCha8 stream per (component, z slice), so the
 //! field is the same on any number of threads, and a manifest line (the seed) replays it.
 
-use crate::banded::{self, Banded};
+use crate::banded::{self, Banded, Separable, SeparableField};
 use crate::error::ElasticError;
 use ndarray::{Array3, Array4, ArrayView3, Axis, ShapeBuilder};
 use rand::{Rng, RngExt, SeedableRng};
@@ -121,14 +121,21 @@ pub fn simard_field(
     params: &SimardParams,
     seed: u64,
 ) -> Result<Array4<f32>, ElasticError> {
+    Ok(simard_separable(shape, params, seed)?.to_dense())
+}
+
+/// The Simard field on a grid of `shape`, kept coarse (rows computed on demand).
+pub fn simard_separable(
+    shape: [usize; 3],
+    params: &SimardParams,
+    seed: u64,
+) -> Result<SeparableField, ElasticError> {
     params.validate()?;
-    let mut field = Array4::<f32>::zeros((shape[0], shape[1], shape[2], 3).f());
-    for (c, mut plane) in field.axis_iter_mut(Axis(3)).enumerate() {
+    let components = [0, 1, 2].map(|c| {
         let filler = |z: usize, slice: &mut [f32]| fill_noise(seed, c, shape[2], z, slice);
-        let out = plane.as_slice_memory_order_mut().expect("a plane of a Fortran-order field is contiguous");
-        smooth_into(shape, params.sigma, params.alpha, &filler, out);
-    }
-    Ok(field)
+        smooth_separable(shape, params.sigma, params.alpha, &filler)
+    });
+    Ok(SeparableField::new(shape, components))
 }
 
 /// The noise `simard_field` smooths: `[x, y, z, 3]` (Fortran order), uniform in `[-1, 1)`.
@@ -154,16 +161,23 @@ pub fn simard_noise(shape: [usize; 3], seed: u64) -> Array4<f32> {
 #[must_use]
 pub fn smooth(input: ArrayView3<'_, f32>, sigma: f64, scale: f64) -> Array3<f32> {
     let shape = [input.shape()[0], input.shape()[1], input.shape()[2]];
-    let mut out = Array3::<f32>::zeros(shape.f());
     let filler = |z: usize, slice: &mut [f32]| {
         let plane = input.index_axis(Axis(2), z);
         for (v, s) in plane.t().iter().zip(slice.iter_mut()) {
             *s = *v;
         }
     };
+    let mut out = Array3::<f32>::zeros(shape.f());
     let slice = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
-    smooth_into(shape, sigma, scale, &filler, slice);
+    if !slice.is_empty() {
+        smooth_separable(shape, sigma, scale, &filler).fill(shape[0], shape[1], slice);
+    }
     out
+}
+
+/// The component of an empty grid (never read).
+fn empty() -> Separable {
+    Separable::new(Array3::zeros((0, 0, 0).f()), Banded::new(0), Banded::new(0))
 }
 
 /// Fills one z slice (`nx * ny` values, x fastest) of component `c`'s noise: uniform on the
@@ -223,18 +237,17 @@ fn axis_maps(n: usize, sigma: f64) -> [Banded; 3] {
     [decimate, gauss, up]
 }
 
-/// Smooths one component, whose noise slices `filler(z, slice)` provides, into `out`
-/// (`[nx, ny, nz]`, Fortran order).
-fn smooth_into(
+/// Smooths one component, whose noise slices `filler(z, slice)` provides, down to its coarse
+/// coefficients (the last two passes, y and x upsampling, run per row on demand).
+fn smooth_separable(
     shape: [usize; 3],
     sigma: f64,
     scale: f64,
     filler: &(dyn Fn(usize, &mut [f32]) + Sync),
-    out: &mut [f32],
-) {
+) -> Separable {
     let [nx, ny, nz] = shape;
     if nx == 0 || ny == 0 || nz == 0 {
-        return;
+        return empty();
     }
     let [dec_x, gauss_x, mut up_x] = axis_maps(nx, sigma);
     let [dec_y, gauss_y, up_y] = axis_maps(ny, sigma);
@@ -260,5 +273,5 @@ fn smooth_into(
     let a = banded::along(a.view(), 1, &gauss_y);
     let a = banded::along(a.view(), 2, &gauss_z);
     let a = banded::along(a.view(), 2, &up_z);
-    banded::upsample_yx_into(a.view(), &up_y, &up_x, out);
+    Separable::new(a, up_y, up_x)
 }

@@ -20,12 +20,13 @@ pub mod spline;
 use crate::GeometryError;
 use boundary::{AxisRule, FILL, cubic_window, linear_window, nearest_index};
 use nalgebra::Matrix4;
-use ndarray::{Array3, Array4, ArrayView3, CowArray, Ix3, ShapeBuilder};
+use ndarray::{Array3, ArrayView3, CowArray, Ix3, ShapeBuilder};
 use rayon::prelude::*;
 use voxflow_core::resample::FillRule;
 use voxflow_core::volume::stack_frames;
 use voxflow_core::{
-    BoundaryMode, Fill, Interpolation, LabelArray, LabelType, ResampleSpec, Volume, Voxels, map_labels,
+    BoundaryMode, DisplacementField, Fill, Interpolation, LabelArray, LabelType, ResampleSpec, Volume,
+    Voxels, map_labels,
 };
 
 /// scipy pads the input by this many samples before prefiltering for the `nearest` and
@@ -174,14 +175,13 @@ fn check_spec(spec: &ResampleSpec) -> Result<(), GeometryError> {
     if spec.out_to_in.iter().any(|v| !v.is_finite()) {
         return Err(GeometryError::param("matrix", "the voxel matrix has non-finite entries"));
     }
-    if let Some(field) = &spec.field {
-        let [x, y, z] = spec.shape;
-        if field.shape() != [x, y, z, 3] {
-            return Err(GeometryError::param(
-                "field",
-                format!("displacement field shape {:?} is not {:?}", field.shape(), [x, y, z, 3]),
-            ));
-        }
+    if let Some(field) = &spec.field
+        && field.shape() != spec.shape
+    {
+        return Err(GeometryError::param(
+            "field",
+            format!("displacement field grid {:?} is not the output grid {:?}", field.shape(), spec.shape),
+        ));
     }
     Ok(())
 }
@@ -241,7 +241,7 @@ fn rules<T>(input: &CowArray<'_, T, Ix3>, mode: BoundaryMode) -> [AxisRule; 3] {
 fn fill_grid<T: Copy + Send + Sync + Default>(
     shape: [usize; 3],
     m: &Matrix4<f64>,
-    field: Option<&Array4<f32>>,
+    field: Option<&dyn DisplacementField>,
     sample: impl Fn([f64; 3]) -> T + Sync,
 ) -> Array3<T> {
     let [nx, ny, nz] = shape;
@@ -249,34 +249,55 @@ fn fill_grid<T: Copy + Send + Sync + Default>(
     if nx * ny * nz == 0 {
         return out;
     }
-    let field = field.filter(|f| f.shape() == [nx, ny, nz, 3]).map(FieldRows::new);
+    let field = field.filter(|f| f.shape() == shape);
     let slice = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
-    slice.par_chunks_mut(nx * ny).enumerate().for_each(|(z, plane)| {
-        let zf = z as f64;
-        for (y, row) in plane.chunks_mut(nx).enumerate() {
-            let yf = y as f64;
-            if let Some(field) = &field {
-                let [dx, dy, dz] = field.row(y, z);
-                for ((((x, dst), &dx), &dy), &dz) in row.iter_mut().enumerate().zip(dx).zip(dy).zip(dz) {
-                    let p = [x as f64 + f64::from(dx), yf + f64::from(dy), zf + f64::from(dz)];
-                    let c = std::array::from_fn(|a| {
-                        m[(a, 3)] + m[(a, 0)] * p[0] + m[(a, 1)] * p[1] + m[(a, 2)] * p[2]
-                    });
-                    *dst = sample(c);
-                }
-            } else {
-                // scipy's order of operations (offset, then x, y, z terms), so coordinates that
-                // land exactly on an edge or a rounding tie fall the same way.
-                let cy: [f64; 3] = std::array::from_fn(|a| m[(a, 1)] * yf);
-                let cz: [f64; 3] = std::array::from_fn(|a| m[(a, 2)] * zf);
-                for (x, dst) in row.iter_mut().enumerate() {
-                    let xf = x as f64;
-                    *dst = sample(std::array::from_fn(|a| m[(a, 3)] + m[(a, 0)] * xf + cy[a] + cz[a]));
+    slice.par_chunks_mut(nx * ny).enumerate().for_each_init(
+        || FieldRow::new(nx),
+        |d, (z, plane)| {
+            let zf = z as f64;
+            for (y, row) in plane.chunks_mut(nx).enumerate() {
+                let yf = y as f64;
+                if let Some(field) = field {
+                    d.read(field, y, z);
+                    for (x, dst) in row.iter_mut().enumerate() {
+                        let p =
+                            [x as f64 + f64::from(d.x[x]), yf + f64::from(d.y[x]), zf + f64::from(d.z[x])];
+                        let c = std::array::from_fn(|a| {
+                            m[(a, 3)] + m[(a, 0)] * p[0] + m[(a, 1)] * p[1] + m[(a, 2)] * p[2]
+                        });
+                        *dst = sample(c);
+                    }
+                } else {
+                    // scipy's order of operations (offset, then x, y, z terms), so coordinates
+                    // that land exactly on an edge or a rounding tie fall the same way.
+                    let cy: [f64; 3] = std::array::from_fn(|a| m[(a, 1)] * yf);
+                    let cz: [f64; 3] = std::array::from_fn(|a| m[(a, 2)] * zf);
+                    for (x, dst) in row.iter_mut().enumerate() {
+                        let xf = x as f64;
+                        *dst = sample(std::array::from_fn(|a| m[(a, 3)] + m[(a, 0)] * xf + cy[a] + cz[a]));
+                    }
                 }
             }
-        }
-    });
+        },
+    );
     out
+}
+
+/// One output row's displacements, a buffer per worker.
+struct FieldRow {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    z: Vec<f32>,
+}
+
+impl FieldRow {
+    fn new(nx: usize) -> Self {
+        FieldRow { x: vec![0.0; nx], y: vec![0.0; nx], z: vec![0.0; nx] }
+    }
+
+    fn read(&mut self, field: &dyn DisplacementField, y: usize, z: usize) {
+        field.row(y, z, &mut self.x, &mut self.y, &mut self.z);
+    }
 }
 
 /// An image resample with a displacement field (linear, or cubic on coefficients padded by
@@ -286,73 +307,44 @@ fn fill_grid<T: Copy + Send + Sync + Default>(
 fn fill_field_rows<const CUBIC: bool>(
     shape: [usize; 3],
     m: &Matrix4<f64>,
-    field: Option<&Array4<f32>>,
+    field: Option<&dyn DisplacementField>,
     g: &fast::Grid<'_>,
     pad: f64,
     slow: &(dyn Fn([f64; 3]) -> f32 + Sync),
 ) -> Array3<f32> {
     let [nx, ny, nz] = shape;
-    let mut out = Array3::zeros((nx, ny, nz).f());
-    let Some(field) = field.filter(|f| f.shape() == [nx, ny, nz, 3]).map(FieldRows::new) else {
+    let Some(field) = field.filter(|f| f.shape() == shape) else {
         return fill_grid(shape, m, None, slow);
     };
+    let mut out = Array3::zeros((nx, ny, nz).f());
     if nx * ny * nz == 0 {
         return out;
     }
     let rows: [[f64; 4]; 3] = std::array::from_fn(|a| std::array::from_fn(|k| m[(a, k)]));
     let slice = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
-    slice.par_chunks_mut(nx * ny).enumerate().for_each(|(z, plane)| {
-        let zf = z as f64;
-        for (y, row) in plane.chunks_mut(nx).enumerate() {
-            let yf = y as f64;
-            let [dx, dy, dz] = field.row(y, z);
-            for ((((x, dst), &dx), &dy), &dz) in row.iter_mut().enumerate().zip(dx).zip(dy).zip(dz) {
-                let p = [x as f64 + f64::from(dx), yf + f64::from(dy), zf + f64::from(dz)];
-                let c: [f64; 3] = std::array::from_fn(|a| {
-                    rows[a][3] + rows[a][0] * p[0] + rows[a][1] * p[1] + rows[a][2] * p[2]
-                });
-                let fast = if CUBIC { g.cubic_at(c.map(|v| v + pad)) } else { g.linear_at(c) };
-                *dst = match fast {
-                    Some(v) => v,
-                    None => slow(c),
-                };
+    slice.par_chunks_mut(nx * ny).enumerate().for_each_init(
+        || FieldRow::new(nx),
+        |d, (z, plane)| {
+            let zf = z as f64;
+            for (y, row) in plane.chunks_mut(nx).enumerate() {
+                let yf = y as f64;
+                d.read(field, y, z);
+                for ((((x, dst), &dx), &dy), &dz) in row.iter_mut().enumerate().zip(&d.x).zip(&d.y).zip(&d.z)
+                {
+                    let p = [x as f64 + f64::from(dx), yf + f64::from(dy), zf + f64::from(dz)];
+                    let c: [f64; 3] = std::array::from_fn(|a| {
+                        rows[a][3] + rows[a][0] * p[0] + rows[a][1] * p[1] + rows[a][2] * p[2]
+                    });
+                    let fast = if CUBIC { g.cubic_at(c.map(|v| v + pad)) } else { g.linear_at(c) };
+                    *dst = match fast {
+                        Some(v) => v,
+                        None => slow(c),
+                    };
+                }
             }
-        }
-    });
+        },
+    );
     out
-}
-
-/// A displacement field `[x, y, z, 3]` read a row at a time: each component's row is
-/// contiguous when the field is in Fortran order (as every field op makes it); otherwise it is
-/// copied to Fortran order once.
-struct FieldRows<'a> {
-    data: CowArray<'a, f32, ndarray::Ix4>,
-    nx: usize,
-    ny: usize,
-    component: usize,
-}
-
-impl<'a> FieldRows<'a> {
-    fn new(field: &'a Array4<f32>) -> Self {
-        let sh = field.shape();
-        let (nx, ny, nz) = (sh[0], sh[1], sh[2]);
-        let fortran = [1, nx, nx * ny, nx * ny * nz].map(|s| s as isize);
-        let data = if field.strides() == fortran {
-            CowArray::from(field.view())
-        } else {
-            let mut owned = Array4::zeros((nx, ny, nz, 3).f());
-            owned.assign(field);
-            CowArray::from(owned)
-        };
-        FieldRows { data, nx, ny, component: nx * ny * nz }
-    }
-
-    /// The x, y and z displacements along output row `(y, z)`.
-    fn row(&self, y: usize, z: usize) -> [&[f32]; 3] {
-        let all = self.data.as_slice_memory_order().expect("a Fortran-order field is contiguous");
-        let start = self.nx * (y + self.ny * z);
-        std::array::from_fn(|c| &all[c * self.component + start..][..self.nx])
-    }
 }
 
 /// Like [`fill_grid`] for images without a displacement field: `row(base, step, [x, y, z], out)`
@@ -446,7 +438,7 @@ fn split_row(
 pub fn transform_image(
     input: ArrayView3<f32>,
     out_to_in: &Matrix4<f64>,
-    field: Option<&Array4<f32>>,
+    field: Option<&dyn DisplacementField>,
     shape: [usize; 3],
     order: Order,
     mode: BoundaryMode,
@@ -621,7 +613,7 @@ fn gather<const N: usize>(
 pub fn transform_labels<T: LabelType>(
     input: ArrayView3<T>,
     out_to_in: &Matrix4<f64>,
-    field: Option<&Array4<f32>>,
+    field: Option<&dyn DisplacementField>,
     shape: [usize; 3],
     interpolation: Interpolation,
     mode: BoundaryMode,
