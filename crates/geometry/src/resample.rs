@@ -320,26 +320,39 @@ fn fill_field_rows<const CUBIC: bool>(
     if nx * ny * nz == 0 {
         return out;
     }
-    let rows: [[f64; 4]; 3] = std::array::from_fn(|a| std::array::from_fn(|k| m[(a, k)]));
+    // The fast path's coordinates are in the (padded) coefficient grid.
+    let rows: [[f64; 4]; 3] =
+        std::array::from_fn(|a| std::array::from_fn(|k| m[(a, k)] + if k == 3 { pad } else { 0.0 }));
     let slice = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
     slice.par_chunks_mut(nx * ny).enumerate().for_each_init(
-        || FieldRow::new(nx),
-        |d, (z, plane)| {
+        || (FieldRow::new(nx), [vec![0.0f64; nx], vec![0.0f64; nx], vec![0.0f64; nx]]),
+        |(d, c), (z, plane)| {
             let zf = z as f64;
             for (y, row) in plane.chunks_mut(nx).enumerate() {
                 let yf = y as f64;
                 d.read(field, y, z);
-                for ((((x, dst), &dx), &dy), &dz) in row.iter_mut().enumerate().zip(&d.x).zip(&d.y).zip(&d.z)
-                {
-                    let p = [x as f64 + f64::from(dx), yf + f64::from(dy), zf + f64::from(dz)];
-                    let c: [f64; 3] = std::array::from_fn(|a| {
-                        rows[a][3] + rows[a][0] * p[0] + rows[a][1] * p[1] + rows[a][2] * p[2]
-                    });
-                    let fast = if CUBIC { g.cubic_at(c.map(|v| v + pad)) } else { g.linear_at(c) };
-                    *dst = match fast {
-                        Some(v) => v,
-                        None => slow(c),
-                    };
+                // The coordinates of the whole row first: a loop the compiler vectorises.
+                // In the general path's order of operations (offset, then x, y, z terms), so a
+                // point on an edge falls the same way with a zero field as without one.
+                for (a, ca) in c.iter_mut().enumerate() {
+                    let r = rows[a];
+                    for ((((x, ca), &dx), &dy), &dz) in
+                        ca.iter_mut().enumerate().zip(&d.x).zip(&d.y).zip(&d.z)
+                    {
+                        let p = [x as f64 + f64::from(dx), yf + f64::from(dy), zf + f64::from(dz)];
+                        *ca = r[3] + r[0] * p[0] + r[1] * p[1] + r[2] * p[2];
+                    }
+                }
+                if CUBIC {
+                    for (((dst, &cx), &cy), &cz) in row.iter_mut().zip(&c[0]).zip(&c[1]).zip(&c[2]) {
+                        let at = [cx, cy, cz];
+                        *dst = match g.cubic_at(at) {
+                            Some(v) => v,
+                            None => slow(at.map(|v| v - pad)),
+                        };
+                    }
+                } else {
+                    g.linear_many(&c[0], &c[1], &c[2], row, |i| slow([c[0][i], c[1][i], c[2][i]]));
                 }
             }
         },

@@ -260,6 +260,57 @@ impl Grid<'_> {
         Some(lerp(v0, v1, t[2]))
     }
 
+    /// Trilinear interpolation at many coordinates (`out[i]` at `(cx[i], cy[i], cz[i])`), in
+    /// blocks: first each voxel's window offset, fractions and whether the window is inside
+    /// (branch-free arithmetic over arrays, which the compiler vectorises), then the reads.
+    /// Voxels whose window is not inside get `slow(i)`.
+    pub fn linear_many(
+        &self,
+        cx: &[f64],
+        cy: &[f64],
+        cz: &[f64],
+        out: &mut [f32],
+        slow: impl Fn(usize) -> f32,
+    ) {
+        const B: usize = 64;
+        let [sx, sy, sz] = self.strides;
+        let hi = self.shape.map(|n| n as f64 - 1.0);
+        let span = sx + sy + sz + 1;
+        let mut offsets = [0usize; B];
+        let mut t = [[0.0f32; B]; 3];
+        let mut inside = [false; B];
+        let lerp = |a: f32, b: f32, t: f32| a + (b - a) * t;
+        for (b, (((block, bx), by), bz)) in
+            out.chunks_mut(B).zip(cx.chunks(B)).zip(cy.chunks(B)).zip(cz.chunks(B)).enumerate()
+        {
+            let n = block.len();
+            for i in 0..n {
+                let c = [bx[i], by[i], bz[i]];
+                let ok =
+                    c[0] >= 0.0 && c[0] < hi[0] && c[1] >= 0.0 && c[1] < hi[1] && c[2] >= 0.0 && c[2] < hi[2];
+                let c = if ok { c } else { [0.0; 3] };
+                let idx = c.map(|v| v as i32);
+                inside[i] = ok;
+                offsets[i] = idx[0] as usize * sx + idx[1] as usize * sy + idx[2] as usize * sz;
+                for a in 0..3 {
+                    t[a][i] = (c[a] - f64::from(idx[a])) as f32;
+                }
+            }
+            for i in 0..n {
+                let o = offsets[i];
+                block[i] = match self.data.get(o..o + span) {
+                    Some(w) if inside[i] => {
+                        let [tx, ty, tz] = [t[0][i], t[1][i], t[2][i]];
+                        let v0 = lerp(lerp(w[0], w[sx], tx), lerp(w[sy], w[sy + sx], tx), ty);
+                        let v1 = lerp(lerp(w[sz], w[sz + sx], tx), lerp(w[sz + sy], w[sz + sy + sx], tx), ty);
+                        lerp(v0, v1, tz)
+                    }
+                    _ => slow(b * B + i),
+                };
+            }
+        }
+    }
+
     /// Cubic B-spline interpolation of coefficients at one coordinate (in the buffer's
     /// coordinates), when its window lies inside (`1 <= c < len - 2` on every axis).
     #[inline]
