@@ -364,9 +364,9 @@ fn fill_field_rows<const CUBIC: bool>(
 /// fills the output row segment starting at voxel `[x, y, z]`, whose input coordinates are
 /// `base + i · step`.
 ///
-/// A z-slice is filled in tiles of [`TILE`] columns, all rows of one tile before the next: an
-/// oblique row wanders across many input lines, and the next row of the same tile reads
-/// nearly the same ones, which are still in the L1 cache.
+/// The output is filled in 3D tiles ([`TILE_X`] x [`TILE_Y`] x [`TILE_Z`]), in parallel over
+/// slabs of [`TILE_Z`] z-slices: an oblique row wanders across many input lines and planes,
+/// and the other rows of its tile read nearly the same ones, still in cache.
 fn fill_rows(
     shape: [usize; 3],
     m: &Matrix4<f64>,
@@ -379,24 +379,35 @@ fn fill_rows(
     }
     let step: [f64; 3] = std::array::from_fn(|a| m[(a, 0)]);
     let slice = out.as_slice_memory_order_mut().expect("a fresh Fortran-order array is contiguous");
-    slice.par_chunks_mut(nx * ny).enumerate().for_each(|(z, plane)| {
-        let zf = z as f64;
-        for x0 in (0..nx).step_by(TILE) {
-            let x1 = (x0 + TILE).min(nx);
-            let xf = x0 as f64;
-            for (y, out_row) in plane.chunks_mut(nx).enumerate() {
-                let yf = y as f64;
-                let base: [f64; 3] =
-                    std::array::from_fn(|a| m[(a, 3)] + m[(a, 0)] * xf + m[(a, 1)] * yf + m[(a, 2)] * zf);
-                row(base, step, [x0, y, z], &mut out_row[x0..x1]);
+    slice.par_chunks_mut(nx * ny * TILE_Z).enumerate().for_each(|(zb, slab)| {
+        let z0 = zb * TILE_Z;
+        for y0 in (0..ny).step_by(TILE_Y) {
+            for x0 in (0..nx).step_by(TILE_X) {
+                let x1 = (x0 + TILE_X).min(nx);
+                let xf = x0 as f64;
+                for (dz, plane) in slab.chunks_mut(nx * ny).enumerate() {
+                    let z = z0 + dz;
+                    let zf = z as f64;
+                    for (y, out_row) in plane.chunks_mut(nx).enumerate().skip(y0).take(TILE_Y) {
+                        let yf = y as f64;
+                        let base: [f64; 3] = std::array::from_fn(|a| {
+                            m[(a, 3)] + m[(a, 0)] * xf + m[(a, 1)] * yf + m[(a, 2)] * zf
+                        });
+                        row(base, step, [x0, y, z], &mut out_row[x0..x1]);
+                    }
+                }
             }
         }
     });
     out
 }
 
-/// Output columns per tile of [`fill_rows`].
-const TILE: usize = 64;
+/// The output tile of [`fill_rows`] (x, y, z): an oblique transform reads an input block of
+/// about the same size, ~150 KB, which stays in the L2 cache while the tile is filled (whole
+/// z-planes read several MB of input, which the next plane reads again from L3 or memory).
+const TILE_X: usize = 64;
+const TILE_Y: usize = 32;
+const TILE_Z: usize = 8;
 
 /// Fills a row segment starting at output voxel `[x0, y, z]`: the interior with `fast`
 /// (returns how many it filled), the rest with `slow` (the general path at scipy's coordinate).

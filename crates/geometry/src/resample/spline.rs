@@ -28,42 +28,46 @@ pub fn prefilter_in_place(data: &mut Array3<f32>, mode: BoundaryMode) {
             } else {
                 (slice.len_of(Axis(1)), slice.len_of(Axis(0)))
             };
-            let mut buf: Vec<f64>;
             if axis == 0 {
-                buf = vec![0.0f64; n * lanes];
-                for (lane, line) in slice.axis_iter(Axis(1)).enumerate() {
-                    for (i, &v) in line.iter().enumerate() {
-                        buf[i * lanes + lane] = f64::from(v);
+                // Lines along x are contiguous: panels of a few of them, so the transposition
+                // into and out of the panel stays within a few cache lines.
+                const LANES: usize = 8;
+                let mut buf = vec![0.0f64; n * LANES];
+                for first in (0..lanes).step_by(LANES) {
+                    let k = (lanes - first).min(LANES);
+                    let panel = &mut buf[..n * k];
+                    for lane in 0..k {
+                        for (i, &v) in slice.index_axis(Axis(1), first + lane).iter().enumerate() {
+                            panel[i * k + lane] = f64::from(v);
+                        }
+                    }
+                    filter_panel(panel, n, k, mode);
+                    for lane in 0..k {
+                        for (i, v) in slice.index_axis_mut(Axis(1), first + lane).iter_mut().enumerate() {
+                            *v = panel[i * k + lane] as f32;
+                        }
                     }
                 }
-            } else {
-                buf = Vec::with_capacity(n * lanes);
-                for line in slice.axis_iter(Axis(1)) {
-                    match line.as_slice() {
-                        Some(row) => buf.extend(row.iter().map(|&v| f64::from(v))),
-                        None => buf.extend(line.iter().map(|&v| f64::from(v))),
-                    }
+                return;
+            }
+            let mut buf: Vec<f64> = Vec::with_capacity(n * lanes);
+            for line in slice.axis_iter(Axis(1)) {
+                match line.as_slice() {
+                    Some(row) => buf.extend(row.iter().map(|&v| f64::from(v))),
+                    None => buf.extend(line.iter().map(|&v| f64::from(v))),
                 }
             }
             filter_panel(&mut buf, n, lanes, mode);
-            if axis == 0 {
-                for (lane, mut line) in slice.axis_iter_mut(Axis(1)).enumerate() {
-                    for (i, v) in line.iter_mut().enumerate() {
-                        *v = buf[i * lanes + lane] as f32;
-                    }
-                }
-            } else {
-                for (mut line, src) in slice.axis_iter_mut(Axis(1)).zip(buf.chunks_exact(lanes)) {
-                    match line.as_slice_mut() {
-                        Some(row) => {
-                            for (v, &x) in row.iter_mut().zip(src) {
-                                *v = x as f32;
-                            }
+            for (mut line, src) in slice.axis_iter_mut(Axis(1)).zip(buf.chunks_exact(lanes)) {
+                match line.as_slice_mut() {
+                    Some(row) => {
+                        for (v, &x) in row.iter_mut().zip(src) {
+                            *v = x as f32;
                         }
-                        None => {
-                            for (v, &x) in line.iter_mut().zip(src) {
-                                *v = x as f32;
-                            }
+                    }
+                    None => {
+                        for (v, &x) in line.iter_mut().zip(src) {
+                            *v = x as f32;
                         }
                     }
                 }
