@@ -52,6 +52,7 @@ def main():
         "zoom 0.5 order 1, 256^3 f32": lambda: nd.zoom(data, 0.5, order=1),
         "flip axis 0, 256^3 f32": lambda: np.flip(data, 0).copy(order="K"),
         "crop 200^3, 256^3 f32": lambda: data[28:228, 28:228, 28:228].copy(order="K"),
+        "copy (memcpy), 256^3 f32": lambda: data.copy(order="K"),
     }
     runs = {"rotate order 3, 256^3 f32": 3}
     print(json.dumps({name: median_ms(f, runs.get(name, 5)) for name, f in rows.items()}))

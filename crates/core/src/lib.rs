@@ -14,6 +14,7 @@ pub mod apply;
 pub mod doc;
 pub mod dtype;
 pub mod error;
+pub mod memory;
 pub mod op;
 pub mod resample;
 pub mod seed;

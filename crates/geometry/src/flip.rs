@@ -97,6 +97,7 @@ pub fn flip_axes<T: Voxel>(input: ArrayView3<'_, T>, mask: [bool; 3]) -> Array3<
 
 fn flip_c<T: Voxel>(src: &[T], n: [usize; 3], mask: [bool; 3]) -> Vec<T> {
     let mut out = vec![T::default(); src.len()];
+    voxflow_core::memory::advise_huge_pages(&mut out);
     let slab_len = n[1] * n[2];
     if slab_len == 0 {
         return out;

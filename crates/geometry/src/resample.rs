@@ -245,7 +245,7 @@ fn fill_grid<T: Copy + Send + Sync + Default>(
     sample: impl Fn([f64; 3]) -> T + Sync,
 ) -> Array3<T> {
     let [nx, ny, nz] = shape;
-    let mut out = Array3::from_elem((nx, ny, nz).f(), T::default());
+    let mut out = voxflow_core::memory::new_array(shape);
     if nx * ny * nz == 0 {
         return out;
     }
@@ -316,7 +316,7 @@ fn fill_field_rows<const CUBIC: bool>(
     let Some(field) = field.filter(|f| f.shape() == shape) else {
         return fill_grid(shape, m, None, slow);
     };
-    let mut out = Array3::zeros((nx, ny, nz).f());
+    let mut out = voxflow_core::memory::new_array(shape);
     if nx * ny * nz == 0 {
         return out;
     }
@@ -373,7 +373,7 @@ fn fill_rows(
     row: impl Fn([f64; 3], [f64; 3], [usize; 3], &mut [f32]) + Sync,
 ) -> Array3<f32> {
     let [nx, ny, nz] = shape;
-    let mut out = Array3::zeros((nx, ny, nz).f());
+    let mut out = voxflow_core::memory::new_array(shape);
     if nx * ny * nz == 0 {
         return out;
     }

@@ -41,6 +41,11 @@ pub fn rows() -> anyhow::Result<Vec<Row>> {
         })
     };
     let c = BoundaryMode::Constant;
+    // The yardstick for flip and crop: within 2x of a plain copy of the same bytes
+    // into a fresh array (memcpy, page faults of the new array included).
+    let copy_ms = time(RUNS, &mut || Ok(x.to_owned()));
+    let cropped = Array3::<f32>::zeros((200, 200, 200).f());
+    let crop_copy_ms = time(RUNS, &mut || Ok(cropped.to_owned()));
     let rows = vec![
         Row {
             name: "rotate order 1, 256^3 f32".into(),
@@ -71,14 +76,20 @@ pub fn rows() -> anyhow::Result<Vec<Row>> {
         Row {
             name: "flip axis 0, 256^3 f32".into(),
             voxflow_ms: time(RUNS, &mut || Ok(flip::flip(x, 0))),
-            target_ms: None,
+            target_ms: Some(2.0 * copy_ms),
             baseline: "numpy.flip + copy",
         },
         Row {
             name: "crop 200^3, 256^3 f32".into(),
             voxflow_ms: time(RUNS, &mut || Ok(crop::crop(x, [28; 3], [200; 3]))),
-            target_ms: None,
+            target_ms: Some(2.0 * crop_copy_ms),
             baseline: "numpy slice + copy",
+        },
+        Row {
+            name: "copy (memcpy), 256^3 f32".into(),
+            voxflow_ms: copy_ms,
+            target_ms: None,
+            baseline: "numpy copy",
         },
     ];
     if let Some(e) = failed {

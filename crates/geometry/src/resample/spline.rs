@@ -180,7 +180,7 @@ fn axpy(acc: &mut [f64], a: f64, x: &[f64]) {
 /// The prefilter of `input` as a new array, in Fortran (x fastest) order.
 #[must_use]
 pub fn prefilter(input: ArrayView3<f32>, mode: BoundaryMode) -> Array3<f32> {
-    let mut out = Array3::zeros(ndarray::ShapeBuilder::f(input.raw_dim()));
+    let mut out = voxflow_core::memory::new_array([input.shape()[0], input.shape()[1], input.shape()[2]]);
     out.assign(&input);
     prefilter_in_place(&mut out, mode);
     out
