@@ -141,7 +141,8 @@ fn linear_row_in<const UNIT_X: bool, const FLAT_Y: bool, const FLAT_Z: bool>(
 
 /// The cubic B-spline weights of the fractional part `t`.
 #[inline]
-fn weights(t: f32) -> [f32; 4] {
+#[must_use]
+pub fn weights(t: f32) -> [f32; 4] {
     let u = 1.0 - t;
     let t2 = t * t;
     let t3 = t2 * t;
@@ -199,6 +200,41 @@ pub fn cubic_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &
         cx += step[0];
         cy += step[1];
         cz += step[2];
+    }
+    out.len()
+}
+
+/// [`cubic_row`] on one plane of coefficients (`shape` = `[nx, ny]`, x contiguous): the z
+/// window already folded into it (see the in-plane case of the resample). `base`/`step` are
+/// 3D; their z is ignored.
+pub fn cubic_row_planar(
+    plane: &[f32],
+    [nx, _]: [usize; 2],
+    base: [f64; 3],
+    step: [f64; 3],
+    x0: usize,
+    out: &mut [f32],
+) -> usize {
+    let span = 3 * nx + 4;
+    let xf = x0 as f64;
+    let mut c: [Fixed; 2] = std::array::from_fn(|a| Fixed::new(base[a] + step[a] * xf));
+    let d: [i64; 2] = std::array::from_fn(|a| Fixed::new(step[a]).0);
+    for (i, dst) in out.iter_mut().enumerate() {
+        // At least 1 inside the interval.
+        let o = (c[0].index() - 1) + (c[1].index() - 1) * nx;
+        let Some(w) = plane.get(o..o + span) else { return i };
+        let wx = weights(c[0].fraction());
+        let wy = weights(c[1].fraction());
+        let mut acc = [0.0f32; 4];
+        for (j, wyj) in wy.iter().enumerate() {
+            let row = &w[j * nx..j * nx + 4];
+            for l in 0..4 {
+                acc[l] += wyj * row[l];
+            }
+        }
+        *dst = acc[0] * wx[0] + acc[1] * wx[1] + acc[2] * wx[2] + acc[3] * wx[3];
+        c[0].0 += d[0];
+        c[1].0 += d[1];
     }
     out.len()
 }
