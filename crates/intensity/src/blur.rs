@@ -194,8 +194,9 @@ pub fn gaussian_filter(input: ArrayView3<'_, f32>, sigma_voxels: [f64; 3], trunc
     let plane = nx * shape[1];
     let mut out = match wz {
         Some(wz) => {
-            // z, by blocks of y rows sliding along z.
-            let mut out = Array3::<f32>::zeros(shape.f());
+            // z, by blocks of y rows sliding along z. A fresh output on huge pages (see
+            // `voxflow_core::memory`).
+            let mut out = voxflow_core::memory::new_array::<f32>(shape);
             let src = &src[..];
             out.axis_chunks_iter_mut(Axis(1), Y_BLOCK).into_par_iter().enumerate().for_each(
                 |(b, mut block)| {

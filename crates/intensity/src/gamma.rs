@@ -9,9 +9,10 @@
 //! when no voxel is negative and `sign(x)·|x|^γ` otherwise, which is the same function), in
 //! f32, with `γ = exp(β)`, `β ~ U(log_gamma)` (default `[-0.3, 0.3]`, TorchIO's).
 //!
-//! The power is f32 `powf` (libm), parallel over voxels. A branch-free vectorised
-//! `exp2(γ·log2|x|)` was tried: with the baseline x86-64 target (SSE2) it was slower than
-//! glibc's `powf` on this machine, so it is not used.
+//! The power is [`Power`]: `exp2(γ·log2|x|)` in f32, branch-free, so the voxel loop
+//! vectorises (SSE2 is enough: 4 voxels per instruction), about twice as fast as libm's
+//! `powf` called per voxel. It is within 2.5e-7 relative of the exact power (a few f32 ulps;
+//! the tests' 1e-5 is TorchIO's float32 `**` against float64).
 //!
 //! `rescale: true` switches to batchgenerators' `augment_gamma`: the image is mapped to
 //! `[0, 1]` by its min and max (+1e-7 in the range, as batchgenerators), raised to γ and
@@ -21,10 +22,11 @@
 //! same image after the two negations.
 
 use crate::common::{
-    FlatRegion, IMAGE_PORTS, Moments, check_p, check_range, default_p, fortran_slice, happens,
-    map_image_voxels, map_voxels, moments, take_image, uniform,
+    CHUNK, IMAGE_PORTS, check_p, check_range, default_p, fortran_slice, happens, map_image_slices,
+    map_voxel_slices, take_image, uniform,
 };
 use ndarray::{Array3, ArrayView3};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -69,35 +71,199 @@ fn default_log_gamma() -> [f64; 2] {
 /// `sign(x) · |x|^γ` for every voxel (TorchIO), or batchgenerators' rescaled variant.
 #[must_use]
 pub fn gamma(input: ArrayView3<'_, f32>, gamma: f64, rescale: bool, invert: bool) -> Array3<f32> {
-    map_voxels(input, gamma_fn(input, gamma, rescale, invert))
+    map_voxel_slices(input, gamma_fn(input, gamma, rescale, invert))
 }
 
-/// The per-voxel power (with batchgenerators' rescaling, its min and max come from `input`).
+/// The power in place on a slice of a frame (with batchgenerators' rescaling, the frame's min
+/// and max come from `input`).
 fn gamma_fn(
     input: ArrayView3<'_, f32>,
     gamma: f64,
     rescale: bool,
     invert: bool,
-) -> impl Fn(f32) -> f32 + Sync + use<> {
-    let g = gamma as f32;
-    let sign = if invert { -1.0f32 } else { 1.0 };
-    let (mut min, mut range) = (0.0f32, 1.0f32);
-    let m = if rescale { moments(&fortran_slice(input), &FlatRegion::All, true) } else { Moments::EMPTY };
-    let rescale = rescale && m.n > 0;
-    if rescale {
-        // On the (possibly negated) image: min and range.
-        let (lo, hi) = if invert { (-m.max, -m.min) } else { (m.min, m.max) };
-        range = (hi - lo + 1e-7) as f32;
-        min = lo as f32;
-    }
-    move |v: f32| {
-        if rescale {
-            let x = sign * v;
-            sign * (((x - min) / range).powf(g) * range + min)
-        } else {
-            v.abs().powf(g).copysign(v)
+) -> impl Fn(&mut [f32]) + Sync + use<> {
+    let power = Power::new(gamma as f32);
+    // batchgenerators: `y = sign · (((sign · x - min) / range)^γ · range + min)` on the image
+    // mapped to [0, 1] by its min and max (of `-x` with `invert`). A frame without a finite
+    // voxel is left to TorchIO's power.
+    let rescaling = if rescale { finite_min_max(&fortran_slice(input)) } else { None };
+    let map = rescaling.map(|(lo, hi)| {
+        let (lo, hi) = if invert { (-f64::from(hi), -f64::from(lo)) } else { (f64::from(lo), f64::from(hi)) };
+        let sign = if invert { -1.0f32 } else { 1.0 };
+        (sign, lo as f32, (hi - lo + 1e-7) as f32)
+    });
+    move |data: &mut [f32]| match map {
+        None => power.pow_signed_in_place(data),
+        Some((sign, min, range)) => {
+            for v in data.iter_mut() {
+                *v = (sign * *v - min) / range;
+            }
+            power.pow_signed_in_place(data);
+            for v in data.iter_mut() {
+                *v = sign * (*v * range + min);
+            }
         }
     }
+}
+
+/// `sign(x) · |x|^γ` in f32, as `2^(γ·log2 |x|)` without branches or calls, so that loops of
+/// it vectorise (SSE2 is enough). [`Power::pow_signed_in_place`] runs it over a slice in three
+/// vectorised passes per block of voxels rather than one long dependency chain per voxel,
+/// which keeps the out-of-order core busy: ~30 ms for 16.7M voxels on one core, where a loop
+/// of libm's `powf` (scalar, one call per voxel) takes ~58 ms.
+///
+/// `x = m·2^e` with `m` in `[√½, √2)` (from the bits; subnormals are scaled by 2^24 first),
+/// `log2 m = s·Q(s²)` with `s = (m-1)/(m+1)` (`|s| <= 0.172`) and `Q` a degree-3 minimax
+/// polynomial (relative error 1.3e-8), and `2^f` for `|f| <= 1/2` by a degree-6 minimax
+/// polynomial (1.6e-8). `γ·e` is formed exactly (γ split into a 12-bit head and a tail), so
+/// the error does not grow with `|log2 x|`: measured over x from the smallest subnormal to
+/// `f32::MAX` and γ in {1/3, 0.5, 0.74, 0.8, 1.3, 1.35, 2.5}, the relative error against f64
+/// `powf` is at most 2.5e-7 (γ = 2.5; 1.4e-7 for γ <= 1/2), a few f32 ulps (test
+/// `fast_power_is_within_its_error_bound`), for results that are normal f32 numbers.
+///
+/// Like `powf` for `γ > 0`: `0^γ = 0`, `inf^γ = inf`, NaN stays NaN, results beyond the f32
+/// range are `inf` or `0`, subnormal results are rounded once.
+#[derive(Debug, Clone, Copy)]
+pub struct Power {
+    g_head: f32,
+    g_tail: f32,
+    /// γ times the coefficients of `Q`.
+    log: [f32; 4],
+}
+
+/// `log2((1+s)/(1-s)) / s` as a polynomial in `s²`, minimax for `|s| <= (√2-1)/(√2+1)`.
+const LOG2_Q: [f64; 4] =
+    [2.885_390_043_258_667, 0.961_798_846_721_649_2, 0.576_714_336_872_100_8, 0.431_737_929_582_595_8];
+/// `2^f` on `[-1/2, 1/2]`, minimax (coefficients of `f^1..f^6`; `f^0`'s is 1; that of `f` rounds
+/// to ln 2 in f32).
+const EXP2_P: [f32; 6] =
+    [std::f32::consts::LN_2, 0.240_226_46, 0.055_503_275, 0.009_618_495, 0.001_340_046, 0.000_153_453_5];
+/// 1.5·2^23: `(v + ROUND) - ROUND` is `v` rounded to the nearest integer (ties to even) for
+/// |v| < 2^22, and the low bits of `v + ROUND` hold that integer.
+const ROUND: f32 = 12_582_912.0;
+/// Voxels per block of [`Power::pow_signed_in_place`]: its scratch fits in L1.
+const BLOCK: usize = 256;
+
+impl Power {
+    /// The power `γ` (finite, > 0).
+    #[must_use]
+    pub fn new(gamma: f32) -> Self {
+        // Beyond 1e10 every f32 but 1 (|log2 x| >= 2^-24) over- or underflows, as with γ.
+        let g = gamma.min(1e10);
+        let g_head = f32::from_bits(g.to_bits() & 0xffff_f000);
+        Power { g_head, g_tail: g - g_head, log: LOG2_Q.map(|c| (c * f64::from(g)) as f32) }
+    }
+
+    /// `sign(x) · |x|^γ` (TorchIO's gamma); see [`Power`].
+    #[must_use]
+    pub fn pow_signed(self, x: f32) -> f32 {
+        let (s, e) = split(x.abs());
+        let (f, rounded) = self.reduce(s, e);
+        signed_or_special(scale(f, rounded), x)
+    }
+
+    /// [`Power::pow_signed`] of every value, in place: the same bits, several times faster
+    /// than a loop of it.
+    pub fn pow_signed_in_place(self, data: &mut [f32]) {
+        let mut a = [0f32; BLOCK];
+        let mut b = [0f32; BLOCK];
+        for block in data.chunks_mut(BLOCK) {
+            let (a, b) = (&mut a[..block.len()], &mut b[..block.len()]);
+            for ((&v, a), b) in block.iter().zip(a.iter_mut()).zip(b.iter_mut()) {
+                (*a, *b) = split(v.abs());
+            }
+            for (a, b) in a.iter_mut().zip(b.iter_mut()) {
+                (*a, *b) = self.reduce(*a, *b);
+            }
+            for ((v, &a), &b) in block.iter_mut().zip(a.iter()).zip(b.iter()) {
+                *v = signed_or_special(scale(a, b), *v);
+            }
+        }
+    }
+
+    /// `γ·log2 x` from [`split`], as `f` in `[-1/2, 1/2]` and an integer `n` (held in the low
+    /// bits of `n + ROUND`).
+    #[inline]
+    fn reduce(self, s: f32, e: f32) -> (f32, f32) {
+        let u = s * s;
+        let [c0, c1, c2, c3] = self.log;
+        let g_log2_m = s * ((c0 + c1 * u) + (u * u) * (c2 + c3 * u));
+        // γ·log2 x = head + low with head = γ_head·e exact (12 + 8 significant bits), rounded
+        // to n, and f = (head - n) + low (head - n is exact). The clamps only act when the
+        // result is 0 or inf anyway (|low| <= |head| / 2 + 1 when e != 0), and keep 2^f finite.
+        let head = self.g_head * e;
+        let low = self.g_tail * e + g_log2_m;
+        let rounded = (head + low).clamp(-250.0, 250.0) + ROUND;
+        let f = ((head - (rounded - ROUND)) + low).clamp(-1.0, 1.0);
+        (f, rounded)
+    }
+}
+
+/// `x >= 0` as `m·2^e`, `m` in `[√½, √2)`: returns `s = (m-1)/(m+1)` and `e` (for 0, inf and
+/// NaN, values that [`scale`] discards).
+#[inline]
+fn split(x: f32) -> (f32, f32) {
+    const SQRT_HALF_BITS: i32 = 0x3f35_04f3;
+    let tiny = x < f32::MIN_POSITIVE;
+    let xs = x * if tiny { 16_777_216.0 } else { 1.0 };
+    let bits = xs.to_bits() as i32;
+    let e = bits.wrapping_sub(SQRT_HALF_BITS) >> 23;
+    let m = f32::from_bits(bits.wrapping_sub(e << 23) as u32);
+    ((m - 1.0) / (m + 1.0), e as f32 - if tiny { 24.0 } else { 0.0 })
+}
+
+/// `2^f · 2^n` (see [`Power::reduce`]).
+#[inline]
+fn scale(f: f32, rounded: f32) -> f32 {
+    let [p1, p2, p3, p4, p5, p6] = EXP2_P;
+    let f2 = f * f;
+    let p = (1.0 + p1 * f) + f2 * ((p2 + p3 * f) + f2 * ((p4 + p5 * f) + f2 * p6));
+    // 2^n as 2^k · 2^(n-k), each within the normal range: subnormal results rounded once.
+    let n = rounded.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
+    let k = n >> 1;
+    let two_to = |k: i32| f32::from_bits(((k + 127) << 23) as u32);
+    p * two_to(k) * two_to(n - k)
+}
+
+/// `y` (the power of `|x|`) with the sign of `x`, or `x` itself when it is ±0, ±inf or NaN.
+#[inline]
+fn signed_or_special(y: f32, x: f32) -> f32 {
+    const SIGN: u32 = 0x8000_0000;
+    // |x|'s bits are in [1, 0x7f7f_ffff] (neither 0, inf nor NaN) exactly when adding 2^23
+    // keeps them above 2^23 as an i32 (inf and NaN wrap to negative): one integer compare,
+    // where the float comparisons become several on SSE2.
+    let regular = ((x.to_bits() & !SIGN).wrapping_add(0x0080_0000) as i32) > 0x0080_0000;
+    if regular { f32::from_bits(y.to_bits() | (x.to_bits() & SIGN)) } else { x }
+}
+
+/// Minimum and maximum of the finite values, `None` when there is none. Order-independent,
+/// so computed over parallel chunks, with explicit lanes (a min/max reduction over floats
+/// only vectorises that way).
+fn finite_min_max(data: &[f32]) -> Option<(f32, f32)> {
+    const L: usize = 8;
+    let (lo, hi) = data
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut lo = [f32::INFINITY; L];
+            let mut hi = [f32::NEG_INFINITY; L];
+            let blocks = chunk.chunks_exact(L);
+            let rest = blocks.remainder();
+            for block in blocks {
+                for l in 0..L {
+                    let v = block[l];
+                    let finite = v.abs() < f32::INFINITY;
+                    lo[l] = if finite && v < lo[l] { v } else { lo[l] };
+                    hi[l] = if finite && v > hi[l] { v } else { hi[l] };
+                }
+            }
+            for &v in rest.iter().filter(|v| v.is_finite()) {
+                lo[0] = lo[0].min(v);
+                hi[0] = hi[0].max(v);
+            }
+            (lo.into_iter().fold(f32::INFINITY, f32::min), hi.into_iter().fold(f32::NEG_INFINITY, f32::max))
+        })
+        .reduce(|| (f32::INFINITY, f32::NEG_INFINITY), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+    (lo <= hi).then_some((lo, hi))
 }
 
 fn check_gamma(g: f64) -> Result<(), OpError> {
@@ -130,7 +296,7 @@ impl Op for Gamma {
         if self.gamma == 1.0 {
             return Ok(Value::Volume(volume));
         }
-        map_image_voxels(volume, |_, frame| Ok(gamma_fn(frame, self.gamma, self.rescale, self.invert)))
+        map_image_slices(volume, |_, frame| Ok(gamma_fn(frame, self.gamma, self.rescale, self.invert)))
     }
 }
 

@@ -13,7 +13,7 @@ use voxflow_core::{Kind, Op, Value};
 use voxflow_intensity::bias_field::{BiasField, RandomBiasField, bias_field, coefficient_count};
 use voxflow_intensity::blur::RandomBlur;
 use voxflow_intensity::brightness_contrast::{RandomBrightnessContrast, brightness_contrast};
-use voxflow_intensity::gamma::{Gamma, RandomGamma, gamma};
+use voxflow_intensity::gamma::{Gamma, Power, RandomGamma, gamma};
 use voxflow_intensity::noise::{NOISE_CHUNK, Noise, RandomNoise, add_noise};
 
 /// TorchIO's field for shape (6, 5, 4), order 3, coefficients 0.05·((7c mod 11) - 5), Fortran order.
@@ -53,6 +53,53 @@ fn gamma_is_torchio_sign_power() {
         }
         // invert does nothing with TorchIO's odd-symmetric power.
         assert_eq!(gamma(a.view(), g, false, true), out);
+    }
+}
+
+/// The fast power against f64 `powf`, over x from the smallest subnormal to `f32::MAX`
+/// (dense in every binade, exact powers of two and their neighbours included) and the
+/// special values.
+#[test]
+fn fast_power_is_within_its_error_bound() {
+    let mut xs: Vec<f32> = vec![f32::MIN_POSITIVE, f32::MAX, 1.0, 1e-45, 1e-40, 1e-38, 1e38, 3.0e38];
+    for e in -149..128 {
+        let p = 2f64.powi(e) as f32;
+        xs.extend([p, f32::from_bits(p.to_bits() + 1), f32::from_bits(p.to_bits().saturating_sub(1))]);
+    }
+    // Every 4099th bit pattern of the positive finite floats.
+    xs.extend((0..0x7f80_0000u32).step_by(4099).map(f32::from_bits));
+    for g in [0.5f32, 0.8, 1.3, 2.5, 1.0 / 3.0, 0.74, 1.35] {
+        let power = Power::new(g);
+        let mut worst = (0.0f64, 0.0f32);
+        for &x in &xs {
+            let exact = f64::from(x).powf(f64::from(g));
+            let got = power.pow_signed(x);
+            assert_eq!(power.pow_signed(-x), -got, "{x}");
+            // The relative error of results that are normal f32 numbers; overflow is inf and
+            // subnormal results are within one subnormal step.
+            if exact > f64::from(f32::MAX) {
+                assert_eq!(got, f32::INFINITY, "{x}^{g}");
+            } else if exact < f64::from(f32::MIN_POSITIVE) {
+                let step = f64::from(f32::from_bits(1));
+                assert!((f64::from(got) - exact).abs() <= step + 3e-7 * exact, "{x}^{g}: {got} vs {exact:e}");
+            } else {
+                let rel = (f64::from(got) - exact).abs() / exact;
+                if rel > worst.0 {
+                    worst = (rel, x);
+                }
+            }
+        }
+        // Measured: 1.3e-7 (γ = 0.5) to 2.5e-7 (γ = 2.5); rounding to f32 alone is up to 6e-8.
+        assert!(worst.0 < 3e-7, "gamma {g}: relative error {:e} at x = {:e}", worst.0, worst.1);
+        for special in [0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, 1.0, -1.0] {
+            assert_eq!(power.pow_signed(special).to_bits(), special.to_bits(), "{special}^{g}");
+        }
+        assert!(power.pow_signed(f32::NAN).is_nan());
+        // The in-place version gives the same bits.
+        let mut many = xs.iter().flat_map(|&x| [x, -x]).chain([f32::NAN, 0.0, -0.0]).collect::<Vec<_>>();
+        let one_by_one: Vec<u32> = many.iter().map(|&x| power.pow_signed(x).to_bits()).collect();
+        power.pow_signed_in_place(&mut many);
+        assert_eq!(many.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), one_by_one);
     }
 }
 

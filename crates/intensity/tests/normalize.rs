@@ -202,3 +202,55 @@ fn same_bits_for_one_and_two_threads() {
     let two = common::with_threads(2, || normalize(f, &Normalize::default(), None).expect("normalize"));
     assert_eq!(one, two);
 }
+
+#[test]
+fn statistics_match_plain_f64_sums_across_chunks() {
+    // 210,000 voxels: several parallel chunks of 65,536 and a short last block. Runs of zeros,
+    // an offset large against the spread (cancellation), NaN and inf in one chunk (that chunk
+    // takes the careful path, the others the fast one), and a mask.
+    let shape = (70, 60, 50);
+    let mut a = Array3::from_shape_fn(shape, |(i, j, k)| {
+        if (i + 3 * j) % 23 < 5 || k == 7 {
+            0.0
+        } else {
+            1000.0 + ((i * 7 + j * 13 + k * 29) % 101) as f32 / 16.0
+        }
+    });
+    a[[5, 5, 40]] = f32::NAN;
+    a[[6, 5, 40]] = f32::INFINITY;
+    let mask = a.mapv(|x| x.is_finite() && x > 1003.0 || x == 0.0);
+    let replace = -9.0f32;
+    for (json, region) in [
+        (serde_json::json!({"over": "all"}), 0),
+        (serde_json::json!({}), 1),
+        (serde_json::json!({"over": "mask"}), 2),
+        (serde_json::json!({"mode": "minmax", "range": [-1, 1]}), 0),
+        (serde_json::json!({"mode": "minmax", "over": "nonzero"}), 1),
+    ] {
+        let mut p = params(json.clone());
+        p.nan = NanPolicy::Replace(replace);
+        let inside = |idx: (usize, usize, usize), x: f32| {
+            x.is_finite() && [true, x != 0.0, mask[[idx.0, idx.1, idx.2]]][region]
+        };
+        let sel: Vec<f64> =
+            a.indexed_iter().filter(|&(i, &x)| inside(i, x)).map(|(_, &x)| f64::from(x)).collect();
+        let n = sel.len() as f64;
+        let mean = sel.iter().sum::<f64>() / n;
+        let std = (sel.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let (lo, hi) = sel.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+        let [low, high] = p.output_range();
+        let expected = |x: f64| match p.mode {
+            NormalizeMode::Zscore => (x - mean) / std,
+            NormalizeMode::Minmax => low + (x - lo) * (high - low) / (hi - lo),
+        };
+        let m = (region == 2).then(|| mask.view());
+        let out = normalize(a.view(), &p, m).expect("normalize");
+        for (&x, &y) in a.iter().zip(out.iter()) {
+            let want = if x.is_finite() { expected(f64::from(x)) } else { f64::from(replace) };
+            assert!(
+                (f64::from(y) - want).abs() <= 2e-4 + 1e-5 * want.abs(),
+                "{json}: {x} gave {y}, expected {want}"
+            );
+        }
+    }
+}

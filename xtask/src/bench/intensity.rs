@@ -1,10 +1,21 @@
 //! Benchmarks of the intensity area (see `super::Row`), on a 256^3 f32 head-like phantom
 //! (Fortran order, as read from NIfTI). `xtask/python/intensity.py` times numpy/scipy on the
 //! same phantom under the same row names.
+//!
+//! Two paths: the plain functions, which return a new 64 MB array (writing it is part of the
+//! time; it is advised to use huge pages, without which its 16k page faults alone took 13-28
+//! ms here), and the graph nodes, which work in place on a volume they own, as in `graphrun`
+//! (rows "(node, in place)"; a fresh copy of the input is made outside the timed region).
 
-use super::{Row, median_ms};
+use super::{Row, median_ms, median_ms_with};
 use ndarray::{Array3, ShapeBuilder};
+use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use voxflow_core::seed::{DrawKey, rng_for};
+use voxflow_core::{Affine, Deferred, Inputs, Op, OpError, RunContext, Value, Volume};
+use voxflow_intensity::gamma::Gamma;
 use voxflow_intensity::normalize::{Normalize, NormalizeMode};
 use voxflow_intensity::{Over, Region};
 
@@ -25,10 +36,33 @@ fn phantom(n: usize) -> Array3<f32> {
     })
 }
 
+/// Runs an intensity node on a volume it owns (so it works in place), as the runner would.
+fn run_node(op: &dyn Op, volume: Volume) -> Result<Value, OpError> {
+    let case_inputs = BTreeMap::new();
+    let materialize = |_: &Deferred| -> Result<Volume, OpError> {
+        Err(OpError::Input { port: "volume".into(), message: "no resampling in this benchmark".into() })
+    };
+    let mut ctx = RunContext {
+        node: "bench",
+        case_id: "phantom",
+        output_index: 0,
+        rng: rng_for(&DrawKey { graph_seed: 0, case_id: "phantom", output_index: 0, node: "bench" }),
+        case_inputs: &case_inputs,
+        output_dir: Path::new("."),
+        written: Vec::new(),
+        materialize: &materialize,
+    };
+    let inputs = Inputs(BTreeMap::from([("volume".to_owned(), Value::Volume(Arc::new(volume)))]));
+    op.run(&mut ctx, inputs)
+}
+
 #[allow(clippy::unnecessary_wraps)] // the areas share one signature
 pub fn rows() -> anyhow::Result<Vec<Row>> {
     let a = phantom(N);
     let v = a.view();
+    let volume = Volume::image3(a.clone(), Affine::identity());
+    let node_ms = |op: &dyn Op| median_ms_with(RUNS, || volume.clone(), |owned| run_node(op, owned).ok());
+    let gamma_node = Gamma { gamma: 0.8, rescale: false, invert: false };
     let zscore = Normalize::default();
     let minmax = Normalize { mode: NormalizeMode::Minmax, over: Some(Over::All), ..Normalize::default() };
     let coefficients: Vec<f64> = (0..20).map(|i| 0.02 * f64::from(i % 7) - 0.06).collect();
@@ -56,6 +90,12 @@ pub fn rows() -> anyhow::Result<Vec<Row>> {
             }),
         ),
         row(
+            "z-score non-zero, 256^3 (node, in place)",
+            Some(20.0),
+            "normalize node on a volume it owns (graphrun's path)",
+            node_ms(&zscore),
+        ),
+        row(
             "min-max to [0,1], 256^3 f32",
             None,
             "(x - x.min()) / (x.max() - x.min())",
@@ -78,6 +118,12 @@ pub fn rows() -> anyhow::Result<Vec<Row>> {
             median_ms(RUNS, || {
                 black_box(voxflow_intensity::gamma::gamma(v, 0.8, false, false));
             }),
+        ),
+        row(
+            "gamma 0.8, 256^3 (node, in place)",
+            Some(20.0),
+            "gamma node on a volume it owns (graphrun's path)",
+            node_ms(&gamma_node),
         ),
         row(
             "gaussian blur sigma 2 vox, 256^3 f32",

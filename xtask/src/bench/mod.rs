@@ -42,6 +42,25 @@ pub fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
+/// Median wall time of `f` over `runs` runs (after one warm-up), in milliseconds, each run on
+/// a fresh input made by `setup` outside the timed region (e.g. an owned copy of a volume for
+/// an op that works in place); what `f` returns is dropped outside it too.
+pub fn median_ms_with<T, R>(runs: usize, mut setup: impl FnMut() -> T, mut f: impl FnMut(T) -> R) -> f64 {
+    drop(f(setup()));
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let input = setup();
+            let start = Instant::now();
+            let out = f(input);
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            drop(out);
+            ms
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
 /// Runs `xtask/python/<area>.py` and reads its `{"row name": ms}` JSON from stdout.
 pub fn python_baselines(area: &str) -> Result<BTreeMap<String, f64>> {
     let script = workspace_root().join("xtask/python").join(format!("{area}.py"));
