@@ -141,16 +141,12 @@ pub(crate) fn new_buffer(len: usize) -> Vec<f32> {
 }
 
 /// Applies `f` to every voxel, in parallel; the output is in Fortran order.
+///
+/// Through [`map_voxel_slices`] (copy a block, then map it in place): mapping from the input
+/// straight into the output did not vectorise when `f` captures values (the compiler cannot
+/// rule out that the output aliases them, so it reloads them at every voxel).
 pub(crate) fn map_voxels(frame: ArrayView3<'_, f32>, f: impl Fn(f32) -> f32 + Sync) -> Array3<f32> {
-    let shape = shape3(&frame);
-    let input = fortran_slice(frame);
-    let mut out = new_buffer(input.len());
-    out.par_chunks_mut(CHUNK).zip(input.par_chunks(CHUNK)).for_each(|(o, i)| {
-        for (o, &i) in o.iter_mut().zip(i) {
-            *o = f(i);
-        }
-    });
-    from_fortran(shape, out)
+    map_voxel_slices(frame, |s| s.iter_mut().for_each(|v| *v = f(*v)))
 }
 
 /// Voxels per block of [`map_voxel_slices`]: a block is copied, then transformed while in L1.
