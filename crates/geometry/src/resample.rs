@@ -433,7 +433,12 @@ fn split_row(
         let xf = (x0 + i) as f64;
         std::array::from_fn(|a| m[(a, 3)] + step[a] * xf + cy[a] + cz[a])
     };
-    let skip = if i1 > i0 { i0..done } else { 0..0 };
+    // The fast path filled [s0, s1); the rest of the segment (usually a few voxels near the
+    // border, or none) takes the general path.
+    let (s0, s1) = if i1 > i0 { (i0, done) } else { (0, 0) };
+    if s0 == 0 && s1 == n {
+        return;
+    }
     // With `constant`, voxels surely outside the input are the fill value, without the general
     // path.
     let (v0, v1) = if let Some((cval, last)) = fill_outside {
@@ -445,11 +450,8 @@ fn split_row(
     } else {
         (0, n)
     };
-    for (i, dst) in out.iter_mut().enumerate() {
-        if skip.contains(&i) {
-            continue;
-        }
-        *dst = match fill_outside {
+    for i in (0..s0).chain(s1..n) {
+        out[i] = match fill_outside {
             Some((cval, _)) if i < v0 || i >= v1 => cval,
             _ => slow(coord(i)),
         };
