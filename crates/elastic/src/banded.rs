@@ -204,9 +204,10 @@ impl Separable {
     }
 }
 
-/// A displacement field (`[x, y, z]` grid, in voxels) kept as three [`Separable`] components:
-/// the resampling core computes each row when it needs it, so the full-size field (200 MB at
-/// 256^3) is never written nor read back. Image and label map share one of these.
+/// A displacement field (`[x, y, z]` grid, in voxels) kept as three separable components
+/// (coarse coefficients and two upsampling maps): the resampling core computes each row when
+/// it needs it, so the full-size field (200 MB at 256^3) is never written nor read back.
+/// Image and label map share one of these.
 #[derive(Debug)]
 pub struct SeparableField {
     shape: [usize; 3],
