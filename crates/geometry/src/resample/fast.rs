@@ -55,7 +55,7 @@ pub fn linear_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: 
     let flat_z = step[2] == 0.0 && base[2].fract() == 0.0;
     // One loop per case, so the inner loop has no per-voxel branches on them.
     match (g.strides[0] == 1, flat_y, flat_z) {
-        (true, false, false) => linear_row_in::<true, false, false>(g, base, step, x0, out),
+        (true, false, false) => linear_row_x4::<false>(g, base, step, x0, out),
         (true, false, true) => linear_row_in::<true, false, true>(g, base, step, x0, out),
         (true, true, false) => linear_row_in::<true, true, false>(g, base, step, x0, out),
         (true, true, true) => linear_row_in::<true, true, true>(g, base, step, x0, out),
@@ -91,6 +91,66 @@ impl Fixed {
     fn fraction(self) -> f32 {
         ((self.0 >> 8) & 0xFF_FFFF) as i32 as f32 * (1.0 / 16_777_216.0)
     }
+}
+
+/// The common trilinear rows (x contiguous, crossing input lines, and planes unless
+/// `FLAT_Z`), four voxels at a time: the corners of four windows gathered into `[f32; 4]`
+/// lanes, then the lerps on whole lanes, which the compiler turns into SSE vector arithmetic
+/// (a quarter of the arithmetic instructions of [`linear_row_in`], same results).
+fn linear_row_x4<const FLAT_Z: bool>(
+    g: &Grid<'_>,
+    base: [f64; 3],
+    step: [f64; 3],
+    x0: usize,
+    out: &mut [f32],
+) -> usize {
+    let [_, sy, sz] = g.strides;
+    let data = g.data;
+    let span = sy + if FLAT_Z { 0 } else { sz } + 2;
+    let xf = x0 as f64;
+    let mut c: [Fixed; 3] = std::array::from_fn(|a| Fixed::new(base[a] + step[a] * xf));
+    let d: [i64; 3] = std::array::from_fn(|a| Fixed::new(step[a]).0);
+    let plane = if FLAT_Z { c[2].index() * sz } else { 0 };
+    let lerp4 = |a: [f32; 4], b: [f32; 4], t: [f32; 4]| -> [f32; 4] {
+        std::array::from_fn(|k| a[k] + (b[k] - a[k]) * t[k])
+    };
+    let mut done = 0;
+    for chunk in out.chunks_exact_mut(4) {
+        let mut p = [[0.0f32; 4]; 8];
+        let mut t = [[0.0f32; 4]; 3];
+        for k in 0..4 {
+            let o = plane + c[0].index() + c[1].index() * sy + if FLAT_Z { 0 } else { c[2].index() * sz };
+            let Some(w) = data.get(o..o + span) else { return done };
+            p[0][k] = w[0];
+            p[1][k] = w[1];
+            p[2][k] = w[sy];
+            p[3][k] = w[sy + 1];
+            if !FLAT_Z {
+                p[4][k] = w[sz];
+                p[5][k] = w[sz + 1];
+                p[6][k] = w[sz + sy];
+                p[7][k] = w[sz + sy + 1];
+            }
+            for a in 0..3 {
+                t[a][k] = c[a].fraction();
+                c[a].0 += d[a];
+            }
+        }
+        let v0 = lerp4(lerp4(p[0], p[1], t[0]), lerp4(p[2], p[3], t[0]), t[1]);
+        let v = if FLAT_Z {
+            v0
+        } else {
+            let v1 = lerp4(lerp4(p[4], p[5], t[0]), lerp4(p[6], p[7], t[0]), t[1]);
+            lerp4(v0, v1, t[2])
+        };
+        chunk.copy_from_slice(&v);
+        done += 4;
+    }
+    if done < out.len() {
+        let rest = &mut out[done..];
+        done += linear_row_in::<true, false, FLAT_Z>(g, base, step, x0 + done, rest);
+    }
+    done
 }
 
 fn linear_row_in<const UNIT_X: bool, const FLAT_Y: bool, const FLAT_Z: bool>(
