@@ -56,7 +56,7 @@ pub fn linear_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: 
     // One loop per case, so the inner loop has no per-voxel branches on them.
     match (g.strides[0] == 1, flat_y, flat_z) {
         (true, false, false) => linear_row_x4::<false>(g, base, step, x0, out),
-        (true, false, true) => linear_row_in::<true, false, true>(g, base, step, x0, out),
+        (true, false, true) => linear_row_x4::<true>(g, base, step, x0, out),
         (true, true, false) => linear_row_in::<true, true, false>(g, base, step, x0, out),
         (true, true, true) => linear_row_in::<true, true, true>(g, base, step, x0, out),
         (false, false, false) => linear_row_in::<false, false, false>(g, base, step, x0, out),
@@ -117,9 +117,12 @@ fn linear_row_x4<const FLAT_Z: bool>(
     let mut done = 0;
     for chunk in out.chunks_exact_mut(4) {
         let mut p = [[0.0f32; 4]; 8];
-        let mut t = [[0.0f32; 4]; 3];
+        // The four voxels' coordinates as lanes: their fractions are lane arithmetic too.
+        let lanes: [[i64; 4]; 3] = std::array::from_fn(|a| std::array::from_fn(|k| c[a].0 + k as i64 * d[a]));
+        let t: [[f32; 4]; 3] = std::array::from_fn(|a| lanes[a].map(|v| Fixed(v).fraction()));
         for k in 0..4 {
-            let o = plane + c[0].index() + c[1].index() * sy + if FLAT_Z { 0 } else { c[2].index() * sz };
+            let index = |a: usize| Fixed(lanes[a][k]).index();
+            let o = plane + index(0) + index(1) * sy + if FLAT_Z { 0 } else { index(2) * sz };
             let Some(w) = data.get(o..o + span) else { return done };
             p[0][k] = w[0];
             p[1][k] = w[1];
@@ -131,10 +134,9 @@ fn linear_row_x4<const FLAT_Z: bool>(
                 p[6][k] = w[sz + sy];
                 p[7][k] = w[sz + sy + 1];
             }
-            for a in 0..3 {
-                t[a][k] = c[a].fraction();
-                c[a].0 += d[a];
-            }
+        }
+        for a in 0..3 {
+            c[a].0 += 4 * d[a];
         }
         let v0 = lerp4(lerp4(p[0], p[1], t[0]), lerp4(p[2], p[3], t[0]), t[1]);
         let v = if FLAT_Z {
