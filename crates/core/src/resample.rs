@@ -99,21 +99,26 @@ pub trait DisplacementField: Send + Sync + std::fmt::Debug {
     fn row(&self, y: usize, z: usize, dx: &mut [f32], dy: &mut [f32], dz: &mut [f32]);
 }
 
-/// The field as a dense array `[x, y, z, 3]` (Fortran order), for tests and inspection.
+/// The field as a dense array `[x, y, z, 3]` (Fortran order), row by row, z-slices in
+/// parallel: for tests, inspection and callers that want the whole field.
 #[must_use]
 pub fn dense_field(field: &dyn DisplacementField) -> Array4<f32> {
-    use ndarray::ShapeBuilder;
+    use ndarray::parallel::prelude::*;
+    use ndarray::{Axis, ShapeBuilder};
     let [nx, ny, nz] = field.shape();
     let mut dense = Array4::zeros((nx, ny, nz, 3).f());
-    let (mut dx, mut dy, mut dz) = (vec![0.0; nx], vec![0.0; nx], vec![0.0; nx]);
-    for z in 0..nz {
+    if nx * ny * nz == 0 {
+        return dense;
+    }
+    dense.axis_iter_mut(Axis(2)).into_par_iter().enumerate().for_each(|(z, mut slab)| {
+        let (mut dx, mut dy, mut dz) = (vec![0.0; nx], vec![0.0; nx], vec![0.0; nx]);
         for y in 0..ny {
             field.row(y, z, &mut dx, &mut dy, &mut dz);
             for (c, row) in [&dx, &dy, &dz].into_iter().enumerate() {
-                dense.slice_mut(ndarray::s![.., y, z, c]).assign(&ndarray::ArrayView1::from(row.as_slice()));
+                slab.slice_mut(ndarray::s![.., y, c]).assign(&ndarray::ArrayView1::from(row.as_slice()));
             }
         }
-    }
+    });
     dense
 }
 

@@ -5,7 +5,7 @@
 //! Every output sample is a fixed sum over a fixed run of inputs, in a fixed order, so the
 //! result does not depend on how rayon splits the work.
 
-use ndarray::{Array3, Array4, ArrayView3, Axis, CowArray, ShapeBuilder};
+use ndarray::{Array3, ArrayView3, CowArray, ShapeBuilder};
 use rayon::prelude::*;
 use voxflow_core::DisplacementField;
 
@@ -217,23 +217,6 @@ pub struct SeparableField {
 impl SeparableField {
     pub(crate) fn new(shape: [usize; 3], components: [Separable; 3]) -> Self {
         SeparableField { shape, components }
-    }
-
-    /// The dense field `[x, y, z, 3]` (Fortran order), row by row.
-    #[must_use]
-    pub fn to_dense(&self) -> Array4<f32> {
-        let [nx, ny, nz] = self.shape;
-        let mut dense = Array4::<f32>::zeros((nx, ny, nz, 3).f());
-        if nx * ny * nz == 0 {
-            return dense;
-        }
-        for (c, mut component) in dense.axis_iter_mut(Axis(3)).enumerate() {
-            let out = component
-                .as_slice_memory_order_mut()
-                .expect("a component of a Fortran-order field is contiguous");
-            self.components[c].fill(nx, ny, out);
-        }
-        dense
     }
 }
 

@@ -104,7 +104,7 @@ pub fn control_grid_field(
     params: &ControlGridParams,
     seed: u64,
 ) -> Result<Array4<f32>, ElasticError> {
-    Ok(control_grid_separable(shape, spacing, params, seed)?.to_dense())
+    Ok(voxflow_core::resample::dense_field(&control_grid_separable(shape, spacing, params, seed)?))
 }
 
 /// The field on a grid of `shape` with voxel `spacing` (mm), kept coarse (rows computed on

@@ -123,7 +123,7 @@ pub fn simard_field(
     params: &SimardParams,
     seed: u64,
 ) -> Result<Array4<f32>, ElasticError> {
-    Ok(simard_separable(shape, params, seed)?.to_dense())
+    Ok(voxflow_core::resample::dense_field(&simard_separable(shape, params, seed)?))
 }
 
 /// The Simard field on a grid of `shape`, kept coarse (rows computed on demand).

@@ -301,8 +301,8 @@ impl FieldRow {
 }
 
 /// An image resample with a displacement field (linear, or cubic on coefficients padded by
-/// `pad`): every voxel whose window lies inside takes the fast path ([`fast::Grid::linear_at`],
-/// [`fast::Grid::cubic_at`]), inlined in this loop; the others (near or past the border) call
+/// `pad`): every voxel whose window lies inside takes the fast path ([`fast::Grid::linear_many`],
+/// [`fast::Grid::cubic_at`]); the others (near or past the border) call
 /// `slow` at the unpadded coordinate.
 fn fill_field_rows<const CUBIC: bool>(
     shape: [usize; 3],

@@ -337,27 +337,6 @@ pub fn outer(
 }
 
 impl Grid<'_> {
-    /// Trilinear interpolation at one coordinate, when its window lies inside the buffer
-    /// (`0 <= c < len - 1` on every axis); `None` sends the point to the general path.
-    #[inline]
-    #[must_use]
-    pub fn linear_at(&self, c: [f64; 3]) -> Option<f32> {
-        let inside = (0..3).all(|a| c[a] >= 0.0 && c[a] < (self.shape[a] - 1) as f64);
-        if !inside {
-            return None;
-        }
-        let [sx, sy, sz] = self.strides;
-        // Non-negative: truncation is the floor.
-        let idx = c.map(|v| v as i32);
-        let o = idx[0] as usize * sx + idx[1] as usize * sy + idx[2] as usize * sz;
-        let w = self.data.get(o..o + sx + sy + sz + 1)?;
-        let t: [f32; 3] = std::array::from_fn(|a| (c[a] - f64::from(idx[a])) as f32);
-        let lerp = |a: f32, b: f32, t: f32| a + (b - a) * t;
-        let v0 = lerp(lerp(w[0], w[sx], t[0]), lerp(w[sy], w[sy + sx], t[0]), t[1]);
-        let v1 = lerp(lerp(w[sz], w[sz + sx], t[0]), lerp(w[sz + sy], w[sz + sy + sx], t[0]), t[1]);
-        Some(lerp(v0, v1, t[2]))
-    }
-
     /// Trilinear interpolation at many coordinates (`out[i]` at `(cx[i], cy[i], cz[i])`), in
     /// blocks: first each voxel's window offset, fractions and whether the window is inside
     /// (branch-free arithmetic over arrays, which the compiler vectorises), then the reads.
