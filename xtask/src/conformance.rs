@@ -1,92 +1,210 @@
-//! `cargo xtask conformance DIR`: every case of the scipy reference folder, through voxflow.
+//! `cargo xtask conformance DIR...`: every case of a reference folder, run as a graph.
 //!
-//! `DIR/manifest.json` lists the cases: an input volume (resolved as `DIR/../../data/<input>`,
-//! else `data/<input>` at the workspace root), an optional crop of it, the scipy/numpy call and
-//! its parameters, and the expected output file. Each case runs through the matching voxflow
-//! function and is compared: geometric cases within 1e-4 of the expected data range, order-0 and
-//! label cases exactly. One line per case; the task fails if any case fails. Intensity cases
-//! (percentile_clip, clip, normalize) go through [`intensity_case`].
+//! What users run is what is checked: each case becomes a graph (`load → op(s) → save`) run by
+//! the dataset runner (`voxflow_graph_runner::run::run`, what `graphrun` calls), and the file it
+//! writes is read back and compared with the reference: data within 1e-4 of the expected data
+//! range (exactly for order 0, label maps, flips, crops and pads), and the affine within 1e-6 mm.
+//!
+//! Two kinds of folder, told apart per case in `DIR/manifest.json`:
+//!
+//! * **Graph cases** (`scripts/graph_reference/make_graph_reference.py`): a case carries its
+//!   `graph`, its `input` and `expected` files (relative to `DIR`), its `kind` and whether the
+//!   comparison is `exact`. Oblique and anisotropic volumes, 4D series, fused chains.
+//! * **scipy voxel cases** (`../shared/reference`): a scipy/numpy call on a bare array (`op`,
+//!   `params`). The input is written with an identity affine (1 mm voxels on the world axes),
+//!   where a world-space op *is* the voxel-space call, and the call is translated into the op
+//!   that claims to match it ([`scipy_graph`]).
 
 use anyhow::{Context, Result, anyhow, bail};
-use nalgebra::{Matrix3, Matrix4};
-use ndarray::{Array3, ArrayView3, Axis, s};
-use serde_json::Value as Json;
+use nalgebra::Matrix4;
+use ndarray::{Array4, s};
+use serde_json::{Value as Json, json};
 use std::path::{Path, PathBuf};
-use voxflow_core::{BoundaryMode, Interpolation, Kind, LabelArray, LabelType, Volume, Voxels, with_labels};
-use voxflow_geometry::resample::transform_labels;
-use voxflow_geometry::{affine, crop, flip, resize, rotate, shift};
+use voxflow_core::{Affine, Kind, LabelArray, LabelType, Volume, Voxels, with_labels};
+use voxflow_graph_runner::{Graph, RunOptions, dataset::Case};
 
-/// An intensity case (percentile_clip, clip, normalize) through voxflow-intensity's plain
-/// functions, with the manifest's parameters; `None` for an op that is not an intensity op.
-pub fn intensity_case(case: &Json, input: &Volume) -> Option<Result<Volume>> {
-    let params = &case["params"];
-    let op = case["op"].as_str()?;
-    let run = |f: &dyn Fn(ArrayView3<'_, f32>) -> Result<Array3<f32>>| -> Result<Volume> {
-        let frame = input.image()?.index_axis(Axis(3), 0);
-        Ok(Volume::image3(f(frame)?, input.affine))
-    };
-    match op {
-        "clip" => Some(run(&|x| {
-            let [min, max] = [&params["min"], &params["max"]]
-                .map(|v| v.as_f64().ok_or_else(|| anyhow!("clip needs numeric `min` and `max`")));
-            Ok(voxflow_intensity::clip(x, min?, max?))
-        })),
-        "percentile_clip" => Some(run(&|x| {
-            let [lower, upper] = [&params["lower"], &params["upper"]]
-                .map(|v| v.as_f64().ok_or_else(|| anyhow!("percentile_clip needs `lower` and `upper`")));
-            Ok(voxflow_intensity::percentile_clip(x, lower?, upper?, voxflow_intensity::Region::All)?)
-        })),
-        "normalize" => Some(run(&|x| {
-            let params: voxflow_intensity::normalize::Normalize =
-                serde_json::from_value(params.clone()).context("normalize parameters")?;
-            Ok(voxflow_intensity::normalize(x, &params, None)?)
-        })),
-        _ => None,
-    }
-}
-
-pub fn run(dir: &Path) -> Result<()> {
-    let manifest = dir.join("manifest.json");
-    if !manifest.exists() {
-        bail!("{} not found: the scipy reference cases are missing", manifest.display());
-    }
-    let text =
-        std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
-    let manifest: Json = serde_json::from_str(&text)?;
-    let cases = manifest["cases"].as_array().ok_or_else(|| anyhow!("manifest.json has no `cases` list"))?;
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for case in cases {
-        let name = case["name"].as_str().unwrap_or("?");
-        match run_case(dir, case) {
-            Ok(Outcome::Compared { diff, tol }) if diff <= tol => {
-                passed += 1;
-                println!("{name:<34} max|diff| {diff:.3e}  (tol {tol:.1e})  PASS");
-            }
-            Ok(Outcome::Compared { diff, tol }) => {
-                failed += 1;
-                println!("{name:<34} max|diff| {diff:.3e}  (tol {tol:.1e})  FAIL");
-            }
-            Ok(Outcome::Skipped) => {
-                skipped += 1;
-                println!("{name:<34} SKIPPED (no voxflow counterpart for this op)");
-            }
-            Err(e) => {
-                failed += 1;
-                println!("{name:<34} FAIL: {e:#}");
+pub fn run(dirs: &[PathBuf]) -> Result<()> {
+    voxflow_graph_runner::register_all();
+    let scratch = std::env::temp_dir().join(format!("voxflow-conformance-{}", std::process::id()));
+    let (mut passed, mut failed) = (0, 0);
+    for dir in dirs {
+        let manifest_path = dir.join("manifest.json");
+        if !manifest_path.exists() {
+            bail!("{} not found: the reference cases are missing", manifest_path.display());
+        }
+        let text = std::fs::read_to_string(&manifest_path)
+            .with_context(|| format!("reading {}", manifest_path.display()))?;
+        let manifest: Json = serde_json::from_str(&text)?;
+        let cases = manifest["cases"]
+            .as_array()
+            .ok_or_else(|| anyhow!("{} has no `cases` list", manifest_path.display()))?;
+        println!(
+            "{} ({} cases, {})",
+            dir.display(),
+            cases.len(),
+            manifest["generator"].as_str().unwrap_or("?")
+        );
+        for case in cases {
+            let name = case["name"].as_str().unwrap_or("?");
+            let work = scratch.join(name);
+            let outcome = run_case(dir, case, &work);
+            let _ = std::fs::remove_dir_all(&work);
+            match outcome {
+                Ok(c) if c.passes() => {
+                    passed += 1;
+                    println!("  {name:<44} {c}  PASS");
+                }
+                Ok(c) => {
+                    failed += 1;
+                    println!("  {name:<44} {c}  FAIL");
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("  {name:<44} FAIL: {e:#}");
+                }
             }
         }
     }
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    let _ = std::fs::remove_dir_all(&scratch);
+    println!("{passed} passed, {failed} failed");
     if failed > 0 {
         bail!("{failed} conformance case(s) failed");
     }
     Ok(())
 }
 
-enum Outcome {
-    Compared { diff: f64, tol: f64 },
-    Skipped,
+/// A case's comparison: the largest voxel and affine differences and their tolerances.
+struct Compared {
+    diff: f64,
+    tol: f64,
+    /// `None` when the reference has no affine (scipy's voxel cases).
+    affine_diff: Option<f64>,
+    /// Voxels on the grid's outer faces where the reference holds the fill value and voxflow a
+    /// sample: scipy's strict edge, where rounding put the coordinate just outside (the one
+    /// documented difference, `EDGE_TOLERANCE` in geometry's `resample/boundary.rs`).
+    strict_edge: usize,
 }
+
+/// How far an affine may be from the reference's, in mm (NIfTI stores it as float32 in the
+/// sform: 1e-6 relative of a 100 mm origin is 1e-4).
+const AFFINE_TOL: f64 = 1e-4;
+
+impl Compared {
+    fn passes(&self) -> bool {
+        self.diff <= self.tol && self.affine_diff.is_none_or(|d| d <= AFFINE_TOL)
+    }
+}
+
+impl std::fmt::Display for Compared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "max|diff| {:.3e} (tol {:.1e})", self.diff, self.tol)?;
+        if let Some(d) = self.affine_diff {
+            write!(f, "  affine {d:.1e}")?;
+        }
+        if self.strict_edge > 0 {
+            write!(f, "  ({} voxels of scipy's strict edge)", self.strict_edge)?;
+        }
+        Ok(())
+    }
+}
+
+fn run_case(dir: &Path, case: &Json, work: &Path) -> Result<Compared> {
+    let graph_kind = case.get("graph").is_some();
+    let (graph, input, kind, exact, expected) =
+        if graph_kind { graph_case(dir, case)? } else { scipy_case(dir, case, work)? };
+    let got = run_graph(&graph, &input, kind, work)?;
+    let want =
+        voxflow_io_nifti::read(&expected, kind).with_context(|| format!("reading {}", expected.display()))?;
+    // scipy's voxel cases: the reference has no meaningful affine, and its fill value on an
+    // outer face may be scipy's strict edge (fill 0 in every such case).
+    let cval = case["params"]["cval"].as_f64().unwrap_or(0.0);
+    compare(&got, &want, exact, graph_kind, (!graph_kind).then_some(cval))
+}
+
+type Prepared = (Json, PathBuf, Kind, bool, PathBuf);
+
+fn kind_of(case: &Json) -> Result<Kind> {
+    match case["kind"].as_str().unwrap_or("image") {
+        "image" => Ok(Kind::Image),
+        "label" => Ok(Kind::Label),
+        other => bail!("unknown kind `{other}`"),
+    }
+}
+
+fn graph_case(dir: &Path, case: &Json) -> Result<Prepared> {
+    let field = |k: &str| case[k].as_str().ok_or_else(|| anyhow!("case without `{k}`"));
+    Ok((
+        case["graph"].clone(),
+        dir.join(field("input")?),
+        kind_of(case)?,
+        case["exact"].as_bool().unwrap_or(false),
+        dir.join(field("expected")?),
+    ))
+}
+
+/// Runs `graph` on one case whose input `image` is `input`; returns what its one `save` wrote.
+fn run_graph(graph: &Json, input: &Path, kind: Kind, work: &Path) -> Result<Volume> {
+    let graph = Graph::from_json(&graph.to_string()).context("the case's graph")?;
+    let saves: Vec<String> = graph.planned_files("case", 0);
+    let [file] = saves.as_slice() else { bail!("the case's graph must have exactly one save node") };
+    let out_dir = work.join("out");
+    let case = Case { id: "case".into(), inputs: [("image".to_owned(), input.to_path_buf())].into() };
+    let mut opts = RunOptions::new(&out_dir);
+    opts.overwrite = true;
+    opts.outputs = Some(1);
+    let summary = voxflow_graph_runner::run::run(&graph, &[case], &opts)?;
+    if let Some(f) = summary.failures.first() {
+        bail!("the graph failed: {f}");
+    }
+    let path = out_dir.join(file);
+    voxflow_io_nifti::read(&path, kind).with_context(|| format!("reading {}", path.display()))
+}
+
+fn compare(
+    got: &Volume,
+    want: &Volume,
+    exact: bool,
+    with_affine: bool,
+    edge_fill: Option<f64>,
+) -> Result<Compared> {
+    let (g, w) = (values(got), values(want));
+    if g.shape() != w.shape() {
+        bail!("shape {:?}, expected {:?}", g.shape(), w.shape());
+    }
+    let shape = [w.shape()[0], w.shape()[1], w.shape()[2]];
+    let on_face = |i: [usize; 3]| (0..3).any(|a| i[a] == 0 || i[a] + 1 == shape[a]);
+    let mut strict_edge = 0;
+    let mut diff = 0.0f64;
+    for ((i, &a), &b) in g.indexed_iter().zip(&w) {
+        if a == b {
+            continue;
+        }
+        if edge_fill == Some(b) && on_face([i.0, i.1, i.2]) {
+            strict_edge += 1;
+            continue;
+        }
+        diff = diff.max((a - b).abs());
+    }
+    let (lo, hi) = w.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let range = if hi > lo { hi - lo } else { 1.0 };
+    let exact = exact || got.kind() == Kind::Label;
+    let tol = if exact { 0.0 } else { 1e-4 * range };
+    let affine_diff = with_affine.then(|| (got.affine - want.affine).abs().max());
+    Ok(Compared { diff, tol, affine_diff, strict_edge })
+}
+
+fn values(v: &Volume) -> Array4<f64> {
+    match &v.voxels {
+        Voxels::Image(a) => a.mapv(f64::from),
+        Voxels::Label(l) => label_values(l),
+    }
+}
+
+fn label_values(labels: &LabelArray) -> Array4<f64> {
+    with_labels!(labels, |a: T| a.mapv(|v| v.to_i128() as f64))
+}
+
+// ---- scipy voxel cases -------------------------------------------------------------------
 
 fn resolve_input(dir: &Path, name: &str) -> PathBuf {
     let beside = dir.join("../../data").join(name);
@@ -96,26 +214,39 @@ fn resolve_input(dir: &Path, name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../data").join(name)
 }
 
-fn numbers<const N: usize>(v: &Json, what: &str) -> Result<[f64; N]> {
-    let list = v.as_array().ok_or_else(|| anyhow!("`{what}` is not a list"))?;
-    if list.len() != N {
-        bail!("`{what}` has {} entries, expected {N}", list.len());
-    }
-    let mut out = [0.0; N];
-    for (o, x) in out.iter_mut().zip(list) {
-        *o = x.as_f64().ok_or_else(|| anyhow!("`{what}` has a non-number"))?;
-    }
-    Ok(out)
+/// Writes the case's input (cropped as the case says) with an identity affine, and translates
+/// its scipy call into a graph.
+fn scipy_case(dir: &Path, case: &Json, work: &Path) -> Result<Prepared> {
+    let op = case["op"].as_str().ok_or_else(|| anyhow!("case without `op`"))?;
+    let input_name = case["input"].as_str().ok_or_else(|| anyhow!("case without `input`"))?;
+    let output_name = case["output"].as_str().ok_or_else(|| anyhow!("case without `output`"))?;
+    let kind = if input_name.contains("label") { Kind::Label } else { Kind::Image };
+    let path = resolve_input(dir, input_name);
+    let volume =
+        voxflow_io_nifti::read(&path, kind).with_context(|| format!("reading {}", path.display()))?;
+    let volume = first_frame(crop_volume(volume, &case["input_crop"])?);
+    let shape = volume.shape3();
+    let on_identity = Volume { affine: Affine::identity(), ..volume };
+    std::fs::create_dir_all(work)?;
+    let input = work.join("input.nii");
+    voxflow_io_nifti::write(&input, &on_identity, &voxflow_io_nifti::WriteOptions::default())?;
+    let (node, exact) = scipy_graph(op, &case["params"], shape)?;
+    let graph = json!({"nodes": [
+        {"name": "in", "op": "load", "params": {"input": "image", "kind": if kind == Kind::Label { "label" } else { "image" }}},
+        {"name": "op", "op": node["op"], "params": node["params"], "inputs": {"volume": "in"}},
+        {"name": "out", "op": "save", "params": {"path": "out.nii"}, "inputs": {"volume": "op"}},
+    ]});
+    Ok((graph, input, kind, exact, dir.join(output_name)))
 }
 
-fn mode_of(params: &Json) -> Result<BoundaryMode> {
-    let m = params.get("mode").cloned().unwrap_or(Json::String("constant".into()));
-    serde_json::from_value(m).context("`mode`")
-}
-
-fn order_of(params: &Json) -> Result<u8> {
-    let o = params["order"].as_u64().ok_or_else(|| anyhow!("`order` missing"))?;
-    u8::try_from(o).context("`order`")
+fn first_frame(volume: Volume) -> Volume {
+    let voxels = match &volume.voxels {
+        Voxels::Image(a) => Voxels::Image(a.slice(s![.., .., .., 0..1]).to_owned()),
+        Voxels::Label(l) => {
+            Voxels::Label(voxflow_core::map_labels!(l, |a: T| a.slice(s![.., .., .., 0..1]).to_owned()))
+        }
+    };
+    Volume { voxels, ..volume }
 }
 
 fn crop_volume(volume: Volume, crop: &Json) -> Result<Volume> {
@@ -141,149 +272,105 @@ fn crop_volume(volume: Volume, crop: &Json) -> Result<Volume> {
     Ok(Volume { voxels, ..volume })
 }
 
-/// The voxel matrix and output shape of a geometric case, for label maps (resampled nearest).
-fn label_grid(op: &str, params: &Json, shape: [usize; 3]) -> Result<(Matrix4<f64>, [usize; 3])> {
-    match op {
+fn numbers<const N: usize>(v: &Json, what: &str) -> Result<[f64; N]> {
+    let list = v.as_array().ok_or_else(|| anyhow!("`{what}` is not a list"))?;
+    if list.len() != N {
+        bail!("`{what}` has {} entries, expected {N}", list.len());
+    }
+    let mut out = [0.0; N];
+    for (o, x) in out.iter_mut().zip(list) {
+        *o = x.as_f64().ok_or_else(|| anyhow!("`{what}` has a non-number"))?;
+    }
+    Ok(out)
+}
+
+/// The resampling parameters of a scipy call (`order`, `mode`, `cval`) as the op's.
+fn resampling(params: &Json) -> Result<(serde_json::Map<String, Json>, bool)> {
+    let order = params["order"].as_u64().ok_or_else(|| anyhow!("`order` missing"))?;
+    let interpolation = match order {
+        0 => "nearest",
+        1 => "linear",
+        3 => "cubic",
+        other => bail!("order {other} has no voxflow counterpart"),
+    };
+    let mut m = serde_json::Map::new();
+    m.insert("interpolation".into(), json!(interpolation));
+    m.insert("mode".into(), params.get("mode").cloned().unwrap_or(json!("constant")));
+    let cval = params["cval"].as_f64().unwrap_or(0.0);
+    m.insert("fill".into(), json!(cval));
+    m.insert("label_fill".into(), json!(cval as i64));
+    Ok((m, order == 0))
+}
+
+/// The op that claims to match a scipy/numpy call, on a volume with an identity affine:
+/// `({"op", "params"}, exact)`.
+fn scipy_graph(op: &str, params: &Json, shape: [usize; 3]) -> Result<(Json, bool)> {
+    let with = |mut m: serde_json::Map<String, Json>, extra: Json| {
+        if let Json::Object(e) = extra {
+            m.extend(e);
+        }
+        Json::Object(m)
+    };
+    Ok(match op {
         "zoom" => {
-            let z = numbers::<3>(&params["zoom"], "zoom")?;
-            let out = resize::zoomed_shape(shape, z);
-            Ok((resize::zoom_matrix(shape, out, params["grid_mode"].as_bool().unwrap_or(false)), out))
+            let (r, exact) = resampling(params)?;
+            let factor = numbers::<3>(&params["zoom"], "zoom")?;
+            let grid_mode = params["grid_mode"].as_bool().unwrap_or(false);
+            (
+                json!({"op": "resize", "params": with(r, json!({"factor": factor, "grid_mode": grid_mode}))}),
+                exact,
+            )
         }
         "affine_transform" => {
-            let (m, offset) = matrix_offset(params)?;
-            let mut h = m.to_homogeneous();
+            // scipy's `matrix`/`offset` pull output voxels back onto input voxels (H). The
+            // `affine` op takes the forward motion W about the centre c: H = T(c)·W⁻¹·T(−c).
+            let (r, exact) = resampling(params)?;
+            let rows = params["matrix"].as_array().ok_or_else(|| anyhow!("`matrix` missing"))?;
+            let mut h = Matrix4::identity();
+            for (i, row) in rows.iter().enumerate().take(3) {
+                let row = numbers::<3>(row, "matrix")?;
+                for j in 0..3 {
+                    h[(i, j)] = row[j];
+                }
+            }
+            let offset = if params["offset"].is_null() {
+                [0.0; 3]
+            } else {
+                numbers::<3>(&params["offset"], "offset")?
+            };
             for a in 0..3 {
                 h[(a, 3)] = offset[a];
             }
-            Ok((h, shape))
-        }
-        other => bail!("no label version of `{other}`"),
-    }
-}
-
-fn matrix_offset(params: &Json) -> Result<(Matrix3<f64>, [f64; 3])> {
-    let rows = params["matrix"].as_array().ok_or_else(|| anyhow!("`matrix` missing"))?;
-    if rows.len() != 3 {
-        bail!("`matrix` must be 3x3");
-    }
-    let r: Vec<[f64; 3]> = rows.iter().map(|row| numbers::<3>(row, "matrix")).collect::<Result<_>>()?;
-    let offset =
-        if params["offset"].is_null() { [0.0; 3] } else { numbers::<3>(&params["offset"], "offset")? };
-    Ok((Matrix3::from_fn(|i, j| r[i][j]), offset))
-}
-
-/// Runs a geometric case on one image frame.
-fn image_case(op: &str, params: &Json, x: ArrayView3<f32>) -> Result<Option<(Array3<f32>, bool)>> {
-    let cval = params["cval"].as_f64().unwrap_or(0.0);
-    Ok(Some(match op {
-        "zoom" => {
-            let order = order_of(params)?;
-            let z = numbers::<3>(&params["zoom"], "zoom")?;
-            let gm = params["grid_mode"].as_bool().unwrap_or(false);
-            (resize::zoom(x, z, order, mode_of(params)?, cval, gm)?, order == 0)
-        }
-        "affine_transform" => {
-            let order = order_of(params)?;
-            let (m, offset) = matrix_offset(params)?;
-            let s = x.shape();
-            (
-                affine::affine_transform(x, &m, offset, [s[0], s[1], s[2]], order, mode_of(params)?, cval)?,
-                order == 0,
-            )
+            let c = nalgebra::Vector3::from_fn(|a, _| (shape[a] as f64 - 1.0) / 2.0);
+            let w = (Matrix4::new_translation(&-c) * h * Matrix4::new_translation(&c))
+                .try_inverse()
+                .ok_or_else(|| anyhow!("singular matrix"))?;
+            let matrix: Vec<Vec<f64>> = (0..4).map(|i| (0..4).map(|j| w[(i, j)]).collect()).collect();
+            (json!({"op": "affine", "params": with(r, json!({"matrix": matrix}))}), exact)
         }
         "rotate" => {
-            let order = order_of(params)?;
+            let (r, exact) = resampling(params)?;
             let angle = params["angle"].as_f64().ok_or_else(|| anyhow!("`angle` missing"))?;
             let axes = numbers::<2>(&params["axes"], "axes")?;
             let reshape = params["reshape"].as_bool().unwrap_or(true);
-            let axes = [axes[0] as usize, axes[1] as usize];
-            (rotate::rotate(x, angle, axes, reshape, order, mode_of(params)?, cval)?, order == 0)
+            (
+                json!({"op": "rotate", "params": with(r, json!({"angle": angle, "axes": [axes[0] as usize, axes[1] as usize], "reshape": reshape}))}),
+                exact,
+            )
         }
         "shift" => {
-            let order = order_of(params)?;
-            let sh = numbers::<3>(&params["shift"], "shift")?;
-            (shift::shift(x, sh, order, mode_of(params)?, cval)?, order == 0)
+            let (r, exact) = resampling(params)?;
+            let offset = numbers::<3>(&params["shift"], "shift")?;
+            (json!({"op": "shift", "params": with(r, json!({"offset": offset, "unit": "voxel"}))}), exact)
         }
-        "flip" => {
-            let axis = params["axis"].as_u64().ok_or_else(|| anyhow!("`axis` missing"))? as usize;
-            (flip::flip(x, axis), true)
-        }
-        "crop" => {
-            let start = numbers::<3>(&params["start"], "start")?.map(|v| v as usize);
-            let size = numbers::<3>(&params["size"], "size")?.map(|v| v as usize);
-            (crop::crop(x, start, size), true)
-        }
-        _ => return Ok(None),
-    }))
-}
-
-fn run_case(dir: &Path, case: &Json) -> Result<Outcome> {
-    let op = case["op"].as_str().ok_or_else(|| anyhow!("case without `op`"))?;
-    let params = &case["params"];
-    let input_name = case["input"].as_str().ok_or_else(|| anyhow!("case without `input`"))?;
-    let output_name = case["output"].as_str().ok_or_else(|| anyhow!("case without `output`"))?;
-    let input_path = resolve_input(dir, input_name);
-    let is_label = input_name.contains("label");
-    let kind = if is_label { Kind::Label } else { Kind::Image };
-    let input = voxflow_io_nifti::read(&input_path, kind)
-        .with_context(|| format!("reading {}", input_path.display()))?;
-    let input = crop_volume(input, &case["input_crop"])?;
-    let expected_path = dir.join(output_name);
-    let expected = voxflow_io_nifti::read(&expected_path, kind)
-        .with_context(|| format!("reading {}", expected_path.display()))?;
-
-    if let Voxels::Label(labels) = &input.voxels {
-        let (m, out_shape) = label_grid(op, params, input.shape3())?;
-        let mode = mode_of(params)?;
-        let got = with_labels!(labels, |a: T| {
-            let fill = T::from_i128(params["cval"].as_f64().unwrap_or(0.0) as i128).unwrap_or_default();
-            let out = transform_labels(
-                a.index_axis(Axis(3), 0),
-                &m,
-                None,
-                out_shape,
-                Interpolation::Nearest,
-                mode,
-                fill,
-            );
-            out.mapv(|v| v.to_i128() as f64)
-        });
-        let want = label_values(expected.labels()?);
-        return Ok(Outcome::Compared { diff: max_abs_diff(&got, &want)?, tol: 0.0 });
-    }
-
-    let frame = input.image()?.index_axis(Axis(3), 0);
-    let Some((got, exact)) = image_case(op, params, frame)? else {
-        return match intensity_case(case, &input) {
-            None => Ok(Outcome::Skipped),
-            Some(result) => {
-                let out = result?;
-                let got = out.image()?.index_axis(Axis(3), 0).mapv(f64::from);
-                let want = expected.image()?.index_axis(Axis(3), 0).mapv(f64::from);
-                // Intensity cases: within 1e-5 relative to the largest expected magnitude.
-                let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
-                Ok(Outcome::Compared { diff: max_abs_diff(&got, &want)?, tol: 1e-5 * scale })
-            }
-        };
-    };
-    let want = expected.image()?.index_axis(Axis(3), 0).mapv(f64::from);
-    let got = got.mapv(f64::from);
-    let tol = if exact { 0.0 } else { 1e-4 * range(&want) };
-    Ok(Outcome::Compared { diff: max_abs_diff(&got, &want)?, tol })
-}
-
-fn label_values(labels: &LabelArray) -> Array3<f64> {
-    with_labels!(labels, |a: T| a.index_axis(Axis(3), 0).mapv(|v| v.to_i128() as f64))
-}
-
-fn range(a: &Array3<f64>) -> f64 {
-    let (lo, hi) = a.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    if hi > lo { hi - lo } else { 1.0 }
-}
-
-fn max_abs_diff(got: &Array3<f64>, want: &Array3<f64>) -> Result<f64> {
-    if got.shape() != want.shape() {
-        bail!("shape {:?}, expected {:?}", got.shape(), want.shape());
-    }
-    Ok(got.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max))
+        "flip" => (json!({"op": "flip", "params": {"axis": params["axis"]}}), true),
+        "crop" => (json!({"op": "crop", "params": {"start": params["start"], "size": params["size"]}}), true),
+        "clip" => (json!({"op": "clip", "params": {"min": params["min"], "max": params["max"]}}), false),
+        "percentile_clip" => (
+            json!({"op": "percentile_clip", "params": {"lower": params["lower"], "upper": params["upper"]}}),
+            false,
+        ),
+        "normalize" => (json!({"op": "normalize", "params": params}), false),
+        other => bail!("no voxflow op claims to match `{other}`"),
+    })
 }

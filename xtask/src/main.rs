@@ -25,14 +25,18 @@ enum Task {
         #[arg(long)]
         no_python: bool,
     },
-    /// Runs every case of a scipy reference folder (manifest.json + outputs) through voxflow
-    /// and compares. Fails if the folder is missing or any case differs.
-    Conformance { dir: PathBuf },
+    /// Runs every case of one or more reference folders (manifest.json + outputs) as graphs,
+    /// through the dataset runner `graphrun` uses, and compares. Fails if a folder is missing or
+    /// any case differs.
+    Conformance {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Bench { only, no_python } => bench::run(only.as_deref(), !no_python),
-        Task::Conformance { dir } => conformance::run(&dir),
+        Task::Conformance { dirs } => conformance::run(&dirs),
     }
 }

@@ -51,3 +51,97 @@ pub fn new_array<A: Clone + Default>(shape: [usize; 3]) -> ndarray::Array3<A> {
     }
     a
 }
+
+/// The memory budget: the largest volume buffer (in bytes) an op may make. Shapes, pads,
+/// kernel sizes and output counts come from parameters and headers nobody vetted; each is
+/// checked against this before anything is allocated, so a mistyped `1e9` is an error naming
+/// its parameter, not an abort. 0 means "not set": [`budget`] then uses the machine's default.
+static BUDGET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets the memory budget for the process (`graphrun --max-memory`); 0 restores the default.
+pub fn set_budget(bytes: u64) {
+    BUDGET.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The memory budget in bytes: what [`set_budget`] set, else half of the memory this process
+/// may use (the smaller of physical memory and a cgroup limit, as on a cluster node or in a
+/// container), else 8 GiB when neither can be read. Half, because a run holds an op's input
+/// and output at once.
+#[must_use]
+pub fn budget() -> u64 {
+    match BUDGET.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => default_budget(),
+        set => set,
+    }
+}
+
+fn default_budget() -> u64 {
+    static DEFAULT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *DEFAULT.get_or_init(|| {
+        let physical = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib.saturating_mul(1024))
+        });
+        let cgroup = ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok());
+        match (physical, cgroup) {
+            (Some(p), Some(c)) => p.min(c) / 2,
+            (Some(m), None) | (None, Some(m)) => m / 2,
+            (None, None) => 8 << 30,
+        }
+    })
+}
+
+/// A buffer would exceed the memory budget (or its size does not even fit in 64 bits).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} would need {}, over the memory budget of {} (raise it with --max-memory)", shape_text(dims), bytes_text(*bytes), bytes_text(Some(*budget)))]
+pub struct OverBudget {
+    pub dims: Vec<u64>,
+    /// `None` when the size overflows 64 bits.
+    pub bytes: Option<u64>,
+    pub budget: u64,
+}
+
+fn shape_text(dims: &[u64]) -> String {
+    let list: Vec<String> = dims.iter().map(ToString::to_string).collect();
+    format!("a buffer of shape [{}]", list.join(", "))
+}
+
+fn bytes_text(bytes: Option<u64>) -> String {
+    match bytes {
+        None => "more than 16 EiB".to_owned(),
+        Some(b) if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
+        Some(b) => format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
+    }
+}
+
+/// Checks a buffer of `dims` elements of `element_bytes` each against the [`budget`]; returns
+/// its size in bytes. Dimensions may come from float parameters cast to integers, so
+/// saturated values (`usize::MAX`) and overflowing products are caught here too.
+pub fn check_buffer(dims: &[usize], element_bytes: usize) -> Result<u64, OverBudget> {
+    let dims64: Vec<u64> = dims.iter().map(|&d| d as u64).collect();
+    let bytes = dims64.iter().try_fold(element_bytes as u64, |acc, &d| acc.checked_mul(d));
+    let budget = budget();
+    match bytes {
+        Some(b) if b <= budget && usize::try_from(b).is_ok() => Ok(b),
+        _ => Err(OverBudget { dims: dims64, bytes, budget }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_checks_products_without_overflow() {
+        assert!(check_buffer(&[10, 10, 10], 4).is_ok());
+        let e = check_buffer(&[usize::MAX, 2, 2], 4).unwrap_err();
+        assert_eq!(e.bytes, None);
+        assert!(e.to_string().contains("more than 16 EiB"), "{e}");
+        let e = check_buffer(&[30000, 30000, 30000], 4).unwrap_err();
+        assert_eq!(e.bytes, Some(108_000_000_000_000));
+        assert!(e.to_string().contains("over the memory budget"), "{e}");
+    }
+}

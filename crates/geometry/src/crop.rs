@@ -65,7 +65,7 @@ impl Crop {
     pub(crate) fn window(&self, shape: [usize; 3]) -> Result<Window, OpError> {
         let start =
             self.start.unwrap_or_else(|| std::array::from_fn(|a| centred_start(shape[a], self.size[a])));
-        let window = Window { start, size: self.size, mode: self.mode };
+        let window = Window { start, size: self.size, mode: self.mode, size_param: "size" };
         if !self.pad && !window.inside(shape) {
             let param =
                 if self.start.is_some() && (0..3).any(|a| start[a] < 0 || start[a] as usize >= shape[a]) {

@@ -166,6 +166,8 @@ pub(crate) struct Window {
     pub start: [i64; 3],
     pub size: [usize; 3],
     pub mode: PadMode,
+    /// The parameter that decides the size (named when it is over the memory budget).
+    pub size_param: &'static str,
 }
 
 impl FrameKernel for Window {
@@ -177,8 +179,16 @@ impl FrameKernel for Window {
 impl Window {
     /// The window on a volume in memory.
     pub fn volume(&self, volume: &Volume, fill: f64, fill_param: &'static str) -> Result<Volume, OpError> {
+        self.check_budget(volume.shape4()[3])?;
         let affine = volume.affine * grid::translation(self.start.map(|s| s as f64));
         grid::map_volume(volume, affine, fill, fill_param, self)
+    }
+
+    /// The window's output against the memory budget, before anything is allocated.
+    fn check_budget(&self, frames: usize) -> Result<(), OpError> {
+        voxflow_core::memory::check_buffer(&[self.size[0], self.size[1], self.size[2], frames], 4)
+            .map(|_| ())
+            .map_err(|e| OpError::param(self.size_param, e.to_string()))
     }
 
     /// Whether the window lies inside a grid of `shape` (so it needs no padding).
@@ -196,6 +206,7 @@ impl Window {
         fill: f64,
         fill_param: &'static str,
     ) -> Result<Value, OpError> {
+        self.check_budget(1)?;
         grid::run(
             ctx,
             inputs,
@@ -215,9 +226,16 @@ impl Window {
 impl Pad {
     fn window(&self, shape: [usize; 3]) -> Window {
         Window {
-            start: self.before.map(|b| -(b as i64)),
-            size: std::array::from_fn(|a| shape[a] + self.before[a] + self.after[a]),
+            start: self.before.map(|b| -(i64::try_from(b).unwrap_or(i64::MAX))),
+            size: std::array::from_fn(|a| {
+                shape[a].saturating_add(self.before[a]).saturating_add(self.after[a])
+            }),
             mode: self.mode,
+            size_param: if self.after.iter().zip(&self.before).any(|(a, b)| a > b) {
+                "after"
+            } else {
+                "before"
+            },
         }
     }
 

@@ -63,6 +63,24 @@ impl Order {
     }
 }
 
+/// The resolution [`snap_voxel_matrix`] rounds to: 2^-20 of a voxel.
+const SNAP_GRID: f64 = (1u64 << 20) as f64;
+
+/// A voxel matrix with its rounding noise removed: an entry within 1e-11 (relative) of a
+/// multiple of 2^-20 becomes that multiple. A matrix composed from an oblique affine and its
+/// inverse carries ~1e-15 of rounding, so an identity comes out as `1 - 1e-16` on the diagonal
+/// and `1e-13` elsewhere; snapped, identities, integer shifts, flips and zooms by simple
+/// ratios are exact again, so they are recognised (and integer coordinates stay integers,
+/// which decides order-0 rounding ties exactly as on an axis-aligned volume). Any other entry
+/// moves by at most 1e-11 of its size, far below what interpolation can show.
+#[must_use]
+pub fn snap_voxel_matrix(m: &Matrix4<f64>) -> Matrix4<f64> {
+    m.map(|v| {
+        let snapped = (v * SNAP_GRID).round() / SNAP_GRID;
+        if (v - snapped).abs() <= 1e-11 * v.abs().max(1.0) { snapped } else { v }
+    })
+}
+
 /// Resamples one image frame. `Fill::Rule(Minimum)` uses this frame's minimum.
 #[must_use]
 pub fn resample_image(input: ArrayView3<f32>, spec: &ResampleSpec) -> Array3<f32> {
@@ -103,6 +121,21 @@ pub fn resample_labels<T: LabelType>(input: ArrayView3<T>, spec: &ResampleSpec) 
 /// maps keep their type and use nearest unless `spec.interpolation` is `Label`.
 pub fn resample_volume(volume: &Volume, spec: &ResampleSpec) -> Result<Volume, GeometryError> {
     check_spec(spec)?;
+    let [.., frames] = volume.shape4();
+    voxflow_core::memory::check_buffer(&[spec.shape[0], spec.shape[1], spec.shape[2], frames], 4)
+        .map_err(|e| GeometryError::param("shape", e.to_string()))?;
+    // A chain that composes to the identity on the same grid (within rounding) moves nothing:
+    // the voxels are copied as they are, whatever the interpolation.
+    if spec.field.is_none()
+        && spec.shape == volume.shape3()
+        && snap_voxel_matrix(&spec.out_to_in) == Matrix4::identity()
+    {
+        return Ok(Volume {
+            voxels: volume.voxels.clone(),
+            affine: spec.affine,
+            stored_dtype: volume.stored_dtype,
+        });
+    }
     let voxels = match &volume.voxels {
         Voxels::Image(data) => {
             let cval = match spec.fill {
@@ -473,6 +506,8 @@ pub fn transform_image(
     if input.is_empty() {
         return Array3::from_elem(shape.f(), cval as f32);
     }
+    let snapped = snap_voxel_matrix(out_to_in);
+    let out_to_in = &snapped;
     let cval32 = cval as f32;
     let last: [f64; 3] = std::array::from_fn(|a| input.shape()[a] as f64 - 1.0);
     let fill_outside = (mode == BoundaryMode::Constant).then_some((cval32, last));
@@ -715,6 +750,8 @@ pub fn transform_labels<T: LabelType>(
     if input.is_empty() {
         return Array3::from_elem(shape.f(), fill);
     }
+    let snapped = snap_voxel_matrix(out_to_in);
+    let out_to_in = &snapped;
     let src = contiguous(input);
     let axes = rules(&src, mode);
     let data = src.as_slice_memory_order().expect("contiguous");

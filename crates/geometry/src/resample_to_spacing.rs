@@ -105,8 +105,10 @@ pub fn step(
         Oblique::KeepOrientation => {
             let ratio: [f64; 3] = std::array::from_fn(|a| spacing[a] / old[a]);
             let out_shape: [usize; 3] = std::array::from_fn(|a| {
-                ceil_tolerant((shape[a] as f64 - 1.0).max(0.0) * old[a] / spacing[a]) as usize + 1
+                (ceil_tolerant((shape[a] as f64 - 1.0).max(0.0) * old[a] / spacing[a]) as usize)
+                    .saturating_add(1)
             });
+            spatial::check_grid(out_shape, "spacing")?;
             let scale = Matrix4::from_diagonal(&Vector4::new(ratio[0], ratio[1], ratio[2], 1.0));
             Ok(Step { shape: out_shape, affine: affine * scale, out_to_in: scale })
         }
@@ -123,8 +125,10 @@ pub fn step(
                     hi[a] = hi[a].max(w[a]);
                 }
             }
-            let out_shape: [usize; 3] =
-                std::array::from_fn(|a| ceil_tolerant((hi[a] - lo[a]) / spacing[a]) as usize + 1);
+            let out_shape: [usize; 3] = std::array::from_fn(|a| {
+                (ceil_tolerant((hi[a] - lo[a]) / spacing[a]) as usize).saturating_add(1)
+            });
+            spatial::check_grid(out_shape, "spacing")?;
             let mut out_affine =
                 Matrix4::from_diagonal(&Vector4::new(spacing[0], spacing[1], spacing[2], 1.0));
             for a in 0..3 {

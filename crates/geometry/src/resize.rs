@@ -118,6 +118,7 @@ impl Resize {
     /// The resize's effect on a grid: the new grid keeps the anatomy in place.
     pub fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
         let out = self.output_shape(shape)?;
+        spatial::check_grid(out, if self.shape.is_some() { "shape" } else { "factor" })?;
         let m = zoom_matrix(shape, out, self.grid_mode);
         Ok(Step { shape: out, affine: affine * m, out_to_in: m })
     }

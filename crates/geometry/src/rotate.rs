@@ -156,6 +156,7 @@ impl Rotate {
         let mut out_shape = shape;
         out_shape[p[0]] = out_plane[0];
         out_shape[p[1]] = out_plane[1];
+        spatial::check_grid(out_shape, "reshape")?;
         // The output grid is the input's, moved so that both centres are the same world point.
         let d: [f64; 3] = std::array::from_fn(|a| (shape[a] as f64 - out_shape[a] as f64) / 2.0);
         let shift = Matrix4::new_translation(&nalgebra::Vector3::new(d[0], d[1], d[2]));

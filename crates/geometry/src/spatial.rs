@@ -159,7 +159,7 @@ pub fn defer(value: Value, step: &Step, settings: &Resampling) -> Result<Value, 
                 spec: ResampleSpec {
                     shape: step.shape,
                     affine: step.affine,
-                    out_to_in: spec.out_to_in * step.out_to_in,
+                    out_to_in: crate::resample::snap_voxel_matrix(&(spec.out_to_in * step.out_to_in)),
                     interpolation,
                     mode: settings.mode,
                     fill,
@@ -255,11 +255,21 @@ pub fn run_step(
     settings.validate()?;
     let value = inputs.take("volume")?;
     let (shape, affine) = grid(&value)?;
-    let step = step(shape, &affine)?;
+    let mut step = step(shape, &affine)?;
+    check_grid(step.shape, "shape")?;
+    step.out_to_in = crate::resample::snap_voxel_matrix(&step.out_to_in);
     if step.shape == shape && step.affine == affine && step.out_to_in == Matrix4::identity() {
         return Ok(value);
     }
     Ok(defer(value, &step, settings)?)
+}
+
+/// Checks an output grid (one f32 frame) against the memory budget before anything is made;
+/// the error names `param`, the parameter that decided the grid.
+pub fn check_grid(shape: [usize; 3], param: &'static str) -> Result<(), GeometryError> {
+    voxflow_core::memory::check_buffer(&shape, 4)
+        .map(|_| ())
+        .map_err(|e| GeometryError::param(param, e.to_string()))
 }
 
 /// The directions of the voxel axes in world space: the affine's columns, normalised.

@@ -39,6 +39,19 @@ pub enum DatasetError {
     DuplicateCase(String),
     #[error("{0}")]
     Usage(String),
+    /// A case id that cannot name files under the output folder (see [`crate::paths`]).
+    #[error("{origin}: case id `{id}` cannot be used: {reason}")]
+    CaseId { origin: String, id: String, reason: &'static str },
+}
+
+/// Checks a case id where it is read; `origin` says where it came from (a file, a list row).
+pub fn check_case_id(id: &str, origin: impl FnOnce() -> String) -> Result<(), DatasetError> {
+    match crate::paths::case_id_problem(id) {
+        None => Ok(()),
+        Some(reason) => {
+            Err(DatasetError::CaseId { origin: origin(), id: id.escape_debug().to_string(), reason })
+        }
+    }
 }
 
 fn source_err(path: &Path, message: impl std::fmt::Display) -> DatasetError {
@@ -53,6 +66,13 @@ pub fn stem(path: &Path) -> String {
 }
 
 fn finish(mut cases: Vec<Case>, what: &str) -> Result<Vec<Case>, DatasetError> {
+    // Case ids name output files: checked here, where every source ends, naming the case's
+    // first input file (or the source when it has none).
+    for case in &cases {
+        check_case_id(&case.id, || {
+            case.inputs.values().next().map_or_else(|| what.to_owned(), |p| p.display().to_string())
+        })?;
+    }
     // Absolute paths, so a manifest line can be replayed from anywhere.
     for case in &mut cases {
         for path in case.inputs.values_mut() {
@@ -174,6 +194,7 @@ pub fn list(path: &Path) -> Result<Vec<Case>, DatasetError> {
         let Some(id) = row.remove("case") else {
             return Err(source_err(path, format!("row {} has no `case`", i + 1)));
         };
+        check_case_id(&id, || format!("{}, row {}", path.display(), i + 1))?;
         let inputs = row.into_iter().map(|(k, v)| (k, base.join(v))).collect();
         cases.push(Case { id, inputs });
     }
@@ -188,7 +209,10 @@ pub fn single(
 ) -> Result<Vec<Case>, DatasetError> {
     let inputs: BTreeMap<String, PathBuf> = inputs.iter().map(|(k, v)| (k.clone(), base.join(v))).collect();
     let id = match case {
-        Some(id) => id.to_owned(),
+        Some(id) => {
+            check_case_id(id, || "--case".to_owned())?;
+            id.to_owned()
+        }
         None => inputs
             .get("image")
             .or_else(|| inputs.values().next())

@@ -106,6 +106,8 @@ pub enum GraphError {
     Invalid { node: String, op: String, source: OpError },
     #[error("node name `{node}` is used more than once")]
     Duplicate { node: String },
+    #[error("node name `{node}` cannot be used: {reason}")]
+    NodeName { node: String, reason: &'static str },
     #[error("node `{node}`: required input `{port}` is not connected")]
     MissingInput { node: String, port: String },
     #[error("node `{node}`: input `{port}` names `{target}`, which is not a node of this graph")]
@@ -208,6 +210,9 @@ impl Graph {
         // Names first: every later error refers to nodes by name.
         let mut index_of = BTreeMap::new();
         for (i, spec) in file.nodes.iter().enumerate() {
+            if let Some(reason) = crate::paths::node_name_problem(&spec.name) {
+                return Err(GraphError::NodeName { node: spec.name.escape_debug().to_string(), reason });
+            }
             if index_of.insert(spec.name.as_str(), i).is_some() {
                 return Err(GraphError::Duplicate { node: spec.name.clone() });
             }

@@ -149,7 +149,12 @@ impl Op for Save {
 
     fn run(&self, ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
         let volume = inputs.volume("volume")?;
-        let path = ctx.output_dir.join(self.render(ctx.case_id, ctx.output_index, ctx.node));
+        // The last gate of the output-folder policy (the runner checked every path before
+        // starting; this also covers callers that did not, such as a library user).
+        let rendered = self.render(ctx.case_id, ctx.output_index, ctx.node);
+        let relative = crate::paths::relative_output_path(&rendered)
+            .map_err(|reason| OpError::param("path", format!("`{rendered}`: {reason}")))?;
+        let path = ctx.output_dir.join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(OpError::other)?;
         }

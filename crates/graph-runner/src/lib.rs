@@ -6,6 +6,7 @@
 //! * [`dataset`]: where cases come from (nnU-Net folders, globs, lists, single inputs), shards.
 //! * [`run`]: runs a graph over cases, in parallel and bounded, writing outputs and the
 //!   manifest ([`manifest`]), with resume and replay.
+//! * [`paths`]: the output-folder policy (case ids, node names, rendered paths).
 //! * [`info`], [`dot`], [`ops`]: the inspection subcommands.
 //! * [`report`]: previews next to outputs, the HTML run report, `graphrun preview`.
 
@@ -17,6 +18,7 @@ pub mod io;
 pub mod manifest;
 pub mod nifti;
 pub mod ops;
+pub mod paths;
 pub mod report;
 pub mod run;
 

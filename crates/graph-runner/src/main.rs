@@ -105,6 +105,11 @@ struct RunArgs {
     /// At most this many cases loaded at once (default: threads).
     #[arg(long)]
     max_cases_in_memory: Option<usize>,
+    /// The largest volume any op may make, e.g. `8G`, `512M` (default: half of the machine's
+    /// or the cgroup's memory). Output shapes, pads and kernels over it are errors naming the
+    /// node and parameter, before anything is allocated.
+    #[arg(long, value_parser = parse_bytes)]
+    max_memory: Option<u64>,
     /// K/N: run the cases whose sorted index is K mod N (also from SLURM_ARRAY_TASK_ID /
     /// SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX / VOXFLOW_SHARD_COUNT).
     #[arg(long)]
@@ -335,7 +340,32 @@ fn cases_for(args: &RunArgs, graph: &Graph) -> Result<Vec<Case>> {
     })
 }
 
+/// `8G`, `512M`, `1.5GiB`, `64k` or plain bytes (binary units).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 =
+        number.trim().parse().map_err(|_| format!("`{text}` is not a size such as 8G or 512M"))?;
+    let scale: u64 = match unit.to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use K, M, G or T)")),
+    };
+    let bytes = number * scale as f64;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < 1.8e19) {
+        return Err(format!("`{text}` is not a usable memory size"));
+    }
+    Ok(bytes as u64)
+}
+
 fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
+    if let Some(bytes) = args.max_memory {
+        voxflow_core::memory::set_budget(bytes);
+    }
     let graph = Graph::from_path(&args.graph).map_err(usage)?;
     let cases = cases_for(args, &graph).map_err(usage)?;
     let outputs = args.outputs.unwrap_or(graph.file.outputs);
@@ -343,7 +373,7 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
         return Err(usage(anyhow::anyhow!("--outputs must be at least 1")));
     }
     if args.dry_run {
-        for planned in run::plan(&graph, &cases, outputs) {
+        for planned in run::plan(&graph, &cases, outputs).map_err(usage)? {
             for f in &planned.files {
                 let path = args.output.join(f);
                 let note = if path.exists() { "  (exists)" } else { "" };
@@ -373,13 +403,21 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
     for failure in &summary.failures {
         eprintln!("failed: {failure}");
     }
+    for problem in &summary.run_errors {
+        eprintln!("error: {problem}");
+    }
     if args.timings {
         eprintln!("time per node (total over all cases and outputs):");
         for (node, t) in &summary.timings {
             eprintln!("  {node:<32} {:>10.1} ms", t.as_secs_f64() * 1e3);
         }
     }
-    if args.previews || args.report.is_some() {
+    // Previews and the report come after the run; when they fail (the disk that stopped the
+    // run is still full) the summary is still printed.
+    let extras = || -> Result<bool> {
+        if !(args.previews || args.report.is_some()) {
+            return Ok(true);
+        }
         let case_ids: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
         let lines: Vec<_> = manifest::read(&manifest::path_in(&args.output))?
             .into_iter()
@@ -393,7 +431,12 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
             report::write_report(&graph, path, &args.output, &lines, &summary.timings)?;
             tracing::info!("report written to {}", path.display());
         }
-    }
+        Ok(true)
+    };
+    let extras_ok = extras().unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        false
+    });
     eprintln!("{}", summary.line());
-    Ok(u8::from(!summary.failures.is_empty()))
+    Ok(u8::from(!(summary.complete() && extras_ok)))
 }

@@ -19,6 +19,11 @@ pub struct ManifestLine {
     pub draws: BTreeMap<String, serde_json::Value>,
     /// Files written, relative to the output directory, `/`-separated.
     pub files: Vec<String>,
+    /// Each file's size and CRC-32 when it was written (same order as `files`), so `--resume`
+    /// redoes an output whose file is missing, truncated or changed. Empty in manifests of
+    /// voxflow before 0.1.1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_checks: Vec<FileCheck>,
     /// The case's inputs.
     pub inputs: BTreeMap<String, PathBuf>,
     /// The graph file (absolute), for `graphrun replay`.
@@ -26,6 +31,66 @@ pub struct ManifestLine {
     /// Hash of the canonical graph JSON (see [`crate::graph::hash_graph`]).
     pub graph_hash: String,
     pub voxflow_version: String,
+}
+
+/// What a file was when its output completed.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileCheck {
+    pub bytes: u64,
+    /// CRC-32 (IEEE) of the file's bytes, 8 hex digits.
+    #[serde(with = "crc_hex")]
+    pub crc32: u32,
+}
+
+mod crc_hex {
+    pub fn serialize<S: serde::Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:08x}"))
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        u32::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
+    }
+}
+
+impl FileCheck {
+    /// Size and CRC-32 of a file as it is now.
+    pub fn of(path: &Path) -> std::io::Result<FileCheck> {
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = crc32fast::Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut bytes = 0u64;
+        loop {
+            let n = std::io::Read::read(&mut file, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            bytes += n as u64;
+        }
+        Ok(FileCheck { bytes, crc32: hasher.finalize() })
+    }
+}
+
+impl ManifestLine {
+    /// Whether every file of this output is under `output_dir` as it was written (size and
+    /// CRC-32; for lines without checks, present and not empty).
+    #[must_use]
+    pub fn files_intact(&self, output_dir: &Path) -> bool {
+        if self.file_checks.is_empty() {
+            return self
+                .files
+                .iter()
+                .all(|f| std::fs::metadata(output_dir.join(f)).is_ok_and(|m| m.is_file() && m.len() > 0));
+        }
+        self.files.len() == self.file_checks.len()
+            && self.files.iter().zip(&self.file_checks).all(|(f, check)| {
+                let path = output_dir.join(f);
+                // The size first: a truncated file is found without reading it.
+                std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == check.bytes)
+                    && FileCheck::of(&path).is_ok_and(|now| now == *check)
+            })
+    }
 }
 
 /// Errors reading or writing a manifest.
@@ -92,10 +157,23 @@ pub fn rewrite_sorted(path: &Path) -> Result<(), ManifestError> {
         text.push_str(&to_line(line));
         text.push('\n');
     }
-    let tmp = path.with_extension("jsonl.tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|source| ManifestError::Io { path: path.into(), source })
+    // A name of this process's own, and removed on any failure: the old manifest stays as it
+    // was (complete, only unsorted) and no temporary file is left behind.
+    let tmp = path.with_extension(format!("jsonl.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => voxflow_io_nifti::write::sync_dir(dir),
+            _ => Ok(()),
+        }
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(|source| ManifestError::Io { path: path.into(), source })
 }
 
 /// Resolves a replay reference: a JSON line itself, `FILE:LINE` (1-based), or a manifest file

@@ -75,6 +75,10 @@ pub enum RunError {
     Pool(String),
     #[error("replay: {0}")]
     Replay(String),
+    /// The run's plan is unsafe or impossible (paths outside the output folder, two outputs
+    /// writing one file, too many outputs); nothing was written.
+    #[error("{0}")]
+    Plan(String),
 }
 
 /// A case or output that failed, with the node it failed in.
@@ -108,6 +112,10 @@ pub struct RunSummary {
     pub failures: Vec<Failure>,
     /// Total time per node name, over all cases and outputs.
     pub timings: BTreeMap<String, Duration>,
+    /// Cases never started because a write error stopped the run.
+    pub not_started: usize,
+    /// Problems of the run as a whole (not of a case), e.g. the final manifest rewrite.
+    pub run_errors: Vec<String>,
 }
 
 impl RunSummary {
@@ -120,7 +128,16 @@ impl RunSummary {
             let _ = write!(s, ", {} skipped (already complete)", self.outputs_skipped);
         }
         let _ = write!(s, ", {} failed", failed.len());
+        if self.not_started > 0 {
+            let _ = write!(s, ", {} not started (the run stopped after a write error)", self.not_started);
+        }
         s
+    }
+
+    /// Whether everything planned was written (nothing failed, nothing left out).
+    #[must_use]
+    pub fn complete(&self) -> bool {
+        self.failures.is_empty() && self.not_started == 0 && self.run_errors.is_empty()
     }
 }
 
@@ -137,16 +154,53 @@ pub struct PlannedOutput {
     pub files: Vec<String>,
 }
 
-/// Every (case, output) of a run with the files it writes.
-#[must_use]
-pub fn plan(graph: &Graph, cases: &[Case], outputs: u64) -> Vec<PlannedOutput> {
-    let mut plan = Vec::new();
+/// At most this many (case, output) pairs in one run: the plan is held in memory (about 100
+/// bytes each plus the paths), and a run of ten million outputs is a mistake, not a dataset.
+pub const MAX_PLANNED_OUTPUTS: u64 = 10_000_000;
+
+/// Every (case, output) of a run with the files it writes, checked before any work: the count
+/// is bounded ([`MAX_PLANNED_OUTPUTS`]), every path stays under the output folder
+/// ([`crate::paths::relative_output_path`]), and no two outputs write the same file.
+pub fn plan(graph: &Graph, cases: &[Case], outputs: u64) -> Result<Vec<PlannedOutput>, RunError> {
+    let total = (cases.len() as u64).saturating_mul(outputs);
+    if total > MAX_PLANNED_OUTPUTS {
+        return Err(RunError::Plan(format!(
+            "{} cases x {outputs} outputs = {total} outputs; at most {MAX_PLANNED_OUTPUTS} per run \
+             (split the run with --shard or lower `outputs`)",
+            cases.len()
+        )));
+    }
+    let mut plan = Vec::with_capacity(total as usize);
+    let mut writer_of: std::collections::HashMap<String, (usize, u64, &str)> =
+        std::collections::HashMap::new();
+    let saves: Vec<&str> = graph.saves().map(|(node, _)| node.name.as_str()).collect();
     for (ci, case) in cases.iter().enumerate() {
+        crate::dataset::check_case_id(&case.id, || "the case list".to_owned())
+            .map_err(|e| RunError::Plan(e.to_string()))?;
         for output in 0..outputs {
-            plan.push(PlannedOutput { case: ci, output, files: graph.planned_files(&case.id, output) });
+            let files = graph.planned_files(&case.id, output);
+            for (file, node) in files.iter().zip(&saves) {
+                crate::paths::relative_output_path(file).map_err(|reason| {
+                    RunError::Plan(format!(
+                        "node `{node}` would write `{file}` for case `{}`, output {output}: {reason}",
+                        case.id
+                    ))
+                })?;
+                if let Some((other_case, other_output, other_node)) =
+                    writer_of.insert(file.clone(), (ci, output, node))
+                {
+                    return Err(RunError::Plan(format!(
+                        "two outputs write `{file}`: node `{other_node}` for case `{}`, output {other_output}, \
+                         and node `{node}` for case `{}`, output {output}; put {{case}}, {{output}} or \
+                         {{node}} in the save paths so each output has its own file",
+                        cases[other_case].id, case.id
+                    )));
+                }
+            }
+            plan.push(PlannedOutput { case: ci, output, files });
         }
     }
-    plan
+    Ok(plan)
 }
 
 /// A failure inside one node.
@@ -154,6 +208,26 @@ pub fn plan(graph: &Graph, cases: &[Case], outputs: u64) -> Vec<PlannedOutput> {
 pub struct NodeFailure {
     pub node: Option<String>,
     pub message: String,
+    /// Writing to the output folder failed (disk full, quota, read-only, an I/O error in a
+    /// `save` or the manifest): the run stops starting new cases.
+    pub write_error: bool,
+}
+
+/// Whether an error comes from the storage refusing a write: an I/O error anywhere in the
+/// chain whose kind says the disk is full, over quota or read-only, or any I/O error when
+/// `writing` (the error comes from a `save` node or the manifest).
+fn is_write_error(e: &(dyn std::error::Error + 'static), writing: bool) -> bool {
+    use std::io::ErrorKind as K;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && (writing || matches!(io.kind(), K::StorageFull | K::QuotaExceeded | K::ReadOnlyFilesystem))
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 /// The result of one output.
@@ -224,6 +298,7 @@ impl<'a> CaseRunner<'a> {
                             describe(first),
                             describe(other)
                         ),
+                        write_error: false,
                     });
                 }
             }
@@ -256,8 +331,11 @@ impl<'a> CaseRunner<'a> {
         let start = Instant::now();
         let result = node.op.run(&mut ctx, inputs);
         *self.timings.entry(node.name.clone()).or_default() += start.elapsed();
-        let value =
-            result.map_err(|e| NodeFailure { node: Some(node.name.clone()), message: error_chain(&e) })?;
+        let value = result.map_err(|e| NodeFailure {
+            node: Some(node.name.clone()),
+            message: error_chain(&e),
+            write_error: is_write_error(&e, node.save.is_some()),
+        })?;
         Ok((value, ctx.written))
     }
 
@@ -290,6 +368,7 @@ impl<'a> CaseRunner<'a> {
                         return Err(NodeFailure {
                             node: Some(node.name.clone()),
                             message: format!("input `{port}` from `{}` has no value", graph.nodes[from].name),
+                            write_error: false,
                         });
                     };
                     if let Value::Deferred(d) = &value
@@ -302,6 +381,7 @@ impl<'a> CaseRunner<'a> {
                             let volume = Arc::new(materialize(d).map_err(|e| NodeFailure {
                                 node: Some(node.name.clone()),
                                 message: format!("resampling input `{port}`: {}", error_chain(&e)),
+                                write_error: false,
                             })?);
                             *self
                                 .timings
@@ -329,6 +409,7 @@ impl<'a> CaseRunner<'a> {
                 let json = serde_json::to_value(&**op).map_err(|e| NodeFailure {
                     node: Some(node.name.clone()),
                     message: format!("cannot record the draw: {e}"),
+                    write_error: false,
                 })?;
                 draws.insert(node.name.clone(), json);
             }
@@ -368,10 +449,11 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
     let out_dir = &opts.output_dir;
     std::fs::create_dir_all(out_dir).map_err(|source| RunError::Io { path: out_dir.clone(), source })?;
     let manifest_path = manifest::path_in(out_dir);
-    let plan = plan(graph, cases, outputs);
+    let plan = plan(graph, cases, outputs)?;
 
     // What is already there: complete outputs (resume) or a clash (neither flag).
     let mut done: BTreeSet<(String, u64)> = BTreeSet::new();
+    let run_case_ids: BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
     if opts.resume {
         if manifest_path.exists() {
             // Drops a line cut off by a kill, so appended lines start on a line of their own.
@@ -388,7 +470,9 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
                     graph.hash
                 )));
             }
-            if line.files.iter().all(|f| out_dir.join(f).is_file()) {
+            // An output counts as done only when its files are as they were written (size and
+            // CRC-32): a file emptied by a crash or truncated since is redone.
+            if run_case_ids.contains(line.case.as_str()) && line.files_intact(out_dir) {
                 done.insert((line.case, line.output));
             }
         }
@@ -416,6 +500,8 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
         .map_err(|e| RunError::Pool(e.to_string()))?;
     let progress = progress_bar(opts.progress, cases.len());
     let next = AtomicUsize::new(0);
+    let started = AtomicUsize::new(0);
+    let stopped = std::sync::atomic::AtomicBool::new(false);
     let summary = Mutex::new(RunSummary { cases: cases.len(), ..RunSummary::default() });
     let workers = opts.max_cases_in_memory.max(1).min(cases.len().max(1));
     let graph_path = graph.path.clone();
@@ -423,27 +509,50 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
+                    // After a write error (disk full, quota), no new case starts: the ones in
+                    // flight finish, and the summary says what did not run.
+                    if stopped.load(Ordering::SeqCst) {
+                        break;
+                    }
                     let ci = next.fetch_add(1, Ordering::SeqCst);
                     let Some(case) = cases.get(ci) else { break };
+                    started.fetch_add(1, Ordering::SeqCst);
                     let todo: Vec<u64> =
                         (0..outputs).filter(|&o| !done.contains(&(case.id.clone(), o))).collect();
-                    let result = pool.install(|| {
-                        run_case(graph, case, seed, out_dir, &todo, |output, record| {
-                            let line = ManifestLine {
-                                case: case.id.clone(),
-                                output,
-                                seed,
-                                draws: record.draws,
-                                files: record.files,
-                                inputs: case.inputs.clone(),
-                                graph: graph_path.clone(),
-                                graph_hash: graph.hash.clone(),
-                                voxflow_version: crate::VERSION.to_owned(),
-                            };
-                            let mut file =
-                                manifest_file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                            manifest::append(&mut file, &manifest_path, &line)
-                                .map_err(|e| NodeFailure { node: None, message: e.to_string() })
+                    // A panic (a bug, never bad input by design) fails this case, not the run.
+                    let result = catch_case_panic(|| {
+                        pool.install(|| {
+                            run_case(graph, case, seed, out_dir, &todo, |output, record| {
+                                let file_checks = record
+                                    .files
+                                    .iter()
+                                    .map(|f| manifest::FileCheck::of(&out_dir.join(f)))
+                                    .collect::<std::io::Result<Vec<_>>>()
+                                    .map_err(|e| NodeFailure {
+                                        node: None,
+                                        message: format!("cannot read back what was written: {e}"),
+                                        write_error: true,
+                                    })?;
+                                let line = ManifestLine {
+                                    case: case.id.clone(),
+                                    output,
+                                    seed,
+                                    draws: record.draws,
+                                    files: record.files,
+                                    file_checks,
+                                    inputs: case.inputs.clone(),
+                                    graph: graph_path.clone(),
+                                    graph_hash: graph.hash.clone(),
+                                    voxflow_version: crate::VERSION.to_owned(),
+                                };
+                                let mut file =
+                                    manifest_file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                                manifest::append(&mut file, &manifest_path, &line).map_err(|e| NodeFailure {
+                                    node: None,
+                                    message: error_chain(&e),
+                                    write_error: true,
+                                })
+                            })
                         })
                     });
                     let mut s = summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -453,6 +562,9 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
                         *s.timings.entry(name).or_default() += t;
                     }
                     for (output, failure) in result.failures {
+                        if failure.write_error {
+                            stopped.store(true, Ordering::SeqCst);
+                        }
                         let failure = Failure {
                             case: case.id.clone(),
                             output,
@@ -475,8 +587,13 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    manifest::rewrite_sorted(&manifest_path)?;
     let mut summary = summary.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    summary.not_started = cases.len() - started.into_inner();
+    // The sorted rewrite is a convenience: when it fails (the disk is still full) the appended
+    // manifest stays, complete, and the failure joins the summary instead of hiding it.
+    if let Err(e) = manifest::rewrite_sorted(&manifest_path) {
+        summary.run_errors.push(format!("the manifest was left unsorted: {}", error_chain(&e)));
+    }
     summary.failures.sort_by(|a, b| (&a.case, a.output).cmp(&(&b.case, b.output)));
     Ok(summary)
 }
@@ -499,6 +616,29 @@ fn remove_stale_temp_files(out_dir: &Path, plan: &[PlannedOutput]) {
             }
         }
     }
+}
+
+/// Runs one case, turning a panic into the case's failure.
+fn catch_case_panic(f: impl FnOnce() -> CaseResult) -> CaseResult {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".to_owned());
+        CaseResult {
+            written: 0,
+            failures: vec![(
+                None,
+                NodeFailure {
+                    node: None,
+                    message: format!("internal error (a bug in voxflow, please report it): {what}"),
+                    write_error: false,
+                },
+            )],
+            timings: BTreeMap::new(),
+        }
+    })
 }
 
 struct CaseResult {
@@ -566,7 +706,12 @@ pub fn replay(line: &ManifestLine, output_dir: &Path) -> Result<OutputRecord, Ru
         )));
     }
     std::fs::create_dir_all(output_dir).map_err(|source| RunError::Io { path: output_dir.into(), source })?;
+    crate::dataset::check_case_id(&line.case, || "the manifest line".to_owned())
+        .map_err(|e| RunError::Replay(e.to_string()))?;
     let case = Case { id: line.case.clone(), inputs: line.inputs.clone() };
+    // The same checks as a run: every file this output writes stays under `output_dir`.
+    plan(&graph, std::slice::from_ref(&case), line.output.saturating_add(1))
+        .map_err(|e| RunError::Replay(e.to_string()))?;
     let fail = |f: NodeFailure| {
         RunError::Replay(
             Failure { case: case.id.clone(), output: Some(line.output), node: f.node, message: f.message }

@@ -253,6 +253,30 @@ voxflow_core::op_doc!(
     r#"{"sigma_mm": 1.0}"#
 );
 
+/// A kernel far longer than the axis it runs along only costs time (and, for an absurd sigma,
+/// memory it cannot have): the radius may be at most this many times the axis length (plus a
+/// few voxels for tiny axes). At that size the blur has long since flattened the axis.
+const MAX_RADIUS_PER_LENGTH: f64 = 4.0;
+
+/// Checks the kernel radii (scipy's `int(truncate·σ + 0.5)`) against the axes they run along.
+fn check_kernel(sigma_voxels: [f64; 3], truncate: f64, shape: [usize; 3]) -> Result<(), OpError> {
+    for a in 0..3 {
+        let radius = (truncate * sigma_voxels[a] + 0.5).floor();
+        let limit = MAX_RADIUS_PER_LENGTH * shape[a] as f64 + 16.0;
+        if !(radius <= limit) {
+            return Err(OpError::param(
+                "sigma_mm",
+                format!(
+                    "gives a kernel radius of {radius:.3e} voxels along axis {a}, over {limit} \
+                     ({MAX_RADIUS_PER_LENGTH}x the axis length of {}): use a smaller sigma",
+                    shape[a]
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[typetag::serde(name = "blur")]
 impl Op for Blur {
     fn ports(&self) -> &'static [Port] {
@@ -277,6 +301,7 @@ impl Op for Blur {
             return Ok(Value::Volume(volume));
         }
         let sv = sigma_voxels(sigma, volume.spacing())?;
+        check_kernel(sv, self.truncate, volume.shape3())?;
         map_image(&volume, |_, frame| Ok(gaussian_filter(frame, sv, self.truncate)))
     }
 }

@@ -77,8 +77,26 @@ pub fn write(path: impl AsRef<Path>, volume: &Volume, options: &WriteOptions) ->
         write_impl(&mut sink, volume, options, gzip, path)?;
         sink.flush().map_err(io)?;
     }
+    // Durable before it is visible: the data reaches the disk before the rename, and the
+    // rename (the directory entry) after it, so after a crash the file under its final name is
+    // either complete or absent, never empty. A failure anywhere drops `tmp`, which deletes it.
+    tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
+    sync_dir(dir).map_err(io)?;
     Ok(())
+}
+
+/// Flushes a directory's entries (a rename or a new file in it) to the disk.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// Writes `volume` as a NIfTI-1 stream to `sink` (gzip-compressed when `gzip`). Errors name

@@ -2,12 +2,22 @@
 //!
 //! scipy (ni_interpolation.c) first maps an out-of-range coordinate back into the grid for the
 //! `wrap` mode (whose period is `len - 1`, scipy's quirk), decides whether the point is outside
-//! altogether for `constant` (strictly outside `[0, len - 1]`: the fill value), and then extends
+//! altogether for `constant` (outside `[0, len - 1]`: the fill value; voxflow, unlike scipy, counts
+//! a coordinate within [`EDGE_TOLERANCE`] of the edge as on it), and then extends
 //! the window's indices past the edge according to the mode: `constant` and `wrap` mirror,
 //! `mirror` mirrors (whole sample), `reflect` reflects (half sample), `nearest` repeats the edge,
 //! `grid-wrap` is periodic and `grid-constant` reads the fill value.
 
 use voxflow_core::BoundaryMode;
+
+/// How far (in voxels) a coordinate may lie outside `[0, len - 1]` and still count as on the
+/// edge. A voxel matrix built from an oblique affine and its inverse carries ~1e-15 of
+/// rounding, so a coordinate that is exactly 0 or `len - 1` lands just outside; scipy's strict
+/// bounds would then give the fill value for a whole boundary slice. 1e-6 voxel is far above
+/// that rounding (even after composing a chain of steps over 10^4 voxels) and far below any
+/// intended sub-voxel shift: moving a sample by it changes an interpolated value by at most
+/// 1e-6 of the local voxel-to-voxel difference.
+pub const EDGE_TOLERANCE: f64 = 1e-6;
 
 /// Marks a window sample that reads the fill value (grid-constant).
 pub const FILL: isize = isize::MIN;
@@ -65,6 +75,13 @@ impl AxisRule {
         }
         if c.is_nan() {
             return None;
+        }
+        // On the edge within rounding ([`EDGE_TOLERANCE`]): the edge itself, in every mode.
+        if c < 0.0 && c >= -EDGE_TOLERANCE {
+            return Some(0.0);
+        }
+        if c > last && c <= last + EDGE_TOLERANCE {
+            return Some(last);
         }
         let short = self.len <= 1;
         let mapped = if c < 0.0 {
