@@ -25,8 +25,9 @@ pub enum OpError {
     #[error(transparent)]
     Core(#[from] CoreError),
     /// Anything else (I/O from a load or save node, a failure inside a kernel).
-    #[error("{0}")]
-    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// (Transparent: its message and source are the wrapped error's.)
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl OpError {

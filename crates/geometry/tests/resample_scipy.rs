@@ -3209,6 +3209,22 @@ fn matrix() -> Matrix4<f64> {
     m
 }
 
+/// Whether output voxel `i` (x fastest) maps to an input coordinate just outside the grid by
+/// rounding only (within voxflow's edge tolerance), in `constant` mode.
+fn on_edge_by_rounding(i: usize, mode_name: &str) -> bool {
+    if mode_name != "constant" {
+        return false;
+    }
+    let o = [i % OUT_SHAPE[0], (i / OUT_SHAPE[0]) % OUT_SHAPE[1], i / (OUT_SHAPE[0] * OUT_SHAPE[1])];
+    (0..3).any(|a| {
+        let r = MATRIX[a];
+        let c = r[3] + r[0] * o[0] as f64 + r[1] * o[1] as f64 + r[2] * o[2] as f64;
+        let last = SHAPE[a] as f64 - 1.0;
+        let tol = voxflow_geometry::resample::boundary::EDGE_TOLERANCE;
+        (c < 0.0 && c >= -tol) || (c > last && c <= last + tol)
+    })
+}
+
 fn mode(name: &str) -> BoundaryMode {
     serde_json::from_value(serde_json::Value::String(name.to_owned())).expect("a scipy mode name")
 }
@@ -3228,6 +3244,11 @@ fn check(input: &Array3<f32>, order: u8, mode_name: &str, expected: &[f64]) {
     assert_eq!(got.len(), expected.len());
     let mut worst = 0.0f64;
     for (i, (&g, &e)) in got.iter().zip(expected).enumerate() {
+        if on_edge_by_rounding(i, mode_name) && e == CVAL {
+            // scipy's strict edge: this coordinate is 0 up to rounding (-1e-16), which scipy
+            // calls outside and voxflow on the edge (EDGE_TOLERANCE, the documented difference).
+            continue;
+        }
         let diff = (f64::from(g) - e).abs();
         if order == 0 {
             assert_eq!(f64::from(g), e, "order {order} mode {mode_name} voxel {i}: got {g}, scipy {e}");

@@ -16,6 +16,7 @@
 //! Each node is parsed on its own, so every error names the node it is about. Validation
 //! (ops, parameters, wiring, kinds, cycles) happens before any data is read.
 
+use crate::error_render::{JsonProblem, nearest};
 use crate::io::{Load, Save};
 use petgraph::graph::{DiGraph, NodeIndex};
 use schemars::JsonSchema;
@@ -89,20 +90,34 @@ struct RawGraph {
     nodes: Vec<serde_json::Value>,
 }
 
-/// Why a graph cannot be run. Every variant about a node names it.
+/// Why a graph cannot be run. Every variant about a node names it; the message says only
+/// this layer, and the cause (I/O error, serde's or the op's message) is the `source()`
+/// (render the chain with [`crate::error_render::error_chain`]).
 #[derive(Debug, Error)]
 pub enum GraphError {
-    #[error("cannot read graph file {path}: {source}")]
+    #[error("cannot read graph file {path}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("graph file {path}: {source}")]
-    Json { path: PathBuf, source: serde_json::Error },
-    #[error("node #{index} ({name}): {source}")]
-    NodeSyntax { index: usize, name: String, source: serde_json::Error },
-    #[error("node `{node}`: unknown op `{op}`; known ops: {}", known.join(", "))]
-    UnknownOp { node: String, op: String, known: Vec<String> },
-    #[error("node `{node}` (op `{op}`): invalid parameters: {message}")]
-    Params { node: String, op: String, message: String },
-    #[error("node `{node}` (op `{op}`): {source}")]
+    #[error("cannot parse graph file {path}")]
+    Json { path: PathBuf, source: JsonProblem },
+    #[error("{}", match name {
+        Some(name) => format!("node `{name}`"),
+        None => format!("the node at `nodes[{index}]`"),
+    })]
+    NodeSyntax { index: usize, name: Option<String>, source: JsonProblem },
+    #[error("node `{node}`: unknown op `{op}`; {}", match suggestion {
+        Some(s) => format!("did you mean `{s}`? (`graphrun ops` lists every op)"),
+        None => format!("known ops: {}", known.join(", ")),
+    })]
+    UnknownOp { node: String, op: String, known: Vec<String>, suggestion: Option<String> },
+    #[error("node `{node}` (op `{op}`): unknown parameter `{param}`; {}", match suggestion {
+        Some(s) => format!("did you mean `{s}`?"),
+        None if known.is_empty() => "`graphrun ops` lists its parameters".to_owned(),
+        None => format!("its parameters: {}", known.join(", ")),
+    })]
+    UnknownParam { node: String, op: String, param: String, known: Vec<String>, suggestion: Option<String> },
+    #[error("node `{node}` (op `{op}`)")]
+    Params { node: String, op: String, source: JsonProblem },
+    #[error("node `{node}` (op `{op}`)")]
     Invalid { node: String, op: String, source: OpError },
     #[error("node name `{node}` is used more than once")]
     Duplicate { node: String },
@@ -110,8 +125,9 @@ pub enum GraphError {
     NodeName { node: String, reason: &'static str },
     #[error("node `{node}`: required input `{port}` is not connected")]
     MissingInput { node: String, port: String },
-    #[error("node `{node}`: input `{port}` names `{target}`, which is not a node of this graph")]
-    Dangling { node: String, port: String, target: String },
+    #[error("node `{node}`: input `{port}` names `{target}`, which is not a node of this graph{}",
+        suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    Dangling { node: String, port: String, target: String, suggestion: Option<String> },
     #[error("node `{node}`: op `{op}` has no input port `{port}`; its ports: {}", known.join(", "))]
     UnknownPort { node: String, op: String, port: String, known: Vec<String> },
     #[error("the graph has a cycle: {}", nodes.join(" -> "))]
@@ -183,15 +199,15 @@ impl Graph {
 
     /// Parses and validates a graph from JSON text.
     pub fn from_json(text: &str) -> Result<Graph, GraphError> {
-        let raw: RawGraph = serde_json::from_str(text)
-            .map_err(|source| GraphError::Json { path: PathBuf::from("<graph>"), source })?;
+        let raw: RawGraph =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(|e| {
+                GraphError::Json { path: PathBuf::from("<graph>"), source: JsonProblem::new("key", e, 0) }
+            })?;
         let mut nodes = Vec::with_capacity(raw.nodes.len());
         for (index, value) in raw.nodes.into_iter().enumerate() {
-            let name = value.get("name").and_then(|n| n.as_str()).unwrap_or("unnamed").to_owned();
-            let spec: NodeSpec = serde_json::from_value(value).map_err(|source| GraphError::NodeSyntax {
-                index,
-                name,
-                source,
+            let name = value.get("name").and_then(|n| n.as_str()).map(ToOwned::to_owned);
+            let spec: NodeSpec = serde_path_to_error::deserialize(value).map_err(|e| {
+                GraphError::NodeSyntax { index, name, source: JsonProblem::new("field", e, 0) }
             })?;
             nodes.push(spec);
         }
@@ -217,9 +233,10 @@ impl Graph {
                 return Err(GraphError::Duplicate { node: spec.name.clone() });
             }
         }
+        let known = crate::ops::known_ops();
         let mut nodes = Vec::with_capacity(file.nodes.len());
         for spec in &file.nodes {
-            nodes.push(build_node(spec, &index_of)?);
+            nodes.push(build_node(spec, &index_of, &known)?);
         }
         let order = topological_order(&nodes)?;
         infer_kinds(&mut nodes, &order)?;
@@ -246,24 +263,27 @@ impl Graph {
 }
 
 /// Builds one node's op from `{"op": .., "params": ..}` and resolves its inputs.
-fn build_node(spec: &NodeSpec, index_of: &BTreeMap<&str, usize>) -> Result<Node, GraphError> {
+fn build_node(
+    spec: &NodeSpec,
+    index_of: &BTreeMap<&str, usize>,
+    known: &[String],
+) -> Result<Node, GraphError> {
+    if !known.contains(&spec.op) {
+        return Err(GraphError::UnknownOp {
+            node: spec.name.clone(),
+            op: spec.op.clone(),
+            known: known.to_vec(),
+            suggestion: nearest(&spec.op, known.iter().map(String::as_str)).map(ToOwned::to_owned),
+        });
+    }
     let params = match &spec.params {
         None | Some(serde_json::Value::Null) => serde_json::Value::Object(serde_json::Map::new()),
         Some(p) => p.clone(),
     };
     let tagged = serde_json::json!({ "op": spec.op, "params": params });
-    let op: Box<dyn Op> = serde_json::from_value(tagged).map_err(|e| {
-        let message = e.to_string();
-        if message.starts_with("unknown variant") {
-            GraphError::UnknownOp {
-                node: spec.name.clone(),
-                op: spec.op.clone(),
-                known: crate::ops::known_ops(),
-            }
-        } else {
-            GraphError::Params { node: spec.name.clone(), op: spec.op.clone(), message }
-        }
-    })?;
+    // Parsed with the path to the value at fault, so the error can name the parameter.
+    let op: Box<dyn Op> =
+        serde_path_to_error::deserialize(tagged).map_err(|e| params_error(spec, &params, e))?;
     op.validate().map_err(|source| GraphError::Invalid {
         node: spec.name.clone(),
         op: spec.op.clone(),
@@ -289,6 +309,7 @@ fn build_node(spec: &NodeSpec, index_of: &BTreeMap<&str, usize>) -> Result<Node,
                 node: spec.name.clone(),
                 port: port.clone(),
                 target: target.clone(),
+                suggestion: nearest(target, index_of.keys().copied()).map(ToOwned::to_owned),
             });
         };
         inputs.insert(port.clone(), from);
@@ -307,14 +328,74 @@ fn build_node(spec: &NodeSpec, index_of: &BTreeMap<&str, usize>) -> Result<Node,
     })
 }
 
+/// Builds an op from its name and parameters.
+fn deserialize_op(op: &str, params: serde_json::Value) -> Result<Box<dyn Op>, serde_json::Error> {
+    serde_json::from_value(serde_json::json!({ "op": op, "params": params }))
+}
+
+/// Names the parameter serde's error is about, and turns an unknown top-level parameter into
+/// [`GraphError::UnknownParam`] with the nearest known name.
+fn params_error(
+    spec: &NodeSpec,
+    params: &serde_json::Value,
+    e: serde_path_to_error::Error<serde_json::Error>,
+) -> GraphError {
+    let unknown_field = e.inner().to_string().starts_with("unknown field ");
+    // The path starts with `params` (typetag's adjacent tagging), which is left out.
+    let mut problem = JsonProblem::new("parameter", e, 1);
+    let object = params.as_object();
+    let mut unknown = None;
+    if problem.at.is_none() {
+        if unknown_field {
+            // serde's message names the field and lists the valid ones.
+            let message = problem.error.to_string();
+            unknown = message.split('`').nth(1).map(|name| {
+                let known = crate::error_render::serde_expected(&message).into_iter().map(ToOwned::to_owned);
+                (name.to_owned(), known.collect::<Vec<_>>())
+            });
+        } else if let Some(object) = object {
+            // Parameters of a flattened struct (the resampling settings) are deserialized from a
+            // buffer, so the path stops at `params`, and unknown keys are reported by a catch-all
+            // field. The parameter at fault is the one whose omission makes the op build.
+            let culprits: Vec<&String> = object
+                .keys()
+                .filter(|key| {
+                    let mut without = object.clone();
+                    without.remove(*key);
+                    deserialize_op(&spec.op, serde_json::Value::Object(without)).is_ok()
+                })
+                .collect();
+            if let [key] = culprits[..] {
+                let known: Vec<String> =
+                    crate::ops::describe_op(spec.op.clone()).params.into_iter().map(|p| p.name).collect();
+                if known.contains(key) {
+                    problem.at = Some(key.clone());
+                } else {
+                    unknown = Some((key.clone(), known));
+                }
+            }
+        }
+    }
+    match unknown {
+        Some((param, known)) => GraphError::UnknownParam {
+            node: spec.name.clone(),
+            op: spec.op.clone(),
+            suggestion: nearest(&param, known.iter().map(String::as_str)).map(ToOwned::to_owned),
+            param,
+            known,
+        },
+        None => GraphError::Params { node: spec.name.clone(), op: spec.op.clone(), source: problem },
+    }
+}
+
 fn parse_params<T: serde::de::DeserializeOwned>(
     spec: &NodeSpec,
     params: &serde_json::Value,
 ) -> Result<T, GraphError> {
-    serde_json::from_value(params.clone()).map_err(|e| GraphError::Params {
+    serde_path_to_error::deserialize(params.clone()).map_err(|e| GraphError::Params {
         node: spec.name.clone(),
         op: spec.op.clone(),
-        message: e.to_string(),
+        source: JsonProblem::new("parameter", e, 0),
     })
 }
 

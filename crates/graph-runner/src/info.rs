@@ -31,9 +31,7 @@ pub struct FileInfo {
 /// Reads one file's summary.
 pub fn file_info(path: &Path) -> Result<FileInfo, NiftiIoError> {
     let (header, volume) = nifti::read_info(path)?;
-    let data = volume
-        .image()
-        .map_err(|e| NiftiIoError { path: path.display().to_string(), message: e.to_string() })?;
+    let data = volume.image().map_err(|source| NiftiIoError::Volume { path: path.to_path_buf(), source })?;
     let (mut sum, mut min, mut max) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
     for &v in data {
         let v = f64::from(v);

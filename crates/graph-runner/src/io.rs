@@ -53,15 +53,11 @@ impl Op for Load {
     fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
         let Some(path) = ctx.case_inputs.get(&self.input) else {
             let known: Vec<&str> = ctx.case_inputs.keys().map(String::as_str).collect();
-            return Err(OpError::Input {
-                port: self.input.clone(),
-                message: format!(
-                    "case `{}` has no input `{}` (it has: {})",
-                    ctx.case_id,
-                    self.input,
-                    known.join(", ")
-                ),
-            });
+            // The runner's report names the case and the node.
+            return Err(OpError::param(
+                "input",
+                format!("the case has no input `{}` (it has: {})", self.input, known.join(", ")),
+            ));
         };
         let volume = crate::nifti::read(path, self.kind).map_err(OpError::other)?;
         Ok(Value::Volume(Arc::new(volume)))

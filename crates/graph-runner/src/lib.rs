@@ -9,9 +9,11 @@
 //! * [`paths`]: the output-folder policy (case ids, node names, rendered paths).
 //! * [`info`], [`dot`], [`ops`]: the inspection subcommands.
 //! * [`report`]: previews next to outputs, the HTML run report, `graphrun preview`.
+//! * [`error_render`]: error chains flattened once (`a: b: c`), "did you mean" for unknown names.
 
 pub mod dataset;
 pub mod dot;
+pub mod error_render;
 pub mod graph;
 pub mod info;
 pub mod io;

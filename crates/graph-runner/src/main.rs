@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use voxflow_graph_runner::dataset::{self, Case, Shard};
+use voxflow_graph_runner::error_render::error_chain;
 use voxflow_graph_runner::{Graph, RunError, RunOptions, dot, info, manifest, ops, report, run};
 
 #[derive(Parser, Debug)]
@@ -134,16 +135,22 @@ struct RunArgs {
     report: Option<PathBuf>,
 }
 
-/// A usage or graph error: exit code 2.
+/// A usage or graph error: exit code 2. Transparent: its message and sources are the wrapped
+/// error's, so the chain reads the same.
 #[derive(Debug)]
 struct Usage(anyhow::Error);
 
 impl std::fmt::Display for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:#}", self.0)
+        // anyhow's plain Display is the outermost message only; the sources follow in the chain.
+        write!(f, "{}", self.0)
     }
 }
-impl std::error::Error for Usage {}
+impl std::error::Error for Usage {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
 
 fn usage<E: Into<anyhow::Error>>(e: E) -> anyhow::Error {
     anyhow::Error::new(Usage(e.into()))
@@ -178,13 +185,9 @@ fn main() -> std::process::ExitCode {
     match dispatch(&cli) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
-            if let Some(u) = e.downcast_ref::<Usage>() {
-                eprintln!("error: {u}");
-                std::process::ExitCode::from(2)
-            } else {
-                eprintln!("error: {e:#}");
-                std::process::ExitCode::from(1)
-            }
+            // The one place errors are rendered for humans: the chain, once, on one line.
+            eprintln!("error: {}", error_chain(e.as_ref()));
+            std::process::ExitCode::from(if e.is::<Usage>() { 2 } else { 1 })
         }
     }
 }
@@ -260,7 +263,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
                     Ok(i) if *json => out!("{}", serde_json::to_string(&i)?),
                     Ok(i) => out!("{}", info::human_line(&i)),
                     Err(e) => {
-                        eprintln!("error: {e}");
+                        eprintln!("error: {}", error_chain(&e));
                         failed = true;
                     }
                 }

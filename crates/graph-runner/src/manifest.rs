@@ -96,9 +96,9 @@ impl ManifestLine {
 /// Errors reading or writing a manifest.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("{path}: {source}")]
+    #[error("manifest {path}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}, line {line}: {source}")]
+    #[error("manifest {path}, line {line}")]
     Json { path: PathBuf, line: usize, source: serde_json::Error },
     #[error("{0}")]
     Reference(String),

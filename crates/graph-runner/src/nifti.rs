@@ -1,27 +1,23 @@
 //! The one place this crate calls `voxflow-io-nifti` (reading, writing, headers).
 
-use std::path::Path;
-use voxflow_core::{Affine, DType, Kind, Volume};
+use std::path::{Path, PathBuf};
+use voxflow_core::{Affine, CoreError, DType, Kind, Volume};
 
-/// An I/O failure, with the file it is about.
+/// A NIfTI file could not be read or written, or not as what was asked. Every variant names
+/// the file; the cause is the `source()`.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct NiftiIoError {
-    pub path: String,
-    pub message: String,
-}
-
-fn err(path: &Path, e: &dyn std::error::Error) -> NiftiIoError {
-    let message = crate::run::error_chain(e);
-    // io-nifti's errors usually name the file already.
-    let path = path.display().to_string();
-    let message = message.strip_prefix(&format!("{path}: ")).map_or(message.clone(), ToOwned::to_owned);
-    NiftiIoError { path, message }
+pub enum NiftiIoError {
+    /// io-nifti's error (it names the file).
+    #[error(transparent)]
+    Nifti(#[from] voxflow_io_nifti::NiftiError),
+    /// The file was read, but its volume is not of the kind asked for.
+    #[error("{path}")]
+    Volume { path: PathBuf, source: CoreError },
 }
 
 /// Reads a volume as `kind`.
 pub fn read(path: &Path, kind: Kind) -> Result<Volume, NiftiIoError> {
-    voxflow_io_nifti::read(path, kind).map_err(|e| err(path, &e))
+    Ok(voxflow_io_nifti::read(path, kind)?)
 }
 
 /// Writes a volume atomically (io-nifti writes a temp file and renames it).
@@ -32,7 +28,7 @@ pub fn write(
     dtype: Option<DType>,
 ) -> Result<(), NiftiIoError> {
     let options = voxflow_io_nifti::WriteOptions { gzip_level, image_dtype: dtype.unwrap_or(DType::F32) };
-    voxflow_io_nifti::write(path, volume, &options).map_err(|e| err(path, &e))
+    Ok(voxflow_io_nifti::write(path, volume, &options)?)
 }
 
 /// What `graphrun info` shows about a file's header.
@@ -52,7 +48,7 @@ pub struct HeaderInfo {
 
 /// Reads a header and the image (as f32) of a file.
 pub fn read_info(path: &Path) -> Result<(HeaderInfo, Volume), NiftiIoError> {
-    let (h, volume) = voxflow_io_nifti::read_with_header(path, Kind::Image).map_err(|e| err(path, &e))?;
+    let (h, volume) = voxflow_io_nifti::read_with_header(path, Kind::Image)?;
     let info = HeaderInfo {
         version: h.version,
         shape: h.shape.clone(),

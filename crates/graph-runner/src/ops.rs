@@ -16,12 +16,8 @@ pub fn known_ops() -> Vec<String> {
         Ok(_) => return Vec::new(),
         Err(e) => e.to_string(),
     };
-    let Some((_, list)) = message.split_once("expected one of ") else {
-        // serde says "expected `x`" when there is exactly one.
-        return message.split('`').nth(3).map(|s| vec![s.to_owned()]).unwrap_or_default();
-    };
     let mut names: Vec<String> =
-        list.split(", ").map(|s| s.trim().trim_matches('`').to_owned()).filter(|s| !s.is_empty()).collect();
+        crate::error_render::serde_expected(&message).into_iter().map(ToOwned::to_owned).collect();
     names.sort();
     names.dedup();
     names

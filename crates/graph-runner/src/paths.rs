@@ -55,19 +55,21 @@ pub fn relative_output_path(rendered: &str) -> Result<PathBuf, &'static str> {
     if rendered.chars().any(char::is_control) {
         return Err("the path contains a control character");
     }
-    let path = Path::new(rendered);
-    for component in path.components() {
-        match component {
-            Component::Normal(_) => {}
-            Component::ParentDir => return Err("the path leaves the output folder through `..`"),
-            Component::RootDir | Component::Prefix(_) => {
-                return Err("the path is absolute; save paths are relative to the output folder");
-            }
-            Component::CurDir => return Err("the path contains `.` as a component"),
+    if rendered.starts_with('/') || Path::new(rendered).has_root() {
+        return Err("the path is absolute; save paths are relative to the output folder");
+    }
+    // Segment by segment (`Path::components` would quietly drop an inner `.` or `//`).
+    for segment in rendered.split('/') {
+        match segment {
+            ".." => return Err("the path leaves the output folder through `..`"),
+            "." => return Err("the path contains `.` as a component"),
+            "" => return Err("the path has an empty component (`//` or a trailing `/`)"),
+            _ => {}
         }
     }
-    if rendered.ends_with('/') {
-        return Err("the path names a folder, not a file");
+    let path = Path::new(rendered);
+    if !path.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err("the path is not a plain relative path");
     }
     Ok(path.to_path_buf())
 }

@@ -15,11 +15,11 @@ use voxflow_preview::{PreviewOptions, describe, render};
 pub enum ReportError {
     #[error(transparent)]
     Nifti(#[from] voxflow_io_nifti::NiftiError),
-    #[error("{path}: {source}")]
+    #[error("cannot draw a preview of {path}")]
     Preview { path: PathBuf, source: voxflow_preview::PreviewError },
-    #[error("{path}: {source}")]
+    #[error("cannot encode the preview of {path} as PNG")]
     Png { path: PathBuf, source: image::ImageError },
-    #[error("{path}: {source}")]
+    #[error("cannot write {path}")]
     Io { path: PathBuf, source: std::io::Error },
 }
 

@@ -12,6 +12,7 @@
 //! * A failing case is reported with its node; the other cases finish.
 
 use crate::dataset::Case;
+use crate::error_render::error_chain;
 use crate::graph::Graph;
 use crate::manifest::{self, ManifestLine};
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,7 +66,7 @@ impl RunOptions {
 pub enum RunError {
     #[error("{path} already exists: pass --resume to continue a run or --overwrite to replace it")]
     OutputExists { path: PathBuf },
-    #[error("{path}: {source}")]
+    #[error("cannot write to {path}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Manifest(#[from] manifest::ManifestError),
@@ -426,22 +427,6 @@ fn relative(base: &Path, path: &Path) -> String {
     rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
 }
 
-/// An error with its sources, on one line.
-#[must_use]
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        let text = inner.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = inner.source();
-    }
-    s
-}
-
 /// Runs `graph` over `cases` (see the module doc).
 pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummary, RunError> {
     let seed = opts.seed.unwrap_or(graph.file.seed);
@@ -696,7 +681,7 @@ pub fn replay(line: &ManifestLine, output_dir: &Path) -> Result<OutputRecord, Ru
         .graph
         .as_ref()
         .ok_or_else(|| RunError::Replay("the manifest line names no graph file".into()))?;
-    let graph = Graph::from_path(graph_path).map_err(|e| RunError::Replay(e.to_string()))?;
+    let graph = Graph::from_path(graph_path).map_err(|e| RunError::Replay(error_chain(&e)))?;
     if graph.hash != line.graph_hash {
         return Err(RunError::Replay(format!(
             "{} has changed since the run (hash {} now, {} then)",

@@ -76,10 +76,10 @@ fn corpus() -> Vec<(String, String, Vec<String>, &'static str)> {
         "shape",
     );
     add(
-        "rotate_reshape_tiny_volume_ok",
-        one_op(r#""op": "rotate", "params": {"angle": 1e300, "reshape": true}"#),
+        "rotate_same_axes",
+        one_op(r#""op": "rotate", "params": {"angle": 10, "axes": [1, 1]}"#),
         &[],
-        "angle",
+        "axes",
     );
     add("outputs_huge", save_path("{case}_{output}.nii.gz", 1_000_000_000_000), &[], "outputs");
     add(
@@ -113,10 +113,19 @@ fn corpus() -> Vec<(String, String, Vec<String>, &'static str)> {
         &[],
         "node name",
     );
-    add("case_id_parent", save_path("{case}/x_{output}.nii.gz", 1), &["--case", ".."], "case id");
-    add("case_id_slash", save_path("{case}/x_{output}.nii.gz", 1), &["--case", "../x"], "case id");
-    add("case_id_absolute", save_path("{case}/x_{output}.nii.gz", 1), &["--case", "/abs/x"], "case id");
-    add("case_id_empty", save_path("{case}/x_{output}.nii.gz", 1), &["--case", ""], "case id");
+    // A graph's own dataset names its case id.
+    let with_case = |id: &str| {
+        save_path("{case}/x_{output}.nii.gz", 1).replacen(
+            '{',
+            &format!(r#"{{"dataset": {{"case": "{id}", "inputs": {{"image": "{EPI}"}}}}, "#),
+            1,
+        )
+    };
+    add("case_id_parent", with_case(".."), &["@NO_INPUT@"], "case id");
+    add("case_id_slash", with_case("../x"), &["@NO_INPUT@"], "case id");
+    add("case_id_absolute", with_case("/abs/x"), &["@NO_INPUT@"], "case id");
+    add("case_id_empty", with_case(""), &["@NO_INPUT@"], "case id");
+    add("case_id_dot", with_case("."), &["@NO_INPUT@"], "case id");
     // Silent overwrites.
     add("save_without_output", save_path("{case}.nii.gz", 3), &[], "two outputs write");
     add(
@@ -133,7 +142,7 @@ fn corpus() -> Vec<(String, String, Vec<String>, &'static str)> {
     add("empty_object", "{}".to_owned(), &[], "nodes");
     add("no_nodes", r#"{"nodes": []}"#.to_owned(), &[], "no nodes");
     add("unknown_op", one_op(r#""op": "rotat", "params": {"angle": 3}"#), &[], "rotat");
-    add("unknown_param", one_op(r#""op": "rotate", "params": {"angel": 3}"#), &[], "angel");
+    add("unknown_param", one_op(r#""op": "rotate", "params": {"angle": 3, "angel": 3}"#), &[], "angel");
     add(
         "wrong_enum",
         one_op(r#""op": "rotate", "params": {"angle": 3, "interpolation": "bilinear"}"#),
@@ -141,7 +150,7 @@ fn corpus() -> Vec<(String, String, Vec<String>, &'static str)> {
         "bilinear",
     );
     add("wrong_type", one_op(r#""op": "rotate", "params": {"angle": "1.0"}"#), &[], "angle");
-    add("nan_like_angle", one_op(r#""op": "rotate", "params": {"angle": 1e999}"#), &[], "x");
+    add("infinite_angle", one_op(r#""op": "rotate", "params": {"angle": 1e999}"#), &[], "angle");
     add("wrong_array_len", one_op(r#""op": "shift", "params": {"offset": [1, 2]}"#), &[], "offset");
     add("negative_shape", one_op(r#""op": "resize", "params": {"shape": [-1, 2, 2]}"#), &[], "shape");
     add("zero_shape", one_op(r#""op": "resize", "params": {"shape": [0, 2, 2]}"#), &[], "shape");
@@ -178,8 +187,8 @@ fn corpus() -> Vec<(String, String, Vec<String>, &'static str)> {
     );
     add(
         "cycle",
-        r#"{"nodes": [{"name": "a", "op": "flip", "inputs": {"volume": "b"}},
-          {"name": "b", "op": "flip", "inputs": {"volume": "a"}},
+        r#"{"nodes": [{"name": "a", "op": "flip", "params": {"axis": 0}, "inputs": {"volume": "b"}},
+          {"name": "b", "op": "flip", "params": {"axis": 0}, "inputs": {"volume": "a"}},
           {"name": "out", "op": "save", "params": {"path": "x.nii.gz"}, "inputs": {"volume": "b"}}]}"#
             .to_owned(),
         &[],
@@ -267,10 +276,10 @@ fn every_bad_graph_ends_in_a_clear_error_and_writes_nothing_outside_the_output_f
             .arg("1")
             .arg("--max-memory")
             .arg("2G");
-        if !args.iter().any(|a| a == "--input") {
+        if !args.iter().any(|a| a == "--input" || a == "@NO_INPUT@") {
             cmd.arg("--input").arg(format!("image={EPI}"));
         }
-        cmd.args(&args);
+        cmd.args(args.iter().filter(|a| *a != "@NO_INPUT@"));
         let started = Instant::now();
         let mut child = cmd
             .stdout(std::process::Stdio::null())

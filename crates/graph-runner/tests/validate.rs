@@ -9,7 +9,8 @@ const LABEL: &str = r#"{"name": "label", "op": "load", "params": {"input": "labe
 fn error_of(nodes: &[&str]) -> String {
     voxflow_graph_runner::register_all();
     let text = format!(r#"{{"seed": 1, "nodes": [{}]}}"#, nodes.join(", "));
-    Graph::from_json(&text).map(|_| ()).expect_err("the graph should be rejected").to_string()
+    let e = Graph::from_json(&text).map(|_| ()).expect_err("the graph should be rejected");
+    voxflow_graph_runner::error_render::error_chain(&e)
 }
 
 /// (what, nodes, substrings the message must contain)
@@ -22,12 +23,12 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
     (
         "unknown parameter",
         &[LOAD, r#"{"name": "f", "op": "random_flip", "params": {"axis_list": [0]}}"#],
-        &["node `f`", "random_flip", "axis_list"],
+        &["node `f`", "random_flip", "unknown parameter `axis_list`", "axes"],
     ),
     (
         "parameter of the wrong type",
         &[LOAD, r#"{"name": "f", "op": "random_flip", "params": {"p": "often"}}"#],
-        &["node `f`", "invalid parameters"],
+        &["node `f`", "parameter `p`", "invalid type: string \"often\""],
     ),
     (
         "validate() failure names the parameter",
@@ -127,7 +128,7 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
     (
         "node with an unknown key",
         &[LOAD, r#"{"name": "f", "op": "random_flip", "input": {"volume": "image"}}"#],
-        &["node #1 (f)", "unknown field `input`"],
+        &["node `f`", "unknown field `input`", "did you mean `inputs`?"],
     ),
     (
         "load of kind draw",

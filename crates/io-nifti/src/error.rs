@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 use thiserror::Error;
 
-/// Why a NIfTI file could not be read or written.
+/// Why a NIfTI file could not be read or written. The message says only this layer; an I/O
+/// or gzip cause is the `source()`.
 #[derive(Debug, Error)]
 pub enum NiftiError {
-    /// The operating system refused (missing file, permission, disk full, ...).
-    #[error("{path}: {source}")]
+    /// The operating system refused (missing file, permission, disk full, ...): the path, with
+    /// the OS's reason as the source.
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -43,7 +45,7 @@ pub enum NiftiError {
     #[error("{path}: unsupported datatype code {code} ({name})")]
     UnsupportedDatatype { path: PathBuf, code: i32, name: &'static str },
     /// The gzip stream is corrupt.
-    #[error("{path}: corrupt gzip stream: {source}")]
+    #[error("{path}: corrupt gzip stream")]
     Gzip {
         path: PathBuf,
         #[source]

@@ -76,12 +76,16 @@ impl AxisRule {
         if c.is_nan() {
             return None;
         }
-        // On the edge within rounding ([`EDGE_TOLERANCE`]): the edge itself, in every mode.
-        if c < 0.0 && c >= -EDGE_TOLERANCE {
-            return Some(0.0);
-        }
-        if c > last && c <= last + EDGE_TOLERANCE {
-            return Some(last);
+        // `constant`: on the edge within rounding ([`EDGE_TOLERANCE`]) is on the edge, not
+        // outside (the fill value). The other modes are continuous there, or (scipy's `wrap`
+        // quirk) define what lies just outside, so they keep scipy's rule.
+        if self.mode == BoundaryMode::Constant {
+            if c < 0.0 && c >= -EDGE_TOLERANCE {
+                return Some(0.0);
+            }
+            if c > last && c <= last + EDGE_TOLERANCE {
+                return Some(last);
+            }
         }
         let short = self.len <= 1;
         let mapped = if c < 0.0 {
