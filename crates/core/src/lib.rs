@@ -7,6 +7,8 @@
 //! * [`Value`]: the closed set of things that flow along graph edges.
 //! * [`ResampleSpec`] and its vocabulary ([`Interpolation`], [`BoundaryMode`], [`Fill`]): how a
 //!   spatial op asks for a resample, so a chain of them can be fused into one.
+//! * [`orientation`]: nibabel's `io_orientation` (which world axis each voxel axis runs along),
+//!   the one implementation behind orientation codes, `reorient` and previews.
 //! * [`seed`]: how random draws are seeded, so they depend on (graph seed, case, output, node)
 //!   and never on execution order or thread count.
 
@@ -16,6 +18,7 @@ pub mod dtype;
 pub mod error;
 pub mod memory;
 pub mod op;
+pub mod orientation;
 pub mod resample;
 pub mod seed;
 pub mod volume;
@@ -26,5 +29,6 @@ pub use dtype::DType;
 pub use error::{CoreError, OpError};
 pub use inventory;
 pub use op::{Inputs, Kind, Materialize, Op, Port, RunContext, Value};
+pub use orientation::{Orientation, OrientationError};
 pub use resample::{BoundaryMode, Deferred, DisplacementField, Fill, Interpolation, ResampleSpec};
 pub use volume::{Affine, LabelArray, LabelType, Volume, Voxels};

@@ -11,6 +11,9 @@ pub enum GeometryError {
     /// The volume's affine cannot be inverted (zero voxel size).
     #[error("the affine is singular")]
     SingularAffine,
+    /// No voxel-to-world orientation can be read from the affine (`reorient`).
+    #[error("no orientation can be read from the affine")]
+    Orientation(#[source] voxflow_core::OrientationError),
     /// A spatial op was handed something that is not a volume (a draw).
     #[error("expected a volume, got {got}")]
     NotAVolume { got: String },
@@ -31,7 +34,9 @@ impl From<GeometryError> for voxflow_core::OpError {
                 port: "volume".into(),
                 message: format!("expected a volume, got {got}"),
             },
-            other @ GeometryError::SingularAffine => voxflow_core::OpError::other(other),
+            other @ (GeometryError::SingularAffine | GeometryError::Orientation(_)) => {
+                voxflow_core::OpError::other(other)
+            }
         }
     }
 }

@@ -1,9 +1,10 @@
 //! `reorient`: to the closest canonical (RAS+) voxel order, by permuting and flipping axes only.
 //!
 //! No interpolation: voxels are moved, never recomputed, and the affine is updated so every
-//! voxel keeps its world position. The orientation is read from the affine as nibabel's
-//! `io_orientation` does (the closest shear-free rotation, by polar decomposition, then the
-//! dominant world axis of each voxel axis), and the result matches nibabel's
+//! voxel keeps its world position. The orientation is read from the affine by
+//! `voxflow_core::orientation` (nibabel 5.4.2's `io_orientation`: the closest shear-free
+//! rotation, by polar decomposition, then the dominant world axis of each voxel axis, strongest
+//! axis first), and the result matches nibabel's
 //! `as_closest_canonical` (voxels and affine). An oblique volume stays oblique: only the
 //! voxel axes are reordered, the residual rotation remains in the affine.
 //!
@@ -12,7 +13,6 @@
 //! ```
 
 use crate::grid::{self, Voxel};
-use nalgebra::{Matrix3, Matrix4};
 use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder, Zip};
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Affine, Inputs, Op, OpError, RunContext, Value, Volume};
@@ -22,90 +22,9 @@ use voxflow_core::{Affine, Inputs, Op, OpError, RunContext, Value, Volume};
 #[serde(deny_unknown_fields)]
 pub struct Reorient {}
 
-/// Where each voxel axis goes: input axis `i` becomes output axis `axis[i]`, reversed when
-/// `flip[i]` (nibabel's `ornt` array, rows `[axis, ±1]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Orientation {
-    pub axis: [usize; 3],
-    pub flip: [bool; 3],
-}
-
-impl Orientation {
-    /// Nothing to do.
-    pub const IDENTITY: Orientation = Orientation { axis: [0, 1, 2], flip: [false; 3] };
-
-    /// nibabel's `io_orientation` of an affine: `None` when a voxel axis has no direction (a
-    /// zero column) or the directions are degenerate.
-    #[must_use]
-    pub fn of(affine: &Affine) -> Option<Orientation> {
-        let rzs: Matrix3<f64> = affine.fixed_view::<3, 3>(0, 0).into_owned();
-        let mut rs = rzs;
-        for c in 0..3 {
-            let norm = rzs.column(c).norm();
-            if norm > 0.0 {
-                rs.column_mut(c).unscale_mut(norm);
-            }
-        }
-        let svd = rs.svd(true, true);
-        let (u, v_t) = (svd.u?, svd.v_t?);
-        let s = svd.singular_values;
-        let tol = s.max() * 3.0 * f64::EPSILON;
-        // R = U[:, keep] · Vt[keep, :], the closest shear-free matrix.
-        let mut r = Matrix3::zeros();
-        for k in 0..3 {
-            if s[k] > tol {
-                r += u.column(k) * v_t.row(k);
-            }
-        }
-        let mut axis = [0usize; 3];
-        let mut flip = [false; 3];
-        for in_ax in 0..3 {
-            let col = r.column(in_ax).into_owned();
-            if col.iter().all(|&x| x.abs() <= 1e-8) {
-                return None;
-            }
-            let out_ax = col.iamax();
-            axis[in_ax] = out_ax;
-            flip[in_ax] = col[out_ax] < 0.0;
-            r.row_mut(out_ax).fill(0.0);
-        }
-        let mut seen = [false; 3];
-        for &a in &axis {
-            if std::mem::replace(&mut seen[a], true) {
-                return None;
-            }
-        }
-        Some(Orientation { axis, flip })
-    }
-
-    /// The output shape for an input of `shape`.
-    #[must_use]
-    pub fn shape(&self, shape: [usize; 3]) -> [usize; 3] {
-        let mut out = [0; 3];
-        for i in 0..3 {
-            out[self.axis[i]] = shape[i];
-        }
-        out
-    }
-
-    /// Output voxel index to input voxel index (nibabel's `inv_ornt_aff`), for an input of
-    /// `shape`: the new affine is `affine · index_matrix`.
-    #[must_use]
-    pub fn index_matrix(&self, shape: [usize; 3]) -> Matrix4<f64> {
-        let mut m = Matrix4::zeros();
-        m[(3, 3)] = 1.0;
-        for i in 0..3 {
-            let o = self.axis[i];
-            if self.flip[i] {
-                m[(i, o)] = -1.0;
-                m[(i, 3)] = shape[i] as f64 - 1.0;
-            } else {
-                m[(i, o)] = 1.0;
-            }
-        }
-        m
-    }
-}
+/// Where each voxel axis goes (nibabel's `ornt`), read from the affine by voxflow-core's one
+/// `io_orientation` (nibabel 5.4.2).
+pub use voxflow_core::orientation::Orientation;
 
 /// Permutes and flips a frame (nibabel's `apply_orientation`), keeping the input's memory
 /// order (a Fortran-ordered input gives a Fortran-ordered output).
@@ -143,7 +62,7 @@ impl grid::FrameKernel for Kernel {
 }
 
 fn orientation(affine: &Affine) -> Result<Orientation, OpError> {
-    Orientation::of(affine).ok_or_else(|| OpError::other(crate::GeometryError::SingularAffine))
+    Orientation::of(affine).map_err(|e| OpError::other(crate::GeometryError::Orientation(e)))
 }
 
 impl Reorient {

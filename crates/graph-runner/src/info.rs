@@ -32,13 +32,12 @@ pub struct FileInfo {
 pub fn file_info(path: &Path) -> Result<FileInfo, NiftiIoError> {
     let (header, volume) = nifti::read_info(path)?;
     let data = volume.image().map_err(|source| NiftiIoError::Volume { path: path.to_path_buf(), source })?;
-    let (mut sum, mut min, mut max) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
-    for &v in data {
-        let v = f64::from(v);
-        sum += v;
-        min = min.min(v);
-        max = max.max(v);
-    }
+    // In memory order: NIfTI data is Fortran-ordered, and walking it in logical (C) order
+    // jumps a whole slice between neighbours (4x slower than loading the file).
+    let (sum, min, max) = match data.as_slice_memory_order() {
+        Some(values) => stats(values.iter().copied()),
+        None => stats(data.iter().copied()),
+    };
     let scaled = (header.scl_slope != 0.0 && header.scl_slope.is_finite())
         && (header.scl_slope != 1.0 || header.scl_inter != 0.0);
     Ok(FileInfo {
@@ -58,6 +57,19 @@ pub fn file_info(path: &Path) -> Result<FileInfo, NiftiIoError> {
         max,
         sum,
     })
+}
+
+/// Sum, minimum and maximum, in f64. The minimum and maximum do not depend on the order of
+/// the values, nor does the sum of integer-valued data (exact in f64 below 2^53).
+fn stats(values: impl Iterator<Item = f32>) -> (f64, f64, f64) {
+    let (mut sum, mut min, mut max) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    for v in values {
+        let v = f64::from(v);
+        sum += v;
+        min = min.min(v);
+        max = max.max(v);
+    }
+    (sum, min, max)
 }
 
 /// One line per file, like `nib-ls`.

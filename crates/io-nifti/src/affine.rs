@@ -1,7 +1,7 @@
 //! The affine of a NIfTI header, computed exactly as nibabel does: sform rows, the qform
 //! quaternion (`fillpositive` + `quat2mat` + pixdim scaling with `qfac`), the fallback
 //! `shape_zoom_affine`, and back (`set_qform`'s polar decomposition + `mat2quat`). Also
-//! nibabel's `aff2axcodes`. Nothing here panics, whatever the numbers.
+//! nibabel's `aff2axcodes` (through `voxflow_core::orientation`). Nothing here panics, whatever the numbers.
 
 use nalgebra::{Matrix3, Matrix4};
 use voxflow_core::Affine;
@@ -169,64 +169,14 @@ fn mat_to_quat(m: &Matrix3<f64>) -> Option<[f64; 4]> {
 }
 
 /// nibabel's `aff2axcodes(affine)` with the default labels: for each voxel axis, the world
-/// direction its positive end points to (`R`/`L`, `A`/`P`, `S`/`I`). An axis with no
-/// direction (a zero column) gets `'?'` (nibabel: `None`).
+/// direction its positive end points to (`R`/`L`, `A`/`P`, `S`/`I`), from
+/// [`voxflow_core::orientation`] (nibabel 5.4.2's `io_orientation`). An axis with no direction
+/// (nibabel: `None`) gets `'?'`, and so do all three when the affine is not finite (nibabel
+/// raises).
 #[must_use]
 pub fn orientation_code(affine: &Affine) -> [char; 3] {
-    const LABELS: [[char; 2]; 3] = [['L', 'R'], ['P', 'A'], ['I', 'S']];
-    let mut codes = ['?'; 3];
-    let Some(r) = io_rotation(affine) else { return codes };
-    let mut r = r;
-    // Strongest axes first (stable on ties), as nibabel's io_orientation.
-    let mut order: [usize; 3] = [0, 1, 2];
-    let strength =
-        |c: usize, r: &Matrix3<f64>| (0..3).map(|i| -(r[(i, c)] * r[(i, c)])).fold(f64::INFINITY, f64::min);
-    let keys: [f64; 3] = std::array::from_fn(|c| strength(c, &r));
-    order.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
-    for in_ax in order {
-        let col: [f64; 3] = std::array::from_fn(|i| r[(i, in_ax)]);
-        if col.iter().all(|v| v.abs() <= 1e-8) {
-            continue;
-        }
-        let mut out_ax = 0;
-        for i in 1..3 {
-            if col[i].abs() > col[out_ax].abs() {
-                out_ax = i;
-            }
-        }
-        codes[in_ax] = LABELS[out_ax][usize::from(col[out_ax] >= 0.0)];
-        for c in 0..3 {
-            r[(out_ax, c)] = 0.0;
-        }
-    }
-    codes
-}
-
-/// The shear-free rotation part of an affine (nibabel's `io_orientation` up to the axis
-/// assignment), with singular directions dropped.
-fn io_rotation(affine: &Affine) -> Option<Matrix3<f64>> {
-    if affine.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    let mut rs: Matrix3<f64> = affine.fixed_view::<3, 3>(0, 0).into_owned();
-    for c in 0..3 {
-        let z = rs.column(c).norm();
-        if z != 0.0 {
-            let mut col = rs.column_mut(c);
-            col /= z;
-        }
-    }
-    let svd = rs.svd(true, true);
-    let (u, v_t) = (svd.u?, svd.v_t?);
-    let s = svd.singular_values;
-    let tol = s.max() * 3.0 * f64::EPSILON;
-    let mut r = Matrix3::zeros();
-    for k in 0..3 {
-        if s[k] > tol {
-            r += u.column(k) * v_t.row(k);
-        }
-    }
-    Some(r)
+    voxflow_core::orientation::aff_to_axcodes(affine)
+        .map_or(['?'; 3], |codes| codes.map(|c| c.unwrap_or('?')))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! [`render`] draws the three middle slices (sagittal, coronal, axial) side by side, in world
 //! orientation read from the affine: the volume is brought to the closest canonical (RAS)
-//! orientation by axis permutation and flips only (no interpolation, like nibabel's
+//! orientation (voxflow-core's `io_orientation`, nibabel 5.4.2) by axis permutation and flips only (no interpolation, like nibabel's
 //! `as_closest_canonical`), then displayed in the radiological convention: superior up,
 //! anterior up in the axial view, and the patient's right on the viewer's left in the coronal and
 //! axial views (marked with R/L letters). Each panel respects the voxel spacing, so an
@@ -51,6 +51,8 @@ pub enum PreviewError {
     BadWindow((f64, f64)),
     #[error("the volume has no voxels")]
     Empty,
+    #[error("no orientation can be read from the image's affine")]
+    Orientation(#[source] voxflow_core::OrientationError),
 }
 
 /// The colours of labels 1, 2, 3, ... (label 0 is background and not drawn). Matplotlib's
@@ -91,7 +93,7 @@ pub fn render(
     if intensities.is_empty() {
         return Err(PreviewError::Empty);
     }
-    let canonical = closest_canonical(&image.affine);
+    let canonical = closest_canonical(&image.affine).map_err(PreviewError::Orientation)?;
     let grey = canonical.view(intensities.view());
     let window = percentile_window(&intensities, low, high);
 

@@ -1,6 +1,8 @@
-//! The closest canonical (RAS) orientation of a volume, as nibabel's `io_orientation`.
+//! The closest canonical (RAS) orientation of a volume, from voxflow-core's one
+//! `io_orientation` (nibabel 5.4.2).
 
 use voxflow_core::Affine;
+use voxflow_core::orientation::{Orientation, OrientationError};
 
 /// How to view voxel axes as canonical RAS axes: permutation and flips, no interpolation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,43 +22,17 @@ impl Canonical {
     }
 }
 
-/// nibabel's `io_orientation`: orthogonalise the affine's rotation (SVD), then assign each
-/// world axis the voxel axis that points most nearly along it, largest first.
-#[must_use]
-pub fn closest_canonical(affine: &Affine) -> Canonical {
-    let mut rotation = affine.fixed_view::<3, 3>(0, 0).into_owned();
-    for mut column in rotation.column_iter_mut() {
-        let norm = column.norm();
-        if norm > 0.0 {
-            column /= norm;
-        }
+impl From<Orientation> for Canonical {
+    fn from(o: Orientation) -> Self {
+        let source_axis = o.source_axis();
+        Canonical { source_axis, flip: source_axis.map(|i| o.flip[i]) }
     }
-    let svd = rotation.svd(true, true);
-    let orthogonal = match (svd.u, svd.v_t) {
-        (Some(u), Some(v_t)) => u * v_t,
-        _ => rotation,
-    };
-    let mut source_axis = [0, 1, 2];
-    let mut flip = [false; 3];
-    let mut world_used = [false; 3];
-    let mut voxel_used = [false; 3];
-    for _ in 0..3 {
-        let mut best = (0, 0, -1.0);
-        for w in (0..3).filter(|&w| !world_used[w]) {
-            for i in (0..3).filter(|&i| !voxel_used[i]) {
-                let value = orthogonal[(w, i)].abs();
-                if value > best.2 {
-                    best = (w, i, value);
-                }
-            }
-        }
-        let (w, i, _) = best;
-        world_used[w] = true;
-        voxel_used[i] = true;
-        source_axis[w] = i;
-        flip[w] = orthogonal[(w, i)] < 0.0;
-    }
-    Canonical { source_axis, flip }
+}
+
+/// nibabel's `io_orientation` as a view: the voxel axis shown along each world axis. An error
+/// when a voxel axis has no direction (nibabel's `as_closest_canonical` refuses it too).
+pub fn closest_canonical(affine: &Affine) -> Result<Canonical, OrientationError> {
+    Orientation::of(affine).map(Canonical::from)
 }
 
 #[cfg(test)]
@@ -69,7 +45,7 @@ mod tests {
             Affine::new(-2.0, 0.0, 0.0, 32.0, 0.0, 2.0, 0.0, -40.0, 0.0, 0.0, 2.0, -16.0, 0.0, 0.0, 0.0, 1.0);
         assert_eq!(
             closest_canonical(&affine),
-            Canonical { source_axis: [0, 1, 2], flip: [true, false, false] }
+            Ok(Canonical { source_axis: [0, 1, 2], flip: [true, false, false] })
         );
     }
 
@@ -80,7 +56,13 @@ mod tests {
             Affine::new(0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0);
         assert_eq!(
             closest_canonical(&affine),
-            Canonical { source_axis: [1, 2, 0], flip: [false, true, false] }
+            Ok(Canonical { source_axis: [1, 2, 0], flip: [false, true, false] })
         );
+    }
+
+    #[test]
+    fn a_degenerate_affine_is_an_error() {
+        let affine = Affine::from_diagonal(&nalgebra::Vector4::new(1.0, 0.0, 1.0, 1.0));
+        assert!(closest_canonical(&affine).is_err());
     }
 }
