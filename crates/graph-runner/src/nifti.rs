@@ -17,7 +17,11 @@ pub enum NiftiIoError {
 
 /// Reads a volume as `kind`.
 pub fn read(path: &Path, kind: Kind) -> Result<Volume, NiftiIoError> {
-    Ok(voxflow_io_nifti::read(path, kind)?)
+    // A header may claim any size: the reader refuses more voxels than the memory budget can
+    // hold (4 bytes each as an image) or than io-nifti's own limit, before allocating.
+    let by_budget = voxflow_core::memory::budget() / 4;
+    let max_voxels = by_budget.min(voxflow_io_nifti::read::MAX_VOXELS);
+    Ok(voxflow_io_nifti::read::read_with_limit(path, kind, max_voxels)?.1)
 }
 
 /// Writes a volume atomically (io-nifti writes a temp file and renames it).

@@ -1,5 +1,6 @@
 //! The one error type of this crate. Every variant names the file (or `<stream>` for
-//! [`crate::write_to`]), so a message read in a log says which input was bad.
+//! [`crate::write_to`], `<bytes>` for [`crate::read_bytes`]), so a message read in a log says
+//! which input was bad.
 
 use std::path::PathBuf;
 use thiserror::Error;
@@ -16,6 +17,10 @@ pub enum NiftiError {
         #[source]
         source: std::io::Error,
     },
+    /// The path is not a regular file (after following symlinks): a FIFO, a socket, a device
+    /// or a directory. Refused before opening, so a FIFO cannot block the reader.
+    #[error("{path}: not a regular file: it is {what}")]
+    NotAFile { path: PathBuf, what: &'static str },
     /// The file is empty.
     #[error("{path}: empty file")]
     Empty { path: PathBuf },
@@ -37,6 +42,10 @@ pub enum NiftiError {
         "{path}: the header claims {needed} bytes of voxel data but the file can hold at most {available}"
     )]
     DataTooLarge { path: PathBuf, needed: u64, available: u64 },
+    /// The header claims more voxels than the reader's limit ([`crate::MAX_VOXELS`] unless
+    /// another was given): refused before anything is allocated.
+    #[error("{path}: the header claims {voxels} voxels, more than the limit of {limit}")]
+    TooManyVoxels { path: PathBuf, voxels: u64, limit: u64 },
     /// `vox_offset` is not a valid offset (fractional, negative, inside the header, or past
     /// the end of the file).
     #[error("{path}: bad vox_offset {vox_offset}: {message}")]
@@ -73,3 +82,5 @@ pub enum NiftiError {
 
 /// The path used in errors of the stream functions ([`crate::write_to`]).
 pub(crate) const STREAM: &str = "<stream>";
+/// The path used in errors of [`crate::read_bytes`].
+pub(crate) const BYTES: &str = "<bytes>";

@@ -69,16 +69,16 @@ impl Header {
         [d(0), d(1), d(2), self.shape.iter().skip(3).product()]
     }
 
-    /// Number of voxels.
+    /// Number of voxels (`u64::MAX` if the product overflows, which a parsed header's cannot).
     #[must_use]
     pub fn voxel_count(&self) -> u64 {
-        self.shape.iter().map(|&d| d as u64).product()
+        self.shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64)).unwrap_or(u64::MAX)
     }
 
-    /// Bytes of voxel data.
+    /// Bytes of voxel data (saturating, as [`Header::voxel_count`]).
     #[must_use]
     pub fn data_bytes(&self) -> u64 {
-        self.voxel_count() * self.datatype.size() as u64
+        self.voxel_count().saturating_mul(self.datatype.size() as u64)
     }
 
     /// The scaling nibabel applies: `None` when `scl_slope` is 0 or not finite.

@@ -23,10 +23,19 @@
 //!   than 3 dims get size-1 axes; **dims beyond the fourth are flattened into `t`** (a 5D
 //!   `x, y, z, 1, c` file reads as `x, y, z, c`). [`Header::shape`] keeps the original dims.
 //! * **Memory**: nothing is allocated from the header's numbers before the data is known to
-//!   be possible: for `.nii` the file length must hold it; for `.nii.gz` the claimed size
-//!   must be at most 1032 times the file size (deflate's maximum ratio). The voxels are then
-//!   decoded in 256 KiB chunks straight into the output array: one allocation of the final
-//!   size (pages are touched only as data arrives, so a truncated stream fails cheaply).
+//!   be possible: the product of the dims must not overflow; for `.nii` the file length must
+//!   hold the data; for `.nii.gz` the claimed size must be at most 1032 times the file size
+//!   (deflate's maximum ratio); and the voxel count must be at most [`MAX_VOXELS`] (2^31, or
+//!   the limit given to [`read_with_limit`] / [`read_bytes`]). The voxels are then decoded in
+//!   256 KiB chunks straight into the output array: for `.nii`, one allocation of the final
+//!   size; for `.nii.gz`, whose size is only a claim until the data is decoded, the array
+//!   starts at 64 MiB and grows as data arrives (capacity never past the final size), so a
+//!   small file claiming a large volume fails having allocated about what it held. A stream
+//!   longer than its header says is read at most 1 MiB past the data (to check the CRC) and
+//!   the rest ignored, as nibabel ignores it.
+//! * **Only regular files** are read (checked after following symlinks, before opening): a
+//!   FIFO, a device or a directory is an error, never a hang. [`read_bytes`] reads a file
+//!   already in memory (the fuzz target's entry point).
 //! * **Errors** are typed ([`NiftiError`]), name the file, and nothing panics on bad input.
 //!
 //! Writing (see [`write()`]) produces NIfTI-1 `n+1` files, gzip-compressed in parallel as a
@@ -49,7 +58,7 @@ pub mod write;
 pub use affine::orientation_code;
 pub use error::NiftiError;
 pub use header::Header;
-pub use read::{read, read_header, read_with_header};
+pub use read::{MAX_VOXELS, read, read_bytes, read_header, read_with_header, read_with_limit};
 pub use voxflow_core::Kind;
 pub use write::{WriteOptions, write, write_to};
 

@@ -42,7 +42,7 @@ impl Default for WriteOptions {
 }
 
 /// Uncompressed bytes per gzip member.
-const MEMBER_BYTES: usize = 4 << 20;
+pub(crate) const MEMBER_BYTES: usize = 4 << 20;
 /// Bytes converted per write call for uncompressed output.
 const PLAIN_CHUNK: usize = 1 << 20;
 
