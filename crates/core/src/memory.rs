@@ -137,10 +137,10 @@ mod tests {
     #[test]
     fn budget_checks_products_without_overflow() {
         assert!(check_buffer(&[10, 10, 10], 4).is_ok());
-        let e = check_buffer(&[usize::MAX, 2, 2], 4).unwrap_err();
+        let e = check_buffer(&[usize::MAX, 2, 2], 4).expect_err("overflows");
         assert_eq!(e.bytes, None);
         assert!(e.to_string().contains("more than 16 EiB"), "{e}");
-        let e = check_buffer(&[30000, 30000, 30000], 4).unwrap_err();
+        let e = check_buffer(&[30000, 30000, 30000], 4).expect_err("over budget");
         assert_eq!(e.bytes, Some(108_000_000_000_000));
         assert!(e.to_string().contains("over the memory budget"), "{e}");
     }

@@ -359,7 +359,7 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
         _ => return Err(format!("`{text}`: unknown unit `{unit}` (use K, M, G or T)")),
     };
     let bytes = number * scale as f64;
-    if !(bytes.is_finite() && bytes >= 1.0 && bytes < 1.8e19) {
+    if !(1.0..1.8e19).contains(&bytes) {
         return Err(format!("`{text}` is not a usable memory size"));
     }
     Ok(bytes as u64)

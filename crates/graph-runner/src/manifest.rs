@@ -44,6 +44,8 @@ pub struct FileCheck {
 }
 
 mod crc_hex {
+    // serde's `with` calls this with a reference.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
     pub fn serialize<S: serde::Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{v:08x}"))
     }

@@ -286,12 +286,12 @@ fn every_bad_graph_ends_in_a_clear_error_and_writes_nothing_outside_the_output_f
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn");
-        // A hang is a failure too: 60 s is far beyond any of these.
+        // A hang is a failure too: 30 s is far beyond any of these.
         let status = loop {
             if let Some(status) = child.try_wait().expect("wait") {
                 break Some(status);
             }
-            if started.elapsed() > Duration::from_secs(60) {
+            if started.elapsed() > Duration::from_secs(30) {
                 let _ = child.kill();
                 break None;
             }

@@ -6,6 +6,7 @@
 //! Where the machine allows no mount namespace, the test says so and passes, unless
 //! `VOXFLOW_REQUIRE_TMPFS` is set (CI sets it), when it fails.
 
+use std::fmt::Write as _;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_graphrun");
@@ -23,7 +24,10 @@ fn a_full_disk_stops_the_run_with_a_summary_and_no_temporary_file() {
     std::fs::write(&graph, GRAPH).expect("graph");
     // 12 cases of 53x61x33 float32 (427 KB each, uncompressed) into a 1.5 MB folder.
     let list = root.path().join("cases.csv");
-    let rows: String = (0..12).map(|i| format!("case{i:02},{EPI}\n")).collect();
+    let rows: String = (0..12).fold(String::new(), |mut rows, i| {
+        let _ = writeln!(rows, "case{i:02},{EPI}");
+        rows
+    });
     std::fs::write(&list, format!("case,image\n{rows}")).expect("list");
     let out = root.path().join("out");
     std::fs::create_dir_all(&out).expect("mkdir");

@@ -263,7 +263,7 @@ fn check_kernel(sigma_voxels: [f64; 3], truncate: f64, shape: [usize; 3]) -> Res
     for a in 0..3 {
         let radius = (truncate * sigma_voxels[a] + 0.5).floor();
         let limit = MAX_RADIUS_PER_LENGTH * shape[a] as f64 + 16.0;
-        if !(radius <= limit) {
+        if radius.is_nan() || radius > limit {
             return Err(OpError::param(
                 "sigma_mm",
                 format!(

@@ -80,7 +80,7 @@ impl AxisRule {
         // outside (the fill value). The other modes are continuous there, or (scipy's `wrap`
         // quirk) define what lies just outside, so they keep scipy's rule.
         if self.mode == BoundaryMode::Constant {
-            if c < 0.0 && c >= -EDGE_TOLERANCE {
+            if (-EDGE_TOLERANCE..0.0).contains(&c) {
                 return Some(0.0);
             }
             if c > last && c <= last + EDGE_TOLERANCE {
