@@ -733,3 +733,22 @@ fn json_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
         _ => a == b,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_fails_its_case_only() {
+        let result = catch_case_panic(|| panic!("index out of bounds: the len is 3 but the index is 7"));
+        assert_eq!(result.written, 0);
+        let [(None, failure)] = result.failures.as_slice() else { panic!("one failure expected") };
+        assert!(
+            failure.message.contains("internal error") && failure.message.contains("index out of bounds")
+        );
+        assert!(!failure.write_error);
+        let fine =
+            catch_case_panic(|| CaseResult { written: 2, failures: Vec::new(), timings: BTreeMap::new() });
+        assert_eq!(fine.written, 2);
+    }
+}

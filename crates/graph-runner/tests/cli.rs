@@ -385,3 +385,48 @@ fn validate_ops_schema_and_dot() {
     assert!(dot.contains(r#""flip" -> "label_f" [label="draw", color=orange, style=dashed"#), "{dot}");
     assert!(dot.contains(r#""image_f" -> "image_s" [label="volume", color=blue]"#), "{dot}");
 }
+
+#[test]
+fn resume_redoes_outputs_whose_files_changed_since_they_were_written() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ds = dataset(tmp.path(), 2);
+    let g = graph_file(tmp.path());
+    let out = tmp.path().join("out");
+    ok(&graphrun(&[&g, &"--nnunet", &ds, &"-o", &out]));
+    let clean = files(&out);
+    // One file emptied (as a crash before fsync could leave it), one changed in place at the
+    // same size (only the CRC-32 tells), one cut short.
+    std::fs::write(out.join("case0/image_0.nii.gz"), b"").expect("write");
+    let mut changed = clean["case1/label_1.nii.gz"].clone();
+    let last = changed.len() - 1;
+    changed[last] ^= 0xff;
+    std::fs::write(out.join("case1/label_1.nii.gz"), &changed).expect("write");
+    let image = &clean["case1/image_0.nii.gz"];
+    std::fs::write(out.join("case1/image_0.nii.gz"), &image[..image.len() - 10]).expect("write");
+    let resumed = graphrun(&[&g, &"--nnunet", &ds, &"-o", &out, &"--resume"]);
+    ok(&resumed);
+    assert!(stderr(&resumed).contains("2 cases, 3 outputs written, 1 skipped"), "{}", stderr(&resumed));
+    assert!(files(&out) == clean, "a resumed run differs from a clean one");
+    let manifest = String::from_utf8_lossy(&clean["manifest.jsonl"]).into_owned();
+    assert!(manifest.lines().all(|l| l.contains("\"file_checks\"") && l.contains("\"crc32\"")), "{manifest}");
+}
+
+#[test]
+fn replay_refuses_an_edited_line_that_would_write_outside_the_folder() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ds = dataset(tmp.path(), 1);
+    let g = graph_file(tmp.path());
+    let run = tmp.path().join("run");
+    ok(&graphrun(&[&g, &"--nnunet", &ds, &"-o", &run]));
+    let manifest = std::fs::read_to_string(run.join("manifest.jsonl")).expect("manifest");
+    let line = manifest.lines().next().expect("a line");
+    let nested = tmp.path().join("a/b");
+    for bad in ["../../escaped", "/abs/escaped", ".."] {
+        let edited = line.replace("\"case\":\"case0\"", &format!("\"case\":\"{bad}\""));
+        assert_ne!(edited, line);
+        let out = graphrun(&[&"replay", &edited, &"-o", &nested]);
+        assert_ne!(out.status.code(), Some(0), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("case id"), "{bad}: {}", stderr(&out));
+    }
+    assert!(!tmp.path().join("escaped").exists() && !Path::new("/abs").exists());
+}
