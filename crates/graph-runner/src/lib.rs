@@ -34,6 +34,7 @@ pub fn register_all() {
     voxflow_geometry::register();
     voxflow_intensity::register();
     voxflow_elastic::register();
+    voxflow_labels::register();
     voxflow_io_nifti::register();
 }
 

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::sync::Arc;
-use voxflow_core::{Inputs, Kind, LabelArray, LabelType, OpError, Port, Value, Volume, Voxels, with_labels};
+use voxflow_core::{Inputs, Kind, OpError, Port, Value, Volume, Voxels};
 
 /// Voxels per chunk of the parallel loops. Reductions are computed per chunk and the chunk
 /// results combined in chunk order, so results do not depend on the number of threads.
@@ -464,19 +464,8 @@ pub(crate) fn take_mask(
                 .into(),
         });
     }
-    Ok(Some(label_mask(label_array, labels)))
-}
-
-/// `label != 0`, or `label` is one of `labels`.
-#[must_use]
-pub(crate) fn label_mask(labels_array: &LabelArray, labels: Option<&[i64]>) -> Array4<bool> {
-    fn test<T: LabelType>(v: T, labels: Option<&[i64]>) -> bool {
-        match labels {
-            None => v != T::default(),
-            Some(ls) => ls.iter().any(|&l| i128::from(l) == v.to_i128()),
-        }
-    }
-    with_labels!(labels_array, |a: T| a.map(|&v| test::<T>(v, labels)))
+    // The labels crate owns what a label mask is (`label != 0`, or one of `labels`).
+    Ok(Some(voxflow_labels::mask(label_array, labels)))
 }
 
 /// The mask's frame for image frame `t` (a one-frame mask serves every frame).

@@ -1,0 +1,112 @@
+//! `argmax`: an image with one frame per class (probabilities, logits, one-hot) to a label map.
+//!
+//! ```json
+//! {"name": "label", "op": "argmax", "params": {"classes": [0, 1, 2, 3], "dtype": "uint8"}, "inputs": {"volume": "probabilities"}}
+//! ```
+//! Each voxel gets `classes[k]` for the frame `k` holding its largest value:
+//! `np.asarray(classes)[np.argmax(x, axis=-1)]`, with numpy's rules: a tie goes to the first
+//! frame, and a NaN counts as the largest (the first NaN wins). The image must have one frame
+//! per class; the output is a 3D label map of `dtype` (default `uint8`) on the same affine.
+//! The inverse of `one_hot`.
+
+use crate::LabelsError;
+use crate::common::{check_fits, label_dtype, label_value, to_label, with_dtype};
+use ndarray::{Array3, ArrayView4, Axis, ShapeBuilder, Zip};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use voxflow_core::volume::IntoLabelArray;
+use voxflow_core::{DType, Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, Voxels};
+
+fn default_dtype() -> DType {
+    DType::U8
+}
+
+/// Parameters of `argmax`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Argmax {
+    /// The label of each input frame, in frame order (required, not empty, no repeats).
+    pub classes: Vec<i64>,
+    /// The output label dtype (`uint8` default, `int8`, `uint16`, `int16`, `uint32`, `int32`,
+    /// `int64`, `uint64`); every class must fit it.
+    #[serde(default = "default_dtype", with = "label_dtype")]
+    pub dtype: DType,
+}
+
+/// `classes[argmax over frames]` for every voxel; see the module docs. `classes` must have
+/// one entry per frame of `input` (an error naming `classes` otherwise).
+pub fn argmax<U: LabelType>(input: ArrayView4<'_, f32>, classes: &[U]) -> Result<Array3<U>, LabelsError> {
+    let count = input.shape()[3];
+    if count != classes.len() || count == 0 {
+        return Err(LabelsError::param(
+            "classes",
+            format!("the image has {count} frames but {} classes are listed", classes.len()),
+        ));
+    }
+    let mut frames = input.axis_iter(Axis(3));
+    let Some(first) = frames.next() else {
+        return Err(LabelsError::param("classes", "the image has no frames"));
+    };
+    let mut best = first.to_owned();
+    let mut index = Array3::<u32>::zeros(first.raw_dim().f());
+    for (k, frame) in frames.enumerate() {
+        let k = k as u32 + 1;
+        Zip::from(&mut best).and(&mut index).and(&frame).for_each(|b, i, &v| {
+            // numpy: the first NaN is the maximum; otherwise strictly greater wins.
+            if !b.is_nan() && (v.is_nan() || v > *b) {
+                *b = v;
+                *i = k;
+            }
+        });
+    }
+    Ok(index.map(|&i| classes[i as usize]))
+}
+
+voxflow_core::op_doc!(
+    "argmax",
+    "An image with one frame per class to a label map: each voxel gets the class of its largest frame (ties: the first, as numpy); the affine is kept.",
+    r#"{"classes": [0, 1, 2]}"#
+);
+
+const IMAGE_PORTS: &[Port] = &[Port::IMAGE];
+
+#[typetag::serde(name = "argmax")]
+impl Op for Argmax {
+    fn ports(&self) -> &'static [Port] {
+        IMAGE_PORTS
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        crate::one_hot::check_classes(&self.classes)?;
+        for &c in &self.classes {
+            check_fits("dtype", i128::from(c), self.dtype)?;
+        }
+        Ok(())
+    }
+
+    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+        Ok(Kind::Label)
+    }
+
+    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        let volume = inputs.volume("volume")?;
+        let Voxels::Image(data) = &volume.voxels else {
+            return Err(LabelsError::Input("argmax takes an image, got a label map".into()).into());
+        };
+        let out = with_dtype!(
+            self.dtype,
+            U,
+            {
+                let classes: Vec<U> = self
+                    .classes
+                    .iter()
+                    .map(|&c| to_label::<U>("dtype", i128::from(c)))
+                    .collect::<Result<_, _>>()?;
+                argmax::<U>(data.view(), &classes)?.insert_axis(Axis(3)).into_label_array()
+            },
+            return Err(LabelsError::param("dtype", "label maps need an integer dtype").into())
+        );
+        Ok(label_value(out, &volume))
+    }
+}

@@ -1,0 +1,161 @@
+//! `merge_labels`: merges labels into (possibly overlapping) regions, BraTS style, as one
+//! channel per region or as one nested label map.
+//!
+//! ```json
+//! {"name": "regions", "op": "merge_labels", "params": {"regions": [
+//!     {"name": "whole_tumor", "labels": [1, 2, 3]},
+//!     {"name": "tumor_core", "labels": [1, 3]},
+//!     {"name": "enhancing", "labels": [3]}], "output": "channels"}, "inputs": {"volume": "label"}}
+//! ```
+//! * `"channels"` (default): an f32 image with one frame per region, in the order given, 1
+//!   where the voxel's label is one of the region's labels and 0 elsewhere:
+//!   `np.stack([np.isin(x, r) for r in regions], -1).astype(np.float32)`. Takes a 3D label map.
+//! * `"map"`: a label map (the input's dtype) where region `i` (from 1) is written over the
+//!   regions before it: `out = zeros; for i, r in enumerate(regions, 1): out[np.isin(x, r)] = i`,
+//!   which is how nnU-Net's region-based training stores nested regions. Each frame alone.
+//!
+//! Regions are a list, not a JSON object: graph parameters pass through `serde_json::Value`,
+//! whose objects are sorted by key (serde_json's `preserve_order` is off in this workspace), so
+//! an object would lose the order the channels and the overwriting depend on.
+
+use crate::LabelsError;
+use crate::common::{
+    LABEL_PORTS, Lookup, check_unique, image_value, label_value, map_label_frames, single_frame, take_labels,
+    to_label,
+};
+use ndarray::{Array4, ArrayView3, Axis, ShapeBuilder, Zip};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use voxflow_core::{Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, map_labels, with_labels};
+
+/// One region: a name (for people and manifests) and the labels it is made of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// The region's name, e.g. `whole_tumor` (required, unique).
+    pub name: String,
+    /// The labels that belong to it (required, not empty).
+    pub labels: Vec<i64>,
+}
+
+/// What `merge_labels` outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeOutput {
+    /// An f32 image, one 0/1 frame per region.
+    #[default]
+    Channels,
+    /// A label map: region `i` (1-based) over the regions before it, 0 elsewhere.
+    Map,
+}
+
+/// Parameters of `merge_labels`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeLabels {
+    /// The regions, in order (required, not empty): `[{"name": .., "labels": [..]}, ..]`.
+    pub regions: Vec<Region>,
+    /// `"channels"` (default) or `"map"`.
+    #[serde(default)]
+    pub output: MergeOutput,
+}
+
+/// One f32 frame per region: 1 where the label is one of the region's labels.
+#[must_use]
+pub fn region_channels<T: LabelType>(frame: ArrayView3<'_, T>, regions: &[Region]) -> Array4<f32> {
+    let (x, y, z) = frame.dim();
+    let mut out = Array4::<f32>::zeros((x, y, z, regions.len()).f());
+    for (mut channel, region) in out.axis_iter_mut(Axis(3)).zip(regions) {
+        let table = Lookup::new(region.labels.iter().map(|&l| i128::from(l)));
+        let mut lookup = table.cached::<T>();
+        Zip::from(&mut channel).and(&frame).for_each(|o, &v| {
+            if lookup(v).is_some() {
+                *o = 1.0;
+            }
+        });
+    }
+    out
+}
+
+/// The nested label map: the (1-based) index of the last region holding the label, else 0.
+pub fn region_map<T: LabelType>(
+    frame: ArrayView3<'_, T>,
+    regions: &[Region],
+) -> Result<ndarray::Array3<T>, LabelsError> {
+    // label → the last region that lists it.
+    let mut last: BTreeMap<i64, usize> = BTreeMap::new();
+    for (i, r) in regions.iter().enumerate() {
+        for &l in &r.labels {
+            last.insert(l, i + 1);
+        }
+    }
+    let values: Vec<T> =
+        last.values().map(|&i| to_label::<T>("regions", i as i128)).collect::<Result<_, _>>()?;
+    let table = Lookup::new(last.keys().map(|&l| i128::from(l)));
+    let mut lookup = table.cached::<T>();
+    Ok(frame.map(|&v| lookup(v).map_or(T::default(), |i| values[i])))
+}
+
+voxflow_core::op_doc!(
+    "merge_labels",
+    "Merges labels into ordered, possibly overlapping regions (BraTS style): one 0/1 image frame per region (`output: channels`) or a label map where later regions overwrite earlier ones with 1..N (`output: map`).",
+    r#"{"regions": [{"name": "whole_tumor", "labels": [1, 2, 3]}, {"name": "tumor_core", "labels": [1, 3]}, {"name": "enhancing", "labels": [3]}]}"#
+);
+
+#[typetag::serde(name = "merge_labels")]
+impl Op for MergeLabels {
+    fn ports(&self) -> &'static [Port] {
+        LABEL_PORTS
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        if self.regions.is_empty() {
+            return Err(LabelsError::param("regions", "give at least one region").into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for r in &self.regions {
+            if r.name.is_empty() {
+                return Err(LabelsError::param("regions", "a region has an empty `name`").into());
+            }
+            if !names.insert(r.name.as_str()) {
+                return Err(
+                    LabelsError::param("regions", format!("region `{}` is named twice", r.name)).into()
+                );
+            }
+            if r.labels.is_empty() {
+                return Err(
+                    LabelsError::param("regions", format!("region `{}` has no labels", r.name)).into()
+                );
+            }
+            check_unique("regions", &r.labels)?;
+        }
+        Ok(())
+    }
+
+    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+        Ok(match self.output {
+            MergeOutput::Channels => Kind::Image,
+            MergeOutput::Map => Kind::Label,
+        })
+    }
+
+    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        let volume = take_labels(&mut inputs)?;
+        let labels = volume.labels()?;
+        match self.output {
+            MergeOutput::Channels => {
+                let out = with_labels!(labels, |a: T| region_channels::<T>(
+                    single_frame(a, "merge_labels")?,
+                    &self.regions
+                ));
+                Ok(image_value(out, &volume))
+            }
+            MergeOutput::Map => {
+                let out =
+                    map_labels!(labels, |a: T| map_label_frames(a, |f| region_map::<T>(f, &self.regions))?);
+                Ok(label_value(out, &volume))
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! `one_hot`: a label map to an f32 image with one 0/1 frame per class.
+//!
+//! ```json
+//! {"name": "onehot", "op": "one_hot", "params": {"classes": [0, 1, 2, 3]}, "inputs": {"volume": "label"}}
+//! ```
+//! Frame `k` is 1 where the label is `classes[k]`: `np.stack([x == c for c in classes],
+//! -1).astype(np.float32)`. The classes are listed, not found in the data, so the output's
+//! frame count is known when the graph is validated and is the same for every case. A label
+//! not in `classes` is an error naming it, or, with `"unknown": "zero"`, a voxel that is 0 in
+//! every frame. Takes a 3D label map; the affine is kept. `argmax` is the inverse.
+
+use crate::LabelsError;
+use crate::common::{LABEL_PORTS, Lookup, check_unique, image_value, single_frame, take_labels};
+use ndarray::{Array4, ArrayView3, Axis, ShapeBuilder, Zip};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use voxflow_core::{Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, with_labels};
+
+/// What `one_hot` does with a label not in `classes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unknown {
+    /// Fail, naming the label (default).
+    #[default]
+    Error,
+    /// Leave the voxel 0 in every frame.
+    Zero,
+}
+
+/// Parameters of `one_hot`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneHot {
+    /// The classes, one output frame each, in this order (required, not empty, no repeats).
+    pub classes: Vec<i64>,
+    /// `"error"` (default) or `"zero"`: what a label not in `classes` gives.
+    #[serde(default)]
+    pub unknown: Unknown,
+}
+
+/// One f32 frame per class; see the module docs.
+pub fn one_hot<T: LabelType>(
+    frame: ArrayView3<'_, T>,
+    classes: &[i64],
+    unknown: Unknown,
+) -> Result<Array4<f32>, LabelsError> {
+    let table = Lookup::new(classes.iter().map(|&c| i128::from(c)));
+    if unknown == Unknown::Error {
+        let mut lookup = table.cached::<T>();
+        if let Some(&v) = frame.iter().find(|&&v| lookup(v).is_none()) {
+            return Err(LabelsError::UnlistedLabel { param: "classes", value: v.to_i128() });
+        }
+    }
+    let (x, y, z) = frame.dim();
+    let mut out = Array4::<f32>::zeros((x, y, z, classes.len()).f());
+    for (mut channel, &class) in out.axis_iter_mut(Axis(3)).zip(classes) {
+        // A class the label type cannot hold matches no voxel.
+        if let Some(class) = T::from_i128(i128::from(class)) {
+            Zip::from(&mut channel).and(&frame).for_each(|o, &v| {
+                if v == class {
+                    *o = 1.0;
+                }
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn check_classes(classes: &[i64]) -> Result<(), LabelsError> {
+    if classes.is_empty() {
+        return Err(LabelsError::param("classes", "give at least one class"));
+    }
+    check_unique("classes", classes)
+}
+
+voxflow_core::op_doc!(
+    "one_hot",
+    "A 3D label map to an f32 image with one 0/1 frame per listed class (in order); a label not listed is an error, or all-zero with `unknown: zero`. The affine is kept.",
+    r#"{"classes": [0, 1, 2]}"#
+);
+
+#[typetag::serde(name = "one_hot")]
+impl Op for OneHot {
+    fn ports(&self) -> &'static [Port] {
+        LABEL_PORTS
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        Ok(check_classes(&self.classes)?)
+    }
+
+    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+        Ok(Kind::Image)
+    }
+
+    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        let volume = take_labels(&mut inputs)?;
+        let out = with_labels!(volume.labels()?, |a: T| one_hot::<T>(
+            single_frame(a, "one_hot")?,
+            &self.classes,
+            self.unknown
+        )?);
+        Ok(image_value(out, &volume))
+    }
+}

@@ -1,0 +1,61 @@
+//! `remove_labels`: sets the voxels of some labels to `fill` (default 0).
+//!
+//! ```json
+//! {"name": "without_edema", "op": "remove_labels", "params": {"labels": [4, 5]}, "inputs": {"volume": "label"}}
+//! ```
+//! As numpy: `out = x.copy(); out[np.isin(x, labels)] = fill`. The dtype and the affine are
+//! kept; `fill` must fit the dtype.
+
+use crate::LabelsError;
+use crate::common::{LABEL_PORTS, Lookup, check_unique, label_value, take_labels, to_label};
+use ndarray::{Array4, ArrayView4};
+use serde::{Deserialize, Serialize};
+use voxflow_core::{Inputs, LabelType, Op, OpError, Port, RunContext, Value, map_labels};
+
+/// Parameters of `remove_labels`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveLabels {
+    /// The labels to remove (required; may be empty).
+    pub labels: Vec<i64>,
+    /// The label removed voxels get. Default 0 (background).
+    #[serde(default)]
+    pub fill: i64,
+}
+
+/// Sets every voxel whose label is in `labels` to `fill`; the layout of the input is kept.
+pub fn remove_labels<T: LabelType>(
+    input: ArrayView4<'_, T>,
+    labels: &[i64],
+    fill: i64,
+) -> Result<Array4<T>, LabelsError> {
+    let fill = to_label::<T>("fill", i128::from(fill))?;
+    let table = Lookup::new(labels.iter().map(|&l| i128::from(l)));
+    let mut lookup = table.cached::<T>();
+    Ok(input.map(|&v| if lookup(v).is_some() { fill } else { v }))
+}
+
+voxflow_core::op_doc!(
+    "remove_labels",
+    "Sets the voxels of the listed `labels` to `fill` (default 0); label maps only, dtype and affine kept.",
+    r#"{"labels": [4]}"#
+);
+
+#[typetag::serde(name = "remove_labels")]
+impl Op for RemoveLabels {
+    fn ports(&self) -> &'static [Port] {
+        LABEL_PORTS
+    }
+
+    fn validate(&self) -> Result<(), OpError> {
+        Ok(check_unique("labels", &self.labels)?)
+    }
+
+    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        let volume = take_labels(&mut inputs)?;
+        let out =
+            map_labels!(volume.labels()?, |a: T| remove_labels::<T>(a.view(), &self.labels, self.fill)?);
+        Ok(label_value(out, &volume))
+    }
+}
