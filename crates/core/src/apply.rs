@@ -2,6 +2,7 @@
 //! the random node draws once, and every `apply` that names it applies the identical op.
 
 use crate::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 /// {"name": "image_flipped", "op": "apply", "inputs": {"volume": "image", "draw": "flip"}},
 /// {"name": "label_flipped", "op": "apply", "inputs": {"volume": "label", "draw": "flip"}}
 /// ```
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Apply {}
 
@@ -21,6 +22,7 @@ const PORTS: &[Port] = &[Port::VOLUME, Port { name: "draw", accepts: &[Kind::Dra
 
 crate::op_doc!(
     "apply",
+    Apply,
     "Applies the op drawn by a random node (input `draw`) to a volume (input `volume`), so one draw transforms an image and its label map identically.",
     "{}"
 );

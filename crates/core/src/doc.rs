@@ -1,8 +1,9 @@
 //! User documentation of ops, registered next to each op with [`op_doc!`](crate::op_doc) and
-//! listed by `graphrun ops`.
+//! listed by `graphrun ops`; the registry behind the graph file's JSON Schema too.
 
-/// One op's documentation: what it does and a minimal valid `params` object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One op's documentation: what it does, a minimal valid `params` object and the JSON Schema
+/// of its parameters.
+#[derive(Debug, Clone, Copy)]
 pub struct OpDoc {
     /// The op's registered name (its `op` string in a graph file).
     pub name: &'static str,
@@ -10,22 +11,75 @@ pub struct OpDoc {
     pub summary: &'static str,
     /// A minimal valid JSON `params` object for the op.
     pub example: &'static str,
+    /// The JSON Schema of the op's `params` object ([`params_schema`] of its parameter type).
+    pub params_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
 }
 
+impl PartialEq for OpDoc {
+    /// Docs are equal when their text is (function pointers have no meaningful equality).
+    fn eq(&self, other: &Self) -> bool {
+        (self.name, self.summary, self.example) == (other.name, other.summary, other.example)
+    }
+}
+
+impl Eq for OpDoc {}
+
 inventory::collect!(OpDoc);
+
+/// The keyword by which a parameter type's schema says "no keys but my properties" although it
+/// flattens other structs: schemars drops a flattened part's `additionalProperties: false` (the
+/// outer struct decides), and serde's `deny_unknown_fields` does not work with `flatten`, so such
+/// a struct flattens a catch-all that rejects every leftover key (geometry's `NoOtherParams`),
+/// whose schema is this keyword. [`close_params`] turns it into `additionalProperties: false`.
+pub const NO_OTHER_PARAMS: &str = "x-voxflow-no-other-params";
+
+/// Replaces every [`NO_OTHER_PARAMS`] marker in `schema` (recursively) by
+/// `additionalProperties: false` (or `unevaluatedProperties: false` where the object also has
+/// subschemas, which `additionalProperties` would not see into).
+pub fn close_params(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(object) => {
+            if object.remove(NO_OTHER_PARAMS).is_some() {
+                let composed =
+                    ["if", "allOf", "anyOf", "oneOf", "$ref"].iter().any(|k| object.contains_key(*k));
+                let key = if composed { "unevaluatedProperties" } else { "additionalProperties" };
+                object.insert(key.to_owned(), serde_json::Value::Bool(false));
+            }
+            object.values_mut().for_each(close_params);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(close_params),
+        _ => {}
+    }
+}
+
+/// The schema of an op's parameter type `T` ([`OpDoc::params_schema`]): `T`'s own schema
+/// (inline; types it shares with other ops are references into the generator's definitions),
+/// closed where it says so ([`close_params`]).
+pub fn params_schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut schema = T::json_schema(generator).to_value();
+    close_params(&mut schema);
+    schemars::Schema::try_from(schema).unwrap_or_default()
+}
 
 /// Every registered op doc (in no particular order).
 pub fn op_docs() -> impl Iterator<Item = &'static OpDoc> {
     inventory::iter::<OpDoc>.into_iter()
 }
 
-/// Registers an op's documentation: `op_doc!("name", "summary", r#"{...params...}"#);`, next to
-/// the op's `#[typetag::serde(name = "name")]` impl.
+/// Registers an op's documentation and parameter type, next to the op's
+/// `#[typetag::serde(name = "name")]` impl:
+/// `op_doc!("name", ParamsType, "summary", r#"{...params...}"#);`. `ParamsType` is the type
+/// typetag deserializes the node's `params` into (it derives `schemars::JsonSchema`).
 #[macro_export]
 macro_rules! op_doc {
-    ($name:literal, $summary:literal, $example:literal) => {
+    ($name:literal, $params:ty, $summary:literal, $example:literal) => {
         $crate::inventory::submit! {
-            $crate::OpDoc { name: $name, summary: $summary, example: $example }
+            $crate::OpDoc {
+                name: $name,
+                summary: $summary,
+                example: $example,
+                params_schema: $crate::doc::params_schema::<$params>,
+            }
         }
     };
 }

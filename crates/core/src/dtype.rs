@@ -1,9 +1,10 @@
 //! The voxel data types NIfTI can store and voxflow reads.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A voxel data type, as stored on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
     U8,

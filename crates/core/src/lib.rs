@@ -31,4 +31,5 @@ pub use inventory;
 pub use op::{Inputs, Kind, Materialize, Op, Port, RunContext, Value};
 pub use orientation::{Orientation, OrientationError};
 pub use resample::{BoundaryMode, Deferred, DisplacementField, Fill, Interpolation, ResampleSpec};
+pub use schemars;
 pub use volume::{Affine, LabelArray, LabelType, Volume, Voxels};

@@ -1,6 +1,7 @@
 //! The op trait every graph node implements, and what flows between nodes.
 
 use crate::{Deferred, OpError, Volume, seed::Rng};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::sync::Arc;
 
 /// The kind of value on a graph edge, known before any data is read, so wiring mistakes (an
 /// intensity op fed a label map) are caught when the graph is validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Intensities, computed in f32.

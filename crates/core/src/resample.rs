@@ -9,11 +9,12 @@
 
 use crate::{Affine, Volume};
 use ndarray::Array4;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// How values between voxel centres are computed (scipy.ndimage's `order`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Interpolation {
     /// scipy order 0. The default for label maps.
@@ -42,7 +43,7 @@ impl Interpolation {
 }
 
 /// What lies outside the input grid (scipy.ndimage's `mode`, same names and semantics).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum BoundaryMode {
     /// scipy `constant`: the fill value outside; interpolation near the edge as scipy does it.
@@ -64,7 +65,7 @@ pub enum BoundaryMode {
 }
 
 /// The value used outside the input (with the constant modes).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Fill {
     /// A fixed value (for label maps: the label to fill with, e.g. 0, or 255 / -1 for "ignore").
@@ -79,7 +80,7 @@ impl Default for Fill {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FillRule {
     Minimum,

@@ -19,6 +19,7 @@ use crate::control_grid::{ControlGridParams, control_grid_separable};
 use crate::error::ElasticError;
 use crate::simard::{SimardParams, SimardRange, simard_separable};
 use rand::RngExt;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, PoisonError};
 use voxflow_core::{
@@ -28,7 +29,7 @@ use voxflow_core::{
 use voxflow_geometry::spatial::{NoOtherParams, Resampling};
 
 /// Which field model, with its parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Model {
     /// No deformation (what `random_elastic` draws when its probability says skip).
@@ -81,7 +82,7 @@ impl std::fmt::Debug for FieldCache {
 /// The resampling settings ([`Resampling`]: `interpolation` (images, default `linear`),
 /// `label_interpolation` (default `nearest`), `mode`, `fill`, `label_fill`) sit beside the
 /// model, as in every spatial op.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Elastic {
     /// The field model and its parameters.
     pub model: Model,
@@ -199,6 +200,7 @@ fn rank(i: Interpolation) -> u8 {
 
 voxflow_core::op_doc!(
     "elastic",
+    Elastic,
     "Elastic deformation with a fixed field model (`simard` or `control_grid`) and seed; an augmentation: voxels move, the affine is kept.",
     r#"{"model": {"type": "simard", "alpha": 4.0, "sigma": 35.0}}"#
 );
@@ -234,7 +236,7 @@ impl Op for Elastic {
 }
 
 /// The ranges a random draw takes its model parameters from.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RandomModel {
     /// Simard: alpha and sigma uniform in their ranges.
@@ -253,7 +255,7 @@ impl Default for RandomModel {
 /// Draws an elastic deformation: with probability `p`, model parameters from their ranges
 /// and a fresh seed; otherwise the identity. Apply the draw with `apply` to an image and its
 /// label map: they get the same field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RandomElastic {
     /// Probability of deforming at all. Default 1.
     #[serde(default = "one")]
@@ -303,6 +305,7 @@ impl RandomElastic {
 
 voxflow_core::op_doc!(
     "random_elastic",
+    RandomElastic,
     "Draws an elastic deformation (with probability `p`, model parameters from their ranges and a fresh seed); apply the draw with `apply`. An augmentation: the affine is kept.",
     "{}"
 );

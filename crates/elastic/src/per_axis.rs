@@ -1,11 +1,14 @@
 //! Parameters given either once for all three axes or per axis (`7` or `[7, 7, 5]`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
-enum OneOrThree<T> {
+pub(crate) enum OneOrThree<T> {
+    /// The same value for every axis.
     One(T),
+    /// One value per axis `[x, y, z]`.
     Three([T; 3]),
 }
 

@@ -38,11 +38,12 @@ use crate::error::ElasticError;
 use ndarray::{Array3, Array4, ArrayView3, Axis, ShapeBuilder};
 use rand::RngExt;
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Parameters of the Simard model. Displacements are in voxels along each voxel axis, as in
 /// the tutorial and batchgenerators.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimardParams {
     /// Scale of the smoothed noise (the tutorial uses 4; batchgenerators draws it in
@@ -71,7 +72,7 @@ impl SimardParams {
 }
 
 /// Ranges a random Simard draw takes its parameters from (uniform).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimardRange {
     /// `[min, max]` of alpha. Default `[0, 900]` (batchgenerators).

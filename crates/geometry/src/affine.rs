@@ -17,11 +17,12 @@ use crate::resample::transform_image;
 use crate::spatial::{self, NoOtherParams, Resampling, Step};
 use nalgebra::{Matrix3, Matrix4, Vector3};
 use ndarray::{Array3, ArrayView3};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Affine, BoundaryMode, Inputs, Op, OpError, RunContext, Value};
 
 /// The axes a transform's matrix is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Frame {
     /// World axes (the affine's RAS millimetres). Default.
@@ -32,7 +33,7 @@ pub enum Frame {
 }
 
 /// Moves the anatomy by an affine transform about the physical centre; the grid is kept.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AffineTransform {
     /// Rows of a 3x3 linear map, or a 3x4 / 4x4 matrix whose last column is a translation in mm
     /// (a 4x4's last row must be `[0, 0, 0, 1]`). Must be invertible.
@@ -133,6 +134,7 @@ pub fn affine_transform(
 
 voxflow_core::op_doc!(
     "affine",
+    AffineTransform,
     "Applies a 3x3, 3x4 or 4x4 transform (in world or voxel axes) to the content, resampling on the same grid; an augmentation: the affine is kept.",
     r#"{"matrix": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]}"#
 );

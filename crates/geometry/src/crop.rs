@@ -17,13 +17,14 @@ use crate::grid::{self, Voxel};
 use crate::pad::{PadMode, Window};
 use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// Crops a box of `size` voxels at `start` (or centred, when `start` is left out).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Crop {
     /// The box's first voxel `[x, y, z]`. Left out: the box is centred (when the volume is
@@ -93,6 +94,7 @@ impl Crop {
 
 voxflow_core::op_doc!(
     "crop",
+    Crop,
     "Cuts a box of `size` voxels from `start` (centred when left out), optionally padding where it leaves the volume; a grid op: the affine is updated.",
     r#"{"size": [64, 64, 64]}"#
 );
@@ -126,7 +128,7 @@ impl Op for Crop {
 }
 
 /// Draws a [`Crop`] of `size` at a uniformly random corner where it fits in `like`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomCrop {
     /// The box's size in voxels `[x, y, z]` (each at least 1, at most the volume's). Required.
@@ -154,6 +156,7 @@ impl RandomCrop {
 
 voxflow_core::op_doc!(
     "random_crop",
+    RandomCrop,
     "Draws a `crop` of `size` voxels at a uniformly random position inside the volume on its `like` input; apply the draw with `apply`. A grid op: the affine is updated.",
     r#"{"size": [64, 64, 64]}"#
 );

@@ -12,11 +12,12 @@
 use crate::crop::Crop;
 use crate::grid;
 use crate::pad::PadMode;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, RunContext, Value, Volume};
 
 /// Crops or pads, centred, to `shape`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CropOrPad {
     /// The output shape `[x, y, z]` (each at least 1). Required.
@@ -49,6 +50,7 @@ impl CropOrPad {
 
 voxflow_core::op_doc!(
     "crop_or_pad",
+    CropOrPad,
     "Crops or pads each axis symmetrically about the centre to the given `shape`; a grid op: the affine is updated so voxels keep their world positions.",
     r#"{"shape": [64, 64, 64]}"#
 );

@@ -20,13 +20,14 @@ use nalgebra::Matrix4;
 use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 
 /// One axis or several.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Axes {
     One(usize),
@@ -65,7 +66,7 @@ impl Axes {
 }
 
 /// Mirrors the voxels along `axis` (0 = x, 1 = y, 2 = z, or a list); the affine is unchanged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Flip {
     /// The axis, or a list of axes (an empty list flips nothing). Also accepted as `axes`.
@@ -155,6 +156,7 @@ impl Flip {
 
 voxflow_core::op_doc!(
     "flip",
+    Flip,
     "Mirrors the voxels along one or more voxel axes; an augmentation: the affine is kept, so the content moves in world space.",
     r#"{"axis": 0}"#
 );
@@ -202,7 +204,7 @@ fn default_p() -> f64 {
 }
 
 /// Draws a [`Flip`]: each axis of `axes` with probability `p`, or one of them (`one_axis`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomFlip {
     /// The axes that may be flipped. Default `[0, 1, 2]`.
@@ -245,6 +247,7 @@ const LIKE: &[Port] = &[Port { name: "like", accepts: &[Kind::Image, Kind::Label
 
 voxflow_core::op_doc!(
     "random_flip",
+    RandomFlip,
     "Draws a `flip`: each of `axes` with probability `p` (or one of them with `one_axis`); apply the draw with `apply`. An augmentation: the affine is kept.",
     "{}"
 );

@@ -19,6 +19,7 @@ use crate::crop::{Crop, RandomCrop, centred_start};
 use crate::pad::PadMode;
 use ndarray::{Array4, Zip};
 use rand::RngExt;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ fn default_p() -> f64 {
 }
 
 /// Draws a crop of `size`, centred on foreground with probability `p_foreground`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomForegroundCrop {
     /// The box's size in voxels `[x, y, z]` (each at least 1). Required.
@@ -153,6 +154,7 @@ impl RandomForegroundCrop {
 
 voxflow_core::op_doc!(
     "random_foreground_crop",
+    RandomForegroundCrop,
     "Draws a `crop` of `size` voxels, centred on a foreground voxel of the label map on its `like` input with probability `p_foreground` (nnU-Net oversampling), else uniform; apply the draw with `apply`. A grid op: the affine is updated.",
     r#"{"size": [64, 64, 64]}"#
 );

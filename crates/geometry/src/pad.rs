@@ -12,11 +12,12 @@
 use crate::grid::{self, FrameKernel, Layout, Voxel};
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, RunContext, Value, Volume};
 
 /// What the new voxels hold (numpy.pad's modes of the same names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum PadMode {
     /// A constant value (the op's `value`; for label maps a label, 0 by default).
@@ -67,7 +68,7 @@ impl PadMode {
 }
 
 /// Pads `before`/`after` voxels on each axis of the volume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pad {
     /// Voxels added before voxel 0 on each axis `[x, y, z]`. Default `[0, 0, 0]`.
@@ -248,6 +249,7 @@ impl Pad {
 
 voxflow_core::op_doc!(
     "pad",
+    Pad,
     "Adds voxels before and after each axis (constant, edge or mirrored values); a grid op: the affine is updated so voxels keep their world positions.",
     r#"{"before": [2, 2, 2], "after": [2, 2, 2]}"#
 );

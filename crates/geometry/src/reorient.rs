@@ -14,11 +14,12 @@
 
 use crate::grid::{self, Voxel};
 use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder, Zip};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Affine, Inputs, Op, OpError, RunContext, Value, Volume};
 
 /// Reorients to RAS+ voxel order (nibabel `as_closest_canonical`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reorient {}
 
@@ -79,6 +80,7 @@ impl Reorient {
 
 voxflow_core::op_doc!(
     "reorient",
+    Reorient,
     "Reorders and flips voxel axes to the closest canonical RAS+ order without interpolation (nibabel `as_closest_canonical`); a grid op: the affine is updated so every voxel keeps its world position.",
     "{}"
 );

@@ -24,12 +24,13 @@
 
 use crate::spatial::{self, RESAMPLING_FIELDS, Resampling, Step};
 use nalgebra::{Matrix4, Vector4};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use voxflow_core::{Affine, Inputs, Op, OpError, RunContext, Value, Volume};
 
 /// Which grid the output lies on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Oblique {
     /// The input's axes and directions, new voxel size (the default).
@@ -40,7 +41,7 @@ pub enum Oblique {
 }
 
 /// Resamples to a voxel size of `spacing` millimetres.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "Raw", into = "Raw")]
 pub struct ResampleToSpacing {
     /// The output voxel size in mm `[x, y, z]`, each finite and > 0. Required.
@@ -53,14 +54,18 @@ pub struct ResampleToSpacing {
 }
 
 /// The parameters as written, so unknown keys are rejected although `Resampling` is flattened.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "ResampleToSpacing", deny_unknown_fields)]
 struct Raw {
+    /// The output voxel size in mm `[x, y, z]`, each finite and > 0. Required.
     spacing: [f64; 3],
+    /// Which grid: `keep_orientation` (default) or `to_output_space` (nibabel).
     #[serde(default)]
     oblique: Oblique,
     #[serde(flatten)]
     resampling: Resampling,
     #[serde(flatten, skip_serializing)]
+    #[schemars(skip)]
     unknown: BTreeMap<String, serde_json::Value>,
 }
 
@@ -159,6 +164,7 @@ impl ResampleToSpacing {
 
 voxflow_core::op_doc!(
     "resample_to_spacing",
+    ResampleToSpacing,
     "Resamples to the given voxel size in mm, keeping the input's orientation (or nibabel's axis-aligned output space); a grid op: the affine is updated.",
     r#"{"spacing": [1.0, 1.0, 1.0]}"#
 );

@@ -19,11 +19,12 @@ use crate::scale::Factor;
 use crate::spatial::{self, NoOtherParams, Resampling, Step};
 use nalgebra::Matrix4;
 use ndarray::{Array3, ArrayView3};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Affine, BoundaryMode, Inputs, Op, OpError, RunContext, Value};
 
 /// Resizes by `factor` or to `shape` (exactly one of them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Resize {
     /// The zoom factor, one number or `[x, y, z]` (> 0).
     #[serde(default)]
@@ -139,6 +140,7 @@ impl Resize {
 
 voxflow_core::op_doc!(
     "resize",
+    Resize,
     "Resamples to a new shape, by a zoom `factor` or to a target `shape`, covering the same world extent; a grid op: the affine is updated to the new voxel size.",
     r#"{"shape": [64, 64, 64]}"#
 );

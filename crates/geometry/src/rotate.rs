@@ -26,6 +26,7 @@ use crate::spatial::{self, LIKE, NoOtherParams, Resampling, Step};
 use nalgebra::{Matrix3, Matrix4};
 use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -121,7 +122,7 @@ pub fn rotate(
 }
 
 /// Rotates the anatomy by `angle` degrees in the plane of voxel axes `axes` about the centre.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Rotate {
     /// The plane, two distinct voxel axes. Default `[0, 1]` (about z).
     #[serde(default = "default_axes")]
@@ -174,6 +175,7 @@ impl Rotate {
 
 voxflow_core::op_doc!(
     "rotate",
+    Rotate,
     "Rotates the content by `angle` degrees in the plane of two voxel axes about the centre (optionally growing the grid with `reshape`); an augmentation: the affine is kept.",
     r#"{"angle": 15.0}"#
 );
@@ -207,7 +209,7 @@ fn default_p() -> f64 {
 }
 
 /// Draws a rotation: one plane and angle (the tutorial), or one angle per axis.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RandomRotate {
     /// `[min, max]` of the angle in degrees for the plane draw. Default `[-10, 10]`.
     #[serde(default = "default_degrees")]
@@ -287,6 +289,7 @@ impl RandomRotate {
 
 voxflow_core::op_doc!(
     "random_rotate",
+    RandomRotate,
     "Draws a `rotate` (one plane and angle, or an angle per axis), with probability `p`; apply the draw with `apply`. An augmentation: the affine is kept.",
     "{}"
 );

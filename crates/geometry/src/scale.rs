@@ -17,13 +17,14 @@ use crate::GeometryError;
 use crate::spatial::{self, LIKE, NoOtherParams, Resampling, Step};
 use nalgebra::{Matrix3, Vector3};
 use rand::RngExt;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use voxflow_core::{Affine, Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// One factor for every axis, or one per axis.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Factor {
     Isotropic(f64),
@@ -50,7 +51,7 @@ impl Factor {
 }
 
 /// Magnifies the anatomy by `factor` about the physical centre; the grid is kept.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Scale {
     /// The magnification, one number or `[x, y, z]` (> 0; 1 = unchanged).
     pub factor: Factor,
@@ -80,6 +81,7 @@ impl Scale {
 
 voxflow_core::op_doc!(
     "scale",
+    Scale,
     "Zooms the content about the volume's centre by `factor` (one number or per axis) on the same grid; an augmentation: the affine is kept.",
     r#"{"factor": 1.1}"#
 );
@@ -113,7 +115,7 @@ fn default_p() -> f64 {
 }
 
 /// Draws a [`Scale`]: a factor uniform in `range` (one for all axes, or one per axis).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RandomScale {
     /// `[min, max]` of the factor (> 0). Default `[0.7, 1.2]` (the tutorial's).
     #[serde(default = "default_range")]
@@ -161,6 +163,7 @@ impl RandomScale {
 
 voxflow_core::op_doc!(
     "random_scale",
+    RandomScale,
     "Draws a `scale` with a factor uniform in `range` (isotropic or per axis), with probability `p`; apply the draw with `apply`. An augmentation: the affine is kept.",
     "{}"
 );

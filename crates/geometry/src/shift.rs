@@ -21,13 +21,14 @@ use crate::spatial::{self, LIKE, NoOtherParams, Resampling, Step};
 use nalgebra::{Matrix3, Matrix4, Vector3};
 use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use voxflow_core::{Affine, BoundaryMode, Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// The unit of an offset along a voxel axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
     /// Millimetres (default).
@@ -55,7 +56,7 @@ impl Unit {
 }
 
 /// Moves the anatomy by `offset` along the voxel axes; the grid and affine are kept.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Shift {
     /// The offset along x, y, z (positive: towards higher voxel indices).
     pub offset: [f64; 3],
@@ -105,6 +106,7 @@ pub fn shift(
 
 voxflow_core::op_doc!(
     "shift",
+    Shift,
     "Translates the content by `offset` (in mm, voxels or fractions of the axis size), resampling on the same grid; an augmentation: the affine is kept.",
     r#"{"offset": [5.0, 0.0, 0.0]}"#
 );
@@ -134,7 +136,7 @@ fn default_p() -> f64 {
 }
 
 /// Draws a [`Shift`]: each axis uniform in `[-max, max]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RandomShift {
     /// The largest offset along x, y, z, in `unit`. Default `[0.2, 0.2, 0.2]` (fractions).
     #[serde(default = "default_max")]
@@ -181,7 +183,7 @@ impl RandomShift {
 }
 
 /// A shift rounded to whole voxels on the grid it is applied to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegerShift {
     pub shift: Shift,
@@ -189,6 +191,7 @@ pub struct IntegerShift {
 
 voxflow_core::op_doc!(
     "integer_shift",
+    IntegerShift,
     "A `shift` rounded to whole voxels of the grid it is applied to (no interpolation blur); an augmentation: the affine is kept.",
     r#"{"shift": {"offset": [5.0, 0.0, 0.0]}}"#
 );
@@ -217,6 +220,7 @@ impl Op for IntegerShift {
 
 voxflow_core::op_doc!(
     "random_shift",
+    RandomShift,
     "Draws a `shift` with each offset uniform in `[-max, max]` (optionally whole voxels), with probability `p`; apply the draw with `apply`. An augmentation: the affine is kept.",
     "{}"
 );

@@ -11,6 +11,7 @@
 use crate::GeometryError;
 use crate::resample::resample_volume;
 use nalgebra::Matrix4;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use voxflow_core::{Affine, BoundaryMode, Deferred, Fill, Interpolation, Kind, ResampleSpec, Value, Volume};
@@ -20,7 +21,7 @@ use voxflow_core::{Affine, BoundaryMode, Deferred, Fill, Interpolation, Kind, Re
 /// ```json
 /// {"interpolation": "cubic", "label_interpolation": "label", "mode": "constant", "fill": "minimum", "label_fill": 0}
 /// ```
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Resampling {
     /// Interpolation for images: `nearest`, `linear` (default) or `cubic`.
@@ -241,6 +242,23 @@ impl<'de> Deserialize<'de> for NoOtherParams {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// Contributes no property, only the marker ([`voxflow_core::doc::NO_OTHER_PARAMS`]) that
+/// makes the op's parameter schema admit no key its other fields do not name
+/// (`additionalProperties: false`: schemars' flatten would drop it if given here).
+impl JsonSchema for NoOtherParams {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NoOtherParams".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "object", (voxflow_core::doc::NO_OTHER_PARAMS): true})
     }
 }
 

@@ -31,6 +31,10 @@ use voxflow_core::{Kind, Op, OpError};
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GraphFile {
+    /// The JSON Schema the file follows, e.g. `graph.schema.json` (how editors such as VS Code
+    /// attach it). Ignored by graphrun, and not part of the graph's hash.
+    #[serde(rename = "$schema", default, skip_serializing)]
+    pub schema: Option<String>,
     /// Seed of every random draw. A draw's generator is seeded by (this seed, case id, output
     /// index, node name), never by execution order or thread count.
     #[serde(default)]
@@ -81,6 +85,8 @@ pub struct NodeSpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawGraph {
+    #[serde(rename = "$schema", default)]
+    schema: Option<String>,
     #[serde(default)]
     seed: u64,
     #[serde(default = "one")]
@@ -211,7 +217,13 @@ impl Graph {
             })?;
             nodes.push(spec);
         }
-        let file = GraphFile { seed: raw.seed, outputs: raw.outputs, dataset: raw.dataset, nodes };
+        let file = GraphFile {
+            schema: raw.schema,
+            seed: raw.seed,
+            outputs: raw.outputs,
+            dataset: raw.dataset,
+            nodes,
+        };
         Graph::build(file)
     }
 
@@ -539,11 +551,8 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// The JSON Schema of the graph file format.
+/// The JSON Schema of the graph file format (see [`crate::schema`]).
 #[must_use]
 pub fn schema_json() -> String {
-    let schema = schemars::schema_for!(GraphFile);
-    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    text.push('\n');
-    text
+    crate::schema::schema_json()
 }

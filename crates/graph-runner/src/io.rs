@@ -1,5 +1,6 @@
 //! The `load` and `save` ops: the only nodes that touch files.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use voxflow_core::{DType, Inputs, Kind, Op, OpError, Port, RunContext, Value};
@@ -9,7 +10,7 @@ use voxflow_core::{DType, Inputs, Kind, Op, OpError, Port, RunContext, Value};
 /// ```json
 /// {"name": "label", "op": "load", "params": {"input": "label", "kind": "label"}}
 /// ```
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Load {
     /// Which input of the case to read (`image`, `label`, `image_0001`, ...). Default `image`.
@@ -26,6 +27,7 @@ impl Default for Load {
 
 voxflow_core::op_doc!(
     "load",
+    Load,
     "Reads one input of the case (`image` as float32, or a `label` map in its integer type) from its NIfTI file.",
     "{}"
 );
@@ -71,7 +73,7 @@ impl Op for Load {
 /// {"name": "save_image", "op": "save", "params": {"path": "{case}/image_{output}.nii.gz"},
 ///  "inputs": {"volume": "image_flipped"}}
 /// ```
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Save {
     /// Path template relative to the output directory, with `{case}`, `{output}` (the output
@@ -80,8 +82,8 @@ pub struct Save {
     /// gzip level 0-9 for `.nii.gz` (default 1: fast, nearly as small as 6).
     #[serde(default = "default_gzip")]
     pub gzip_level: u32,
-    /// The stored dtype of images (e.g. `uint8`, `int16`); default float32. Label maps keep
-    /// their integer type.
+    /// The stored dtype of images (`u8`, `i8`, `u16`, `i16`, `u32`, `i32`, `u64`, `i64`, `f32`,
+    /// `f64`); default f32. Label maps keep their integer type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtype: Option<DType>,
 }
@@ -105,6 +107,7 @@ impl Save {
 
 voxflow_core::op_doc!(
     "save",
+    Save,
     "Writes its input to a NIfTI file at a path template (`{case}`, `{output}`, `{node}`) under the output directory, and passes the volume on.",
     r#"{"path": "{case}_{output}.nii.gz"}"#
 );

@@ -7,7 +7,8 @@
 //! * [`run`]: runs a graph over cases, in parallel and bounded, writing outputs and the
 //!   manifest ([`manifest`]), with resume and replay.
 //! * [`paths`]: the output-folder policy (case ids, node names, rendered paths).
-//! * [`info`], [`dot`], [`ops`]: the inspection subcommands.
+//! * [`info`], [`dot`], [`ops`]: the inspection subcommands; [`schema`]: the graph file's JSON
+//!   Schema, with every op's parameters.
 //! * [`report`]: previews next to outputs, the HTML run report, `graphrun preview`.
 //! * [`error_render`]: error chains flattened once (`a: b: c`), "did you mean" for unknown names.
 
@@ -23,6 +24,7 @@ pub mod ops;
 pub mod paths;
 pub mod report;
 pub mod run;
+pub mod schema;
 
 pub use dataset::Case;
 pub use graph::{Graph, GraphError, GraphFile};

@@ -19,6 +19,7 @@ use crate::common::{
 };
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 pub const MAX_ORDER: u8 = 8;
 
 /// Parameters of `bias_field` (also what `random_bias_field` draws).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BiasField {
     /// Polynomial coefficients, `(order+1)(order+2)(order+3)/6` of them, in TorchIO's order.
@@ -39,7 +40,7 @@ pub struct BiasField {
 }
 
 /// Parameters of `random_bias_field`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomBiasField {
     /// Range every coefficient is drawn from; default `[-0.5, 0.5]` (TorchIO's
@@ -123,6 +124,7 @@ pub fn bias_field(input: ArrayView3<'_, f32>, order: u8, coefficients: &[f64]) -
 
 voxflow_core::op_doc!(
     "bias_field",
+    BiasField,
     "Multiplies the image by a smooth polynomial bias field (MRI inhomogeneity) given by its `coefficients` (TorchIO's order); intensity only.",
     r#"{"coefficients": [0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]}"#
 );
@@ -175,6 +177,7 @@ impl RandomBiasField {
 
 voxflow_core::op_doc!(
     "random_bias_field",
+    RandomBiasField,
     "Draws a `bias_field` with every coefficient uniform in `coefficients`, with probability `p`; apply the draw with `apply` to images.",
     "{}"
 );

@@ -23,13 +23,14 @@ use crate::common::{
 };
 use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder, s};
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// A sigma for all three axes, or one per axis.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Sigma {
     Isotropic(f64),
@@ -47,7 +48,7 @@ impl Sigma {
 }
 
 /// Parameters of `blur` (also what `random_blur` draws).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Blur {
     /// Standard deviation in mm: one number, or `[x, y, z]`. >= 0; 0 leaves that axis alone.
@@ -58,7 +59,7 @@ pub struct Blur {
 }
 
 /// Parameters of `random_blur`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomBlur {
     /// Range of each axis' sigma in mm; default `[0, 2]` (TorchIO).
@@ -249,6 +250,7 @@ pub fn sigma_voxels(sigma_mm: [f64; 3], spacing: [f64; 3]) -> Result<[f64; 3], I
 
 voxflow_core::op_doc!(
     "blur",
+    Blur,
     "Gaussian smoothing of an image with `sigma_mm` in millimetres (one number or per axis); intensity only, the affine is kept.",
     r#"{"sigma_mm": 1.0}"#
 );
@@ -317,6 +319,7 @@ impl RandomBlur {
 
 voxflow_core::op_doc!(
     "random_blur",
+    RandomBlur,
     "Draws a `blur` with each axis' sigma uniform in `std` mm, with probability `p`; apply the draw with `apply` to images.",
     "{}"
 );

@@ -13,13 +13,14 @@ use crate::common::{
     IMAGE_PORTS, check_p, check_range, default_p, happens, map_image_voxels, map_voxels, take_image, uniform,
 };
 use ndarray::{Array3, ArrayView3};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// Parameters of `brightness_contrast` (also what `random_brightness_contrast` draws).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrightnessContrast {
     /// Factor the intensities are multiplied by; default 1.
@@ -31,7 +32,7 @@ pub struct BrightnessContrast {
 }
 
 /// Parameters of `random_brightness_contrast`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomBrightnessContrast {
     /// Range of the multiplier; default `[0.75, 1.25]` (nnU-Net).
@@ -60,6 +61,7 @@ pub fn brightness_contrast(input: ArrayView3<'_, f32>, multiplier: f64, shift: f
 
 voxflow_core::op_doc!(
     "brightness_contrast",
+    BrightnessContrast,
     "Multiplies image intensities by `multiplier`, then adds `shift`; intensity only, the affine is kept.",
     "{}"
 );
@@ -106,6 +108,7 @@ impl RandomBrightnessContrast {
 
 voxflow_core::op_doc!(
     "random_brightness_contrast",
+    RandomBrightnessContrast,
     "Draws a `brightness_contrast` with multiplier and shift uniform in their ranges, with probability `p`; apply the draw with `apply` to images.",
     "{}"
 );

@@ -7,11 +7,12 @@
 
 use crate::common::{IMAGE_PORTS, map_image_voxels, map_voxels, take_image};
 use ndarray::{Array3, ArrayView3};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
 
 /// Parameters of `clip`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Clip {
     /// Lower bound (no default). Use `-inf`-like large values to clip one side only.
@@ -52,6 +53,7 @@ pub(crate) fn check_bounds(min: f64, max: f64) -> Result<(), OpError> {
 
 voxflow_core::op_doc!(
     "clip",
+    Clip,
     "Clips image intensities to `[min, max]`; intensity only, the affine is kept.",
     r#"{"min": 0.0, "max": 1.0}"#
 );

@@ -4,6 +4,7 @@
 use crate::IntensityError;
 use ndarray::{Array3, Array4, ArrayView3, Axis, ShapeBuilder};
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use voxflow_core::{Inputs, Kind, OpError, Port, Value, Volume, Voxels};
 pub(crate) const CHUNK: usize = 1 << 16;
 
 /// Which voxels a statistic (percentile, mean, std, min, max) is computed over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Over {
     /// Every voxel.

@@ -27,11 +27,12 @@ use crate::IntensityError;
 use crate::clip::clip_one;
 use crate::common::{IMAGE_PORTS, map_image_voxels, map_voxels, take_image};
 use ndarray::{Array3, ArrayView3};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
 
 /// A named CT window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CtPreset {
     Brain,
@@ -65,7 +66,7 @@ impl CtPreset {
 }
 
 /// Parameters of `ct_window`: a `preset`, or `level` and `width`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CtWindow {
     /// A named window (see the table above).
@@ -128,6 +129,7 @@ fn window_fn(low: f64, high: f64, rescale: bool) -> impl Fn(f32) -> f32 + Sync {
 
 voxflow_core::op_doc!(
     "ct_window",
+    CtWindow,
     "Clips a CT image to a window (a named `preset` or `level` and `width` in HU), optionally rescaled to [0, 1]; intensity only.",
     r#"{"preset": "brain"}"#
 );

@@ -27,13 +27,14 @@ use crate::common::{
 };
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// Parameters of `gamma` (also what `random_gamma` draws).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Gamma {
     /// The exponent, > 0. 1 leaves the image unchanged.
@@ -47,7 +48,7 @@ pub struct Gamma {
 }
 
 /// Parameters of `random_gamma`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomGamma {
     /// Range of `log(γ)`; default `[-0.3, 0.3]` (TorchIO).
@@ -276,6 +277,7 @@ fn check_gamma(g: f64) -> Result<(), OpError> {
 
 voxflow_core::op_doc!(
     "gamma",
+    Gamma,
     "Raises image intensities to the power `gamma` (optionally on the image mapped to [0, 1], batchgenerators style); intensity only.",
     r#"{"gamma": 1.5}"#
 );
@@ -310,6 +312,7 @@ impl RandomGamma {
 
 voxflow_core::op_doc!(
     "random_gamma",
+    RandomGamma,
     "Draws a `gamma` with log(gamma) uniform in `log_gamma`, with probability `p`; apply the draw with `apply` to images.",
     "{}"
 );

@@ -36,6 +36,7 @@
 use crate::IntensityError;
 use crate::common::{IMAGE_PORTS, check_p, check_range, default_p, happens, map_image, take_image, uniform};
 use ndarray::{Array3, ArrayView3};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,7 +46,7 @@ use voxflow_geometry::resize::{zoom_matrix, zoomed_shape};
 use voxflow_geometry::scale::Factor;
 
 /// Parameters of `low_resolution` (also what `random_low_resolution` draws).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LowResolution {
     /// The resolution kept, one number or `[x, y, z]`, each in (0, 1]: the image is resampled
@@ -60,7 +61,7 @@ pub struct LowResolution {
 }
 
 /// Parameters of `random_low_resolution`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomLowResolution {
     /// Range of the zoom, within (0, 1]; default `[0.5, 1]` (nnU-Net, MONAI).
@@ -145,6 +146,7 @@ impl LowResolution {
 
 voxflow_core::op_doc!(
     "low_resolution",
+    LowResolution,
     "Resamples an image down by `zoom` (in (0, 1], one number or per axis) and back up to its shape, edge-aligned: lower resolution on the same grid; intensity only, the affine is kept.",
     r#"{"zoom": 0.5}"#
 );
@@ -191,6 +193,7 @@ impl RandomLowResolution {
 
 voxflow_core::op_doc!(
     "random_low_resolution",
+    RandomLowResolution,
     "Draws a `low_resolution` with zoom uniform in `zoom` (one for all `axes`, or one per axis with `per_axis`), with probability `p`; apply the draw with `apply` to images.",
     "{}"
 );

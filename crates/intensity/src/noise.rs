@@ -19,6 +19,7 @@ use crate::common::{
 use ndarray::{Array3, ArrayView3};
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 pub const NOISE_CHUNK: usize = 1 << 14;
 
 /// Parameters of `noise` (also what `random_noise` draws).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Noise {
     /// Standard deviation of the noise, >= 0 (in the image's units).
@@ -43,7 +44,7 @@ pub struct Noise {
 }
 
 /// Parameters of `random_noise`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomNoise {
     /// Range of the standard deviation; default `[0, 0.25]` (TorchIO).
@@ -98,6 +99,7 @@ pub fn add_noise(input: ArrayView3<'_, f32>, mean: f64, std: f64, seed: u64, fra
 
 voxflow_core::op_doc!(
     "noise",
+    Noise,
     "Adds Gaussian noise of standard deviation `std` and mean `mean` (seeded by `seed`) to an image; intensity only, the affine is kept.",
     r#"{"std": 0.1}"#
 );
@@ -143,6 +145,7 @@ impl RandomNoise {
 
 voxflow_core::op_doc!(
     "random_noise",
+    RandomNoise,
     "Draws a `noise` with std and mean uniform in their ranges and a fresh seed, with probability `p`; apply the draw with `apply` to images.",
     "{}"
 );

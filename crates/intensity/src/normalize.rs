@@ -32,11 +32,12 @@ use crate::common::{
     moments, region_for, shape3, take_image, take_mask,
 };
 use ndarray::{Array3, ArrayView3};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
 
 /// How to normalise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NormalizeMode {
     /// Zero mean, unit standard deviation over the region.
@@ -47,7 +48,7 @@ pub enum NormalizeMode {
 }
 
 /// What to do with NaN and infinite voxels.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NanPolicy {
     /// Fail, naming how many there are (default).
@@ -58,7 +59,7 @@ pub enum NanPolicy {
 }
 
 /// Parameters of `normalize`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Normalize {
     /// `zscore` (default) or `minmax`.
@@ -219,6 +220,7 @@ fn output_map(m: &Moments, params: &Normalize) -> Output {
 
 voxflow_core::op_doc!(
     "normalize",
+    Normalize,
     "Normalises image intensities by z-score or min-max over all voxels, the non-zero ones or a mask; intensity only, the affine is kept.",
     "{}"
 );

@@ -25,11 +25,12 @@ use crate::common::{
 };
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
 
 /// Parameters of `percentile_clip`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PercentileClip {
     /// Lower percentile, in percent (0..100). Default 5 (the tutorial's).
@@ -260,6 +261,7 @@ fn lerp(a: f32, b: f32, t: f64) -> f64 {
 
 voxflow_core::op_doc!(
     "percentile_clip",
+    PercentileClip,
     "Clips image intensities to the `lower` and `upper` percentiles (computed over all voxels, the non-zero ones or a mask); intensity only.",
     "{}"
 );

@@ -22,7 +22,7 @@ fn default_dtype() -> DType {
 }
 
 /// Parameters of `argmax`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Argmax {
     /// The label of each input frame, in frame order (required, not empty, no repeats).
@@ -30,6 +30,7 @@ pub struct Argmax {
     /// The output label dtype (`uint8` default, `int8`, `uint16`, `int16`, `uint32`, `int32`,
     /// `int64`, `uint64`); every class must fit it.
     #[serde(default = "default_dtype", with = "label_dtype")]
+    #[schemars(with = "crate::common::LabelDTypeName")]
     pub dtype: DType,
 }
 
@@ -64,6 +65,7 @@ pub fn argmax<U: LabelType>(input: ArrayView4<'_, f32>, classes: &[U]) -> Result
 
 voxflow_core::op_doc!(
     "argmax",
+    Argmax,
     "An image with one frame per class to a label map: each voxel gets the class of its largest frame (ties: the first, as numpy); the affine is kept.",
     r#"{"classes": [0, 1, 2]}"#
 );

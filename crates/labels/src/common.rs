@@ -244,3 +244,22 @@ pub(crate) fn single_frame<'a, T>(data: &'a Array4<T>, op: &str) -> Result<Array
 /// The single label-map input, named `volume`.
 pub(crate) const LABEL_PORTS: &[voxflow_core::Port] =
     &[voxflow_core::Port { name: "volume", accepts: &[voxflow_core::Kind::Label], required: true }];
+
+/// The JSON Schema of a label dtype parameter: numpy's names (as `dataset.json` and nibabel
+/// spell them) or voxflow's short ones (as `save` takes them).
+pub(crate) struct LabelDTypeName;
+
+impl schemars::JsonSchema for LabelDTypeName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LabelDType".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An integer label dtype.",
+            "type": "string",
+            "enum": ["uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
+                     "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64"]
+        })
+    }
+}

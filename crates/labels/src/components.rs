@@ -253,3 +253,17 @@ pub(crate) fn run_filter(
         crate::common::map_label_frames(a, |f| filter_components::<T>(f, connectivity, labels, keep, fill))?
     }))
 }
+
+impl schemars::JsonSchema for Connectivity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Connectivity".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Neighbours that connect: 6 (faces), 18 (and edges) or 26 (and corners).",
+            "type": "integer",
+            "enum": [6, 18, 26]
+        })
+    }
+}

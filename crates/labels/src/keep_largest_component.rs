@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
 
 /// Parameters of `keep_largest_component`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeepLargestComponent {
     /// 6 (faces), 18 (faces and edges) or 26 (faces, edges and corners; default).
@@ -33,6 +33,7 @@ pub struct KeepLargestComponent {
 
 voxflow_core::op_doc!(
     "keep_largest_component",
+    KeepLargestComponent,
     "Per label, keeps the largest connected component (6-, 18- or 26-connected, as scipy.ndimage.label) and sets the others to `fill` (default 0); dtype and affine kept.",
     "{}"
 );

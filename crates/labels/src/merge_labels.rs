@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use voxflow_core::{Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, map_labels, with_labels};
 
 /// One region: a name (for people and manifests) and the labels it is made of.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Region {
     /// The region's name, e.g. `whole_tumor` (required, unique).
@@ -39,7 +39,7 @@ pub struct Region {
 }
 
 /// What `merge_labels` outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MergeOutput {
     /// An f32 image, one 0/1 frame per region.
@@ -50,7 +50,7 @@ pub enum MergeOutput {
 }
 
 /// Parameters of `merge_labels`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeLabels {
     /// The regions, in order (required, not empty): `[{"name": .., "labels": [..]}, ..]`.
@@ -98,6 +98,7 @@ pub fn region_map<T: LabelType>(
 
 voxflow_core::op_doc!(
     "merge_labels",
+    MergeLabels,
     "Merges labels into ordered, possibly overlapping regions (BraTS style): one 0/1 image frame per region (`output: channels`) or a label map where later regions overwrite earlier ones with 1..N (`output: map`).",
     r#"{"regions": [{"name": "whole_tumor", "labels": [1, 2, 3]}, {"name": "tumor_core", "labels": [1, 3]}, {"name": "enhancing", "labels": [3]}]}"#
 );

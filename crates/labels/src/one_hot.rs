@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use voxflow_core::{Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, with_labels};
 
 /// What `one_hot` does with a label not in `classes`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Unknown {
     /// Fail, naming the label (default).
@@ -28,7 +28,7 @@ pub enum Unknown {
 }
 
 /// Parameters of `one_hot`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OneHot {
     /// The classes, one output frame each, in this order (required, not empty, no repeats).
@@ -75,6 +75,7 @@ pub(crate) fn check_classes(classes: &[i64]) -> Result<(), LabelsError> {
 
 voxflow_core::op_doc!(
     "one_hot",
+    OneHot,
     "A 3D label map to an f32 image with one 0/1 frame per listed class (in order); a label not listed is an error, or all-zero with `unknown: zero`. The affine is kept.",
     r#"{"classes": [0, 1, 2]}"#
 );

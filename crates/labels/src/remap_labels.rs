@@ -20,7 +20,7 @@ use voxflow_core::volume::IntoLabelArray;
 use voxflow_core::{DType, Inputs, LabelType, Op, OpError, RunContext, Value, with_labels};
 
 /// Parameters of `remap_labels`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemapLabels {
     /// Old label → new label (required). JSON object keys are strings: `{"1": 2, "4": 3}`.
@@ -32,6 +32,7 @@ pub struct RemapLabels {
     /// The output label dtype (`uint8`, `int8`, `uint16`, `int16`, `uint32`, `int32`, `int64`,
     /// `uint64`); null (default) keeps the input's.
     #[serde(default, with = "opt_dtype")]
+    #[schemars(with = "Option<crate::common::LabelDTypeName>")]
     pub dtype: Option<DType>,
 }
 
@@ -64,6 +65,7 @@ pub fn remap_labels<T: LabelType, U: LabelType>(
 
 voxflow_core::op_doc!(
     "remap_labels",
+    RemapLabels,
     "Replaces label values through `mapping` (others get `default`, or are kept when it is null), optionally into another label `dtype`; label maps only, the affine is kept.",
     r#"{"mapping": {"1": 2, "4": 3}}"#
 );

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, LabelType, Op, OpError, Port, RunContext, Value, map_labels};
 
 /// Parameters of `remove_labels`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveLabels {
     /// The labels to remove (required; may be empty).
@@ -37,6 +37,7 @@ pub fn remove_labels<T: LabelType>(
 
 voxflow_core::op_doc!(
     "remove_labels",
+    RemoveLabels,
     "Sets the voxels of the listed `labels` to `fill` (default 0); label maps only, dtype and affine kept.",
     r#"{"labels": [4]}"#
 );

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
 
 /// Parameters of `remove_small_components`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveSmallComponents {
     /// Components with fewer voxels than this are removed (required, at least 1).
@@ -37,6 +37,7 @@ pub struct RemoveSmallComponents {
 
 voxflow_core::op_doc!(
     "remove_small_components",
+    RemoveSmallComponents,
     "Per label, sets connected components (6-, 18- or 26-connected, as scipy.ndimage.label) of fewer than `min_voxels` voxels to `fill` (default 0); dtype and affine kept.",
     r#"{"min_voxels": 10}"#
 );
