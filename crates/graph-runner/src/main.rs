@@ -30,8 +30,11 @@ enum Command {
     Run(Box<RunArgs>),
     /// Validate a graph without reading any data.
     Validate { graph: PathBuf },
-    /// List every registered op with its parameters and defaults.
+    /// List every registered op with its parameters (type, allowed values, default), or one op
+    /// in full with `graphrun ops NAME`.
     Ops {
+        /// Show only this op, with each parameter's description.
+        name: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -225,12 +228,27 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Ops { json } => {
-            let all = ops::describe_ops();
+        Command::Ops { name, json } => {
+            let all = match name {
+                None => ops::describe_ops(),
+                Some(name) => {
+                    let known = ops::known_ops();
+                    if !known.contains(name) {
+                        let hint = voxflow_graph_runner::error_render::nearest(
+                            name,
+                            known.iter().map(String::as_str),
+                        )
+                        .map(|n| format!("; did you mean `{n}`?"))
+                        .unwrap_or_default();
+                        return Err(usage(anyhow::anyhow!("unknown op `{name}`{hint}")));
+                    }
+                    vec![ops::describe_op(name.clone())]
+                }
+            };
             if *json {
                 out!("{}", serde_json::to_string_pretty(&all)?);
             } else {
-                for op in all {
+                for op in &all {
                     out!("{}", op.name);
                     if !op.summary.is_empty() {
                         out!("    {}", op.summary);
@@ -240,10 +258,16 @@ fn dispatch(cli: &Cli) -> Result<u8> {
                     }
                     for p in &op.params {
                         if p.required {
-                            out!("    {}: {} (required, e.g. {})", p.name, p.json_type, p.default);
+                            out!("    {}: {} (required, e.g. {})", p.name, p.type_text, p.default);
                         } else {
-                            out!("    {}: {} = {}", p.name, p.json_type, p.default);
+                            out!("    {}: {} = {}", p.name, p.type_text, p.default);
                         }
+                        if name.is_some() && !p.description.is_empty() {
+                            out!("        {}", p.description);
+                        }
+                    }
+                    if name.is_some() {
+                        out!("    example: {}", op.example);
                     }
                     if let Some(r) = &op.required {
                         out!("    (cannot be described: {r})");

@@ -3,11 +3,30 @@
 
 use voxflow_core::Op;
 
+/// The op names typetag knows, sorted.
+fn typetag_names() -> Vec<String> {
+    let probe = serde_json::json!({"op": "\u{1}no such op\u{1}", "params": {}});
+    let message = match serde_json::from_value::<Box<dyn Op>>(probe) {
+        Ok(_) => return Vec::new(),
+        Err(e) => e.to_string(),
+    };
+    let mut names: Vec<String> = voxflow_graph_runner::error_render::serde_expected(&message)
+        .into_iter()
+        .map(ToOwned::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 #[test]
 fn every_op_has_exactly_one_doc_with_a_valid_example() {
     voxflow_graph_runner::register_all();
-    let ops = voxflow_graph_runner::ops::known_ops();
+    // What typetag registered (recovered from its "unknown variant" message, here in the test
+    // only), against the op_doc! registry that everything else reads.
+    let ops = typetag_names();
     assert!(ops.len() > 30, "too few ops found: {ops:?}");
+    assert_eq!(voxflow_graph_runner::ops::known_ops(), ops, "the op_doc! registry and typetag differ");
     let mut problems = Vec::new();
     for name in &ops {
         let docs: Vec<_> = voxflow_core::op_docs().filter(|d| d.name == name).collect();
