@@ -81,42 +81,6 @@ pub fn snap_voxel_matrix(m: &Matrix4<f64>) -> Matrix4<f64> {
     })
 }
 
-/// Resamples one image frame. `Fill::Rule(Minimum)` uses this frame's minimum.
-#[must_use]
-pub fn resample_image(input: ArrayView3<f32>, spec: &ResampleSpec) -> Array3<f32> {
-    let cval = match spec.fill {
-        Fill::Value(v) => v,
-        Fill::Rule(FillRule::Minimum) => finite_min(input.iter().copied()),
-    };
-    transform_image(
-        input,
-        &spec.out_to_in,
-        spec.field.as_deref(),
-        spec.shape,
-        Order::of(spec.interpolation),
-        spec.mode,
-        cval,
-    )
-}
-
-/// Resamples one label frame: nearest, or one-hot linear arg-max for [`Interpolation::Label`]
-/// (linear and cubic fall back to nearest: a label map never gets new values). The fill label
-/// is `spec.fill` (a value that does not fit the label type fills with 0; `minimum` is the
-/// smallest label present).
-#[must_use]
-pub fn resample_labels<T: LabelType>(input: ArrayView3<T>, spec: &ResampleSpec) -> Array3<T> {
-    let fill = label_fill(input, spec.fill).unwrap_or_default();
-    transform_labels(
-        input,
-        &spec.out_to_in,
-        spec.field.as_deref(),
-        spec.shape,
-        spec.interpolation,
-        spec.mode,
-        fill,
-    )
-}
-
 /// Resamples every frame of a volume; the output has `spec.affine` and `spec.shape`. Label
 /// maps keep their type and use nearest unless `spec.interpolation` is `Label`.
 pub fn resample_volume(volume: &Volume, spec: &ResampleSpec) -> Result<Volume, GeometryError> {
@@ -219,24 +183,10 @@ fn check_spec(spec: &ResampleSpec) -> Result<(), GeometryError> {
     Ok(())
 }
 
-/// scipy's `spline_filter(input, order=3, mode=mode)`: the cubic B-spline coefficients (f64 along
-/// each line). Output in Fortran order.
-#[must_use]
-pub fn spline_prefilter(input: ArrayView3<f32>, mode: BoundaryMode) -> Array3<f32> {
-    spline::prefilter(input, mode)
-}
-
 /// The smallest non-NaN value (0 for an empty or all-NaN input).
 fn finite_min(values: impl Iterator<Item = f32>) -> f64 {
     let min = values.filter(|v| !v.is_nan()).fold(f32::INFINITY, f32::min);
     if min.is_finite() || min == f32::NEG_INFINITY { f64::from(min) } else { 0.0 }
-}
-
-fn label_fill<T: LabelType>(input: ArrayView3<T>, fill: Fill) -> Option<T> {
-    match fill {
-        Fill::Value(v) => T::from_i128(v as i128),
-        Fill::Rule(FillRule::Minimum) => input.iter().copied().min(),
-    }
 }
 
 /// The input as a buffer with non-negative strides (a view when it already is one, else a

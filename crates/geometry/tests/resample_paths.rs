@@ -5,9 +5,7 @@ use nalgebra::{Matrix3, Matrix4};
 use ndarray::{Array3, Array4, ShapeBuilder};
 use std::sync::Arc;
 use voxflow_core::{BoundaryMode, Fill, Interpolation, ResampleSpec, Value, Volume};
-use voxflow_geometry::resample::{
-    Order, resample_labels, resample_volume, transform_image, transform_labels,
-};
+use voxflow_geometry::resample::{Order, resample_volume, transform_image, transform_labels};
 use voxflow_geometry::rotate::Rotate;
 use voxflow_geometry::scale::{Factor, Scale};
 use voxflow_geometry::shift::{Shift, Unit};
@@ -133,8 +131,16 @@ fn labels_keep_their_values_and_type() {
     assert_eq!(seen, vec![-3, -1, 0, 7], "only input labels and the fill label");
     // Nearest and one-hot agree away from boundaries; identity is exact for both.
     for interpolation in [Interpolation::Nearest, Interpolation::Label] {
-        let id = ResampleSpec { out_to_in: Matrix4::identity(), interpolation, ..spec.clone() };
-        assert_eq!(resample_labels(labels.view(), &id), labels);
+        let out = transform_labels(
+            labels.view(),
+            &Matrix4::identity(),
+            None,
+            spec.shape,
+            interpolation,
+            spec.mode,
+            0,
+        );
+        assert_eq!(out, labels);
     }
     // A label fill that does not fit the type is a parameter error.
     let bad = ResampleSpec { fill: Fill::Value(40000.0), ..spec };
