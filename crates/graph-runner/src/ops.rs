@@ -131,7 +131,15 @@ fn describe_type(schema: &Value, defs: &Map<String, Value>) -> (String, &'static
             };
             (format!("array of {len}{item}"), "array")
         }
-        ["object"] => ("object".to_owned(), "object"),
+        ["object"] => {
+            // An internally tagged variant (`{"type": "simard", ...}`) is named by its tag.
+            let tag = s.get("properties").and_then(Value::as_object).and_then(|props| {
+                props
+                    .iter()
+                    .find_map(|(k, p)| resolve(p, defs).get("const").map(|c| format!("object with {k} {c}")))
+            });
+            (tag.unwrap_or_else(|| "object".to_owned()), "object")
+        }
         ["number"] => ("number".to_owned(), "number"),
         ["integer"] => ("integer".to_owned(), "integer"),
         ["boolean"] => ("boolean".to_owned(), "boolean"),
