@@ -1,6 +1,6 @@
 //! The op trait every graph node implements, and what flows between nodes.
 
-use crate::{Deferred, OpError, Volume, seed::Rng};
+use crate::{DType, Deferred, OpError, Volume, seed::Rng};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,6 +27,62 @@ impl std::fmt::Display for Kind {
             Kind::Label => "label map",
             Kind::Draw => "draw",
         })
+    }
+}
+
+/// What validation knows of a node's output before any voxel is read (tract's facts).
+///
+/// **Channels and frames.** The 4th array axis holds either the frames of a series as loaded (a
+/// 4D fMRI/DWI file: `channels: None`, their number is the file's) or channels an op made (one
+/// per class of `one_hot`, per region of `merge_labels`: `channels: Some(n)`). Ops treat both
+/// as independent 3D volumes sharing one grid (spatial ops move all alike, intensity ops work
+/// per frame); the difference matters to ops that read the axis as classes (`argmax` needs as
+/// many channels as classes) or need a single volume (`one_hot` needs one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    pub kind: Kind,
+    /// The voxel type in memory: f32 for images; a label map's integer type, or `None` while
+    /// it is the type of the file a `load` will read.
+    pub dtype: Option<DType>,
+    /// The length of the 4th axis when the graph fixes it (see above); `None`: as loaded.
+    pub channels: Option<usize>,
+}
+
+impl Facts {
+    /// An f32 image with `channels` (None: as loaded).
+    #[must_use]
+    pub fn image(channels: Option<usize>) -> Self {
+        Facts { kind: Kind::Image, dtype: Some(DType::F32), channels }
+    }
+
+    /// A label map of `dtype` (None: the file's) with `channels`.
+    #[must_use]
+    pub fn label(dtype: Option<DType>, channels: Option<usize>) -> Self {
+        Facts { kind: Kind::Label, dtype, channels }
+    }
+
+    /// A draw (no voxels).
+    #[must_use]
+    pub fn draw() -> Self {
+        Facts { kind: Kind::Draw, dtype: None, channels: None }
+    }
+}
+
+impl std::fmt::Display for Facts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.kind == Kind::Draw {
+            return write!(f, "draw");
+        }
+        write!(f, "{}", self.kind)?;
+        match self.dtype {
+            Some(d) => write!(f, ", {}", format!("{d:?}").to_lowercase())?,
+            None => write!(f, ", dtype of the file")?,
+        }
+        match self.channels {
+            Some(1) => Ok(()),
+            Some(n) => write!(f, ", {n} channels"),
+            None => write!(f, ", frames as loaded"),
+        }
     }
 }
 
@@ -170,6 +226,25 @@ pub trait Op: Send + Sync + std::fmt::Debug {
             .get("volume")
             .copied()
             .ok_or_else(|| OpError::Input { port: "volume".into(), message: "not connected".into() })
+    }
+
+    /// What the output is, from what the inputs are (already checked against [`Op::ports`]),
+    /// before any voxel is read: kind, in-memory dtype and channel count ([`Facts`]). The
+    /// default takes the kind from [`Op::output_kind`]; an image is f32; dtype and channels
+    /// pass through from the `volume` input when the kind does not change. Ops that change the
+    /// dtype or the channels (`one_hot`, `argmax`, `remap_labels`, ...) say so here, and may
+    /// refuse inputs whose facts do not fit (an error naming the parameter).
+    fn output_facts(&self, inputs: &BTreeMap<String, Facts>) -> Result<Facts, OpError> {
+        let kinds = inputs.iter().map(|(port, f)| (port.clone(), f.kind)).collect();
+        let kind = self.output_kind(&kinds)?;
+        let same = inputs.get("volume").filter(|f| f.kind == kind);
+        Ok(match kind {
+            Kind::Image => Facts::image(same.and_then(|f| f.channels)),
+            Kind::Label => {
+                Facts { kind, dtype: same.and_then(|f| f.dtype), channels: same.and_then(|f| f.channels) }
+            }
+            Kind::Draw => Facts::draw(),
+        })
     }
 
     /// Whether the op takes [`Value::Deferred`] inputs (spatial ops, which fuse). Other ops

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use thiserror::Error;
-use voxflow_core::{Kind, Op, OpError};
+use voxflow_core::{Facts, Kind, Op, OpError};
 
 /// A graph file.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -167,8 +167,10 @@ pub struct Node {
     pub op: Arc<dyn Op>,
     /// Port name to the index (in [`Graph::nodes`]) of the node feeding it.
     pub inputs: BTreeMap<String, usize>,
-    /// The kind of value the node outputs.
+    /// The kind of value the node outputs (`facts.kind`).
     pub kind: Kind,
+    /// What the node outputs, known at validation: kind, dtype, channels.
+    pub facts: Facts,
     /// `Some` for `load` nodes (which the runner caches across the outputs of a case).
     pub load: Option<Load>,
     /// `Some` for `save` nodes (whose files the runner plans before running).
@@ -335,6 +337,7 @@ fn build_node(
         op: Arc::from(op),
         inputs,
         kind: Kind::Image,
+        facts: Facts::image(None),
         load,
         save,
     })
@@ -451,11 +454,12 @@ fn topological_order(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
     Err(GraphError::Cycle { nodes: names })
 }
 
-/// Checks every input's kind against its port, and draws against what they apply to.
+/// Checks every input's kind against its port, and draws against what they apply to, and
+/// propagates each node's [`Facts`] (kind, dtype, channels) in topological order.
 fn infer_kinds(nodes: &mut [Node], order: &[usize]) -> Result<(), GraphError> {
     for &i in order {
         let node = &nodes[i];
-        let mut kinds = BTreeMap::new();
+        let mut facts = BTreeMap::new();
         for port in node.op.ports() {
             let Some(&from) = node.inputs.get(port.name) else { continue };
             let got = nodes[from].kind;
@@ -468,7 +472,7 @@ fn infer_kinds(nodes: &mut [Node], order: &[usize]) -> Result<(), GraphError> {
                     accepts: port.accepts.to_vec(),
                 });
             }
-            kinds.insert(port.name.to_owned(), got);
+            facts.insert(port.name.to_owned(), nodes[from].facts);
         }
         // A draw applies to the node's volume inputs: each must be of a kind the draw's source
         // op says its drawn op handles (an intensity draw never reaches a label map).
@@ -490,12 +494,13 @@ fn infer_kinds(nodes: &mut [Node], order: &[usize]) -> Result<(), GraphError> {
                 }
             }
         }
-        let kind = node.op.output_kind(&kinds).map_err(|source| GraphError::Invalid {
+        let out = node.op.output_facts(&facts).map_err(|source| GraphError::Invalid {
             node: node.name.clone(),
             op: node.op_name.clone(),
             source,
         })?;
-        nodes[i].kind = kind;
+        nodes[i].kind = out.kind;
+        nodes[i].facts = out;
     }
     Ok(())
 }

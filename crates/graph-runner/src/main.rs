@@ -225,6 +225,11 @@ fn dispatch(cli: &Cli) -> Result<u8> {
                     g.file.outputs,
                     g.hash
                 );
+                // What each node outputs, known before any data (kind, dtype, channels).
+                for &i in &g.order {
+                    let node = &g.nodes[i];
+                    out!("  {:<24} {:<22} {}", node.name, node.op_name, node.facts);
+                }
             }
             Ok(0)
         }

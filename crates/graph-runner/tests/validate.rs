@@ -1,6 +1,7 @@
 //! Every way a graph can be wrong is caught before any data is read, and the error names the
 //! node (and the parameter or port) it is about.
 
+use voxflow_core::{DType, Facts};
 use voxflow_graph_runner::Graph;
 
 const LOAD: &str = r#"{"name": "image", "op": "load"}"#;
@@ -194,4 +195,42 @@ fn every_committed_graph_validates() {
         }
     }
     assert!(n >= 1);
+}
+
+#[test]
+fn facts_flow_through_the_graph_before_any_data() {
+    voxflow_graph_runner::register_all();
+    let graph = |tail: &str| {
+        format!(
+            r#"{{"nodes": [
+              {{"name": "seg", "op": "load", "params": {{"input": "label", "kind": "label"}}}},
+              {{"name": "small", "op": "remap_labels", "params": {{"mapping": {{"1": 2}}, "dtype": "uint8"}}, "inputs": {{"volume": "seg"}}}},
+              {{"name": "hot", "op": "one_hot", "params": {{"classes": [0, 1, 2]}}, "inputs": {{"volume": "small"}}}},
+              {tail}
+            ]}}"#
+        )
+    };
+    let ok = Graph::from_json(&graph(
+        r#"{"name": "back", "op": "argmax", "params": {"classes": [0, 1, 2], "dtype": "int16"}, "inputs": {"volume": "hot"}}"#,
+    ))
+    .expect("a valid graph");
+    let facts = |name: &str| ok.nodes[ok.node_index(name).expect("node")].facts;
+    assert_eq!(facts("seg"), Facts::label(None, None));
+    assert_eq!(facts("small"), Facts::label(Some(DType::U8), None));
+    assert_eq!(facts("hot"), Facts::image(Some(3)));
+    assert_eq!(facts("back"), Facts::label(Some(DType::I16), Some(1)));
+    // Two classes for three channels: refused when the graph is validated, naming `classes`.
+    let err = Graph::from_json(&graph(
+        r#"{"name": "back", "op": "argmax", "params": {"classes": [0, 1]}, "inputs": {"volume": "hot"}}"#,
+    ))
+    .expect_err("channels and classes differ");
+    let text = voxflow_graph_runner::error_render::error_chain(&err);
+    assert!(text.contains("classes") && text.contains("3 channels"), "{text}");
+    // one_hot of a 3-channel image made into labels again is fine; of the one-hot image itself
+    // (an image) it is a kind error, and of merged channels a channel error.
+    let err = Graph::from_json(&graph(
+        r#"{"name": "again", "op": "one_hot", "params": {"classes": [0, 1]}, "inputs": {"volume": "hot"}}"#,
+    ))
+    .expect_err("one_hot takes a label map");
+    assert!(voxflow_graph_runner::error_render::error_chain(&err).contains("label map"));
 }

@@ -15,7 +15,7 @@ use ndarray::{Array3, ArrayView4, Axis, ShapeBuilder, Zip};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use voxflow_core::volume::IntoLabelArray;
-use voxflow_core::{DType, Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, Voxels};
+use voxflow_core::{DType, Facts, Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, Voxels};
 
 fn default_dtype() -> DType {
     DType::U8
@@ -88,6 +88,18 @@ impl Op for Argmax {
 
     fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
         Ok(Kind::Label)
+    }
+
+    fn output_facts(&self, inputs: &BTreeMap<String, Facts>) -> Result<Facts, OpError> {
+        if let Some(n) = inputs.get("volume").and_then(|f| f.channels)
+            && n != self.classes.len()
+        {
+            return Err(OpError::param(
+                "classes",
+                format!("{} classes for an input of {n} channels", self.classes.len()),
+            ));
+        }
+        Ok(Facts::label(Some(self.dtype), Some(1)))
     }
 
     fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {

@@ -5,7 +5,9 @@ use crate::LabelsError;
 use ndarray::{Array4, ArrayView3, Axis};
 use serde::{Deserialize, Deserializer, Serializer};
 use std::sync::Arc;
-use voxflow_core::{DType, Inputs, LabelArray, LabelType, OpError, Value, Volume, Voxels, with_labels};
+use voxflow_core::{
+    DType, Facts, Inputs, LabelArray, LabelType, OpError, Value, Volume, Voxels, with_labels,
+};
 
 /// `label != 0`, or `label` is one of `labels`, for every voxel of every frame.
 #[must_use]
@@ -261,5 +263,20 @@ impl schemars::JsonSchema for LabelDTypeName {
             "enum": ["uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
                      "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64"]
         })
+    }
+}
+
+/// Refuses, when the graph is validated, an input whose 4th axis is known to hold several
+/// channels, for ops that need one 3D volume.
+pub(crate) fn single_volume(
+    inputs: &std::collections::BTreeMap<String, Facts>,
+    op: &str,
+) -> Result<(), OpError> {
+    match inputs.get("volume").and_then(|f| f.channels) {
+        Some(n) if n > 1 => Err(OpError::Input {
+            port: "volume".into(),
+            message: format!("{op} needs a single 3D label map, got {n} channels"),
+        }),
+        _ => Ok(()),
     }
 }

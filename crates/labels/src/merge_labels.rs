@@ -20,13 +20,15 @@
 
 use crate::LabelsError;
 use crate::common::{
-    LABEL_PORTS, Lookup, check_unique, image_value, label_value, map_label_frames, single_frame, take_labels,
-    to_label,
+    LABEL_PORTS, Lookup, check_unique, image_value, label_value, map_label_frames, single_frame,
+    single_volume, take_labels, to_label,
 };
 use ndarray::{Array4, ArrayView3, Axis, ShapeBuilder, Zip};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use voxflow_core::{Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, map_labels, with_labels};
+use voxflow_core::{
+    Facts, Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, map_labels, with_labels,
+};
 
 /// One region: a name (for people and manifests) and the labels it is made of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -137,6 +139,17 @@ impl Op for MergeLabels {
         Ok(match self.output {
             MergeOutput::Channels => Kind::Image,
             MergeOutput::Map => Kind::Label,
+        })
+    }
+
+    fn output_facts(&self, inputs: &BTreeMap<String, Facts>) -> Result<Facts, OpError> {
+        let input = inputs.get("volume").copied();
+        Ok(match self.output {
+            MergeOutput::Channels => {
+                single_volume(inputs, "merge_labels")?;
+                Facts::image(Some(self.regions.len()))
+            }
+            MergeOutput::Map => Facts::label(input.and_then(|f| f.dtype), input.and_then(|f| f.channels)),
         })
     }
 

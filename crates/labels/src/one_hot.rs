@@ -10,11 +10,13 @@
 //! every frame. Takes a 3D label map; the affine is kept. `argmax` is the inverse.
 
 use crate::LabelsError;
-use crate::common::{LABEL_PORTS, Lookup, check_unique, image_value, single_frame, take_labels};
+use crate::common::{
+    LABEL_PORTS, Lookup, check_unique, image_value, single_frame, single_volume, take_labels,
+};
 use ndarray::{Array4, ArrayView3, Axis, ShapeBuilder, Zip};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use voxflow_core::{Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, with_labels};
+use voxflow_core::{Facts, Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, with_labels};
 
 /// What `one_hot` does with a label not in `classes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -92,6 +94,11 @@ impl Op for OneHot {
 
     fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
         Ok(Kind::Image)
+    }
+
+    fn output_facts(&self, inputs: &BTreeMap<String, Facts>) -> Result<Facts, OpError> {
+        single_volume(inputs, "one_hot")?;
+        Ok(Facts::image(Some(self.classes.len())))
     }
 
     fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {

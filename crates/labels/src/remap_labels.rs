@@ -17,7 +17,7 @@ use ndarray::{Array4, ArrayView4};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use voxflow_core::volume::IntoLabelArray;
-use voxflow_core::{DType, Inputs, LabelType, Op, OpError, RunContext, Value, with_labels};
+use voxflow_core::{DType, Facts, Inputs, LabelType, Op, OpError, RunContext, Value, with_labels};
 
 /// Parameters of `remap_labels`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -72,6 +72,11 @@ voxflow_core::op_doc!(
 
 #[typetag::serde(name = "remap_labels")]
 impl Op for RemapLabels {
+    fn output_facts(&self, inputs: &BTreeMap<String, Facts>) -> Result<Facts, OpError> {
+        let input = inputs.get("volume").copied();
+        Ok(Facts::label(self.dtype.or(input.and_then(|f| f.dtype)), input.and_then(|f| f.channels)))
+    }
+
     fn ports(&self) -> &'static [voxflow_core::Port] {
         crate::common::LABEL_PORTS
     }
