@@ -19,6 +19,7 @@ pub mod error;
 pub mod memory;
 pub mod op;
 pub mod orientation;
+pub mod params;
 pub mod resample;
 pub mod seed;
 pub mod volume;

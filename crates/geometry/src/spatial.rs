@@ -344,22 +344,12 @@ pub fn scipy_order(order: u8) -> Result<crate::resample::Order, GeometryError> {
 pub const LIKE: &[voxflow_core::Port] =
     &[voxflow_core::Port { name: "like", accepts: &[Kind::Image, Kind::Label], required: false }];
 
-/// Checks a probability parameter.
+/// Checks a probability parameter (core's check, as a geometry error).
 pub fn check_p(p: f64) -> Result<(), GeometryError> {
-    if (0.0..=1.0).contains(&p) {
-        Ok(())
-    } else {
-        Err(GeometryError::param("p", format!("a probability must be in [0, 1], got {p}")))
-    }
+    voxflow_core::params::probability_problem(p).map_or(Ok(()), |m| Err(GeometryError::param("p", m)))
 }
 
-/// Checks a `[min, max]` range parameter (finite, min <= max).
+/// Checks a `[min, max]` range parameter (core's check, as a geometry error).
 pub fn check_range(param: &'static str, range: [f64; 2]) -> Result<(), GeometryError> {
-    if !range.iter().all(|v| v.is_finite()) {
-        return Err(GeometryError::param(param, format!("{range:?} must be finite")));
-    }
-    if range[0] > range[1] {
-        return Err(GeometryError::param(param, format!("min {} > max {}", range[0], range[1])));
-    }
-    Ok(())
+    voxflow_core::params::range_problem(range).map_or(Ok(()), |m| Err(GeometryError::param(param, m)))
 }

@@ -534,25 +534,7 @@ pub(crate) fn map_image_slices<F: Fn(&mut [f32]) + Sync>(
     }
 }
 
-/// Checks a probability.
-pub(crate) fn check_p(p: f64) -> Result<(), OpError> {
-    if (0.0..=1.0).contains(&p) {
-        Ok(())
-    } else {
-        Err(OpError::param("p", format!("a probability must be in [0, 1], got {p}")))
-    }
-}
-
-/// Checks a `[low, high]` range: finite and ordered.
-pub(crate) fn check_range(param: &'static str, r: [f64; 2]) -> Result<(), OpError> {
-    if !r[0].is_finite() || !r[1].is_finite() {
-        return Err(OpError::param(param, format!("the range must be finite, got {r:?}")));
-    }
-    if r[0] > r[1] {
-        return Err(OpError::param(param, format!("low > high in {r:?}")));
-    }
-    Ok(())
-}
+pub(crate) use voxflow_core::params::{check_p, check_range};
 
 /// A value uniform in `[low, high]`.
 pub(crate) fn uniform(rng: &mut voxflow_core::seed::Rng, r: [f64; 2]) -> f64 {
