@@ -20,6 +20,7 @@ pub mod memory;
 pub mod op;
 pub mod orientation;
 pub mod params;
+pub mod random;
 pub mod resample;
 pub mod seed;
 pub mod volume;

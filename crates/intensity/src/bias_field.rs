@@ -21,8 +21,6 @@ use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// The highest polynomial order accepted.
@@ -182,13 +180,11 @@ voxflow_core::op_doc!(
     "{}"
 );
 
-#[typetag::serde(name = "random_bias_field")]
-impl Op for RandomBiasField {
-    fn ports(&self) -> &'static [Port] {
-        &[]
-    }
+impl voxflow_core::random::RandomOp for RandomBiasField {
+    type Drawn = BiasField;
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
-    fn validate(&self) -> Result<(), OpError> {
+    fn check(&self) -> Result<(), OpError> {
         check_p(self.p)?;
         check_range("coefficients", self.coefficients)?;
         if self.order > MAX_ORDER {
@@ -197,16 +193,12 @@ impl Op for RandomBiasField {
         Ok(())
     }
 
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> BiasField {
+        self.sample(rng)
     }
+}
 
-    fn draw_applies_to(&self) -> &'static [Kind] {
-        &[Kind::Image]
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
-    }
+#[typetag::serde(name = "random_bias_field")]
+impl Op for RandomBiasField {
+    voxflow_core::random_op_node!(RandomBiasField);
 }

@@ -25,8 +25,6 @@ use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder, s};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// A sigma for all three axes, or one per axis.
@@ -324,13 +322,11 @@ voxflow_core::op_doc!(
     "{}"
 );
 
-#[typetag::serde(name = "random_blur")]
-impl Op for RandomBlur {
-    fn ports(&self) -> &'static [Port] {
-        &[]
-    }
+impl voxflow_core::random::RandomOp for RandomBlur {
+    type Drawn = Blur;
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
-    fn validate(&self) -> Result<(), OpError> {
+    fn check(&self) -> Result<(), OpError> {
         check_p(self.p)?;
         check_range("std", self.std)?;
         if self.std[0] < 0.0 {
@@ -339,16 +335,12 @@ impl Op for RandomBlur {
         Ok(())
     }
 
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> Blur {
+        self.sample(rng)
     }
+}
 
-    fn draw_applies_to(&self) -> &'static [Kind] {
-        &[Kind::Image]
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
-    }
+#[typetag::serde(name = "random_blur")]
+impl Op for RandomBlur {
+    voxflow_core::random_op_node!(RandomBlur);
 }

@@ -15,8 +15,6 @@ use crate::common::{
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// Parameters of `brightness_contrast` (also what `random_brightness_contrast` draws).
@@ -113,28 +111,22 @@ voxflow_core::op_doc!(
     "{}"
 );
 
-#[typetag::serde(name = "random_brightness_contrast")]
-impl Op for RandomBrightnessContrast {
-    fn ports(&self) -> &'static [Port] {
-        &[]
-    }
+impl voxflow_core::random::RandomOp for RandomBrightnessContrast {
+    type Drawn = BrightnessContrast;
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
-    fn validate(&self) -> Result<(), OpError> {
+    fn check(&self) -> Result<(), OpError> {
         check_p(self.p)?;
         check_range("multiplier", self.multiplier)?;
         check_range("shift", self.shift)
     }
 
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> BrightnessContrast {
+        self.sample(rng)
     }
+}
 
-    fn draw_applies_to(&self) -> &'static [Kind] {
-        &[Kind::Image]
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
-    }
+#[typetag::serde(name = "random_brightness_contrast")]
+impl Op for RandomBrightnessContrast {
+    voxflow_core::random_op_node!(RandomBrightnessContrast);
 }

@@ -29,8 +29,6 @@ use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// Parameters of `gamma` (also what `random_gamma` draws).
@@ -317,27 +315,21 @@ voxflow_core::op_doc!(
     "{}"
 );
 
-#[typetag::serde(name = "random_gamma")]
-impl Op for RandomGamma {
-    fn ports(&self) -> &'static [Port] {
-        &[]
-    }
+impl voxflow_core::random::RandomOp for RandomGamma {
+    type Drawn = Gamma;
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
-    fn validate(&self) -> Result<(), OpError> {
+    fn check(&self) -> Result<(), OpError> {
         check_p(self.p)?;
         check_range("log_gamma", self.log_gamma)
     }
 
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> Gamma {
+        self.sample(rng)
     }
+}
 
-    fn draw_applies_to(&self) -> &'static [Kind] {
-        &[Kind::Image]
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
-    }
+#[typetag::serde(name = "random_gamma")]
+impl Op for RandomGamma {
+    voxflow_core::random_op_node!(RandomGamma);
 }

@@ -38,8 +38,6 @@ use crate::common::{IMAGE_PORTS, check_p, check_range, default_p, happens, map_i
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use voxflow_core::{BoundaryMode, Inputs, Kind, Op, OpError, Port, RunContext, Value};
 use voxflow_geometry::resample::{Order, transform_image};
 use voxflow_geometry::resize::{zoom_matrix, zoomed_shape};
@@ -198,13 +196,11 @@ voxflow_core::op_doc!(
     "{}"
 );
 
-#[typetag::serde(name = "random_low_resolution")]
-impl Op for RandomLowResolution {
-    fn ports(&self) -> &'static [Port] {
-        &[]
-    }
+impl voxflow_core::random::RandomOp for RandomLowResolution {
+    type Drawn = LowResolution;
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
-    fn validate(&self) -> Result<(), OpError> {
+    fn check(&self) -> Result<(), OpError> {
         check_p(self.p)?;
         check_range("zoom", self.zoom)?;
         if !(self.zoom[0] > 0.0 && self.zoom[1] <= 1.0) {
@@ -229,16 +225,12 @@ impl Op for RandomLowResolution {
         Ok(())
     }
 
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> LowResolution {
+        self.sample(rng)
     }
+}
 
-    fn draw_applies_to(&self) -> &'static [Kind] {
-        &[Kind::Image]
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
-    }
+#[typetag::serde(name = "random_low_resolution")]
+impl Op for RandomLowResolution {
+    voxflow_core::random_op_node!(RandomLowResolution);
 }

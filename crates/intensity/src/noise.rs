@@ -21,8 +21,6 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use voxflow_core::seed::Rng;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
@@ -150,13 +148,11 @@ voxflow_core::op_doc!(
     "{}"
 );
 
-#[typetag::serde(name = "random_noise")]
-impl Op for RandomNoise {
-    fn ports(&self) -> &'static [Port] {
-        &[]
-    }
+impl voxflow_core::random::RandomOp for RandomNoise {
+    type Drawn = Noise;
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
-    fn validate(&self) -> Result<(), OpError> {
+    fn check(&self) -> Result<(), OpError> {
         check_p(self.p)?;
         check_range("std", self.std)?;
         if self.std[0] < 0.0 {
@@ -165,16 +161,12 @@ impl Op for RandomNoise {
         check_range("mean", self.mean)
     }
 
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> Noise {
+        self.sample(rng)
     }
+}
 
-    fn draw_applies_to(&self) -> &'static [Kind] {
-        &[Kind::Image]
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
-    }
+#[typetag::serde(name = "random_noise")]
+impl Op for RandomNoise {
+    voxflow_core::random_op_node!(RandomNoise);
 }
