@@ -37,6 +37,26 @@ impl DType {
         !matches!(self, DType::F32 | DType::F64)
     }
 
+    /// Every dtype.
+    pub const ALL: [DType; 10] = [
+        DType::U8,
+        DType::I8,
+        DType::U16,
+        DType::I16,
+        DType::U32,
+        DType::I32,
+        DType::I64,
+        DType::U64,
+        DType::F32,
+        DType::F64,
+    ];
+
+    /// From numpy's name (`uint8`) or voxflow's short one (`u8`, as serde spells it).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.numpy_name() == name || format!("{d:?}").eq_ignore_ascii_case(name))
+    }
+
     /// numpy's name for it (`uint8`, `float32`, ...).
     #[must_use]
     pub fn numpy_name(self) -> &'static str {

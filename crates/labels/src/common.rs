@@ -69,25 +69,13 @@ pub(crate) fn to_label<T: LabelType>(param: &'static str, value: i128) -> Result
 /// Reads a label dtype by numpy's name (`uint8`, `int16`, ...) or voxflow's (`u8`, `i16`, as
 /// `save` takes them); floats are refused.
 pub(crate) fn parse_label_dtype(name: &str) -> Result<DType, String> {
-    let dtype = match name {
-        "uint8" | "u8" => DType::U8,
-        "int8" | "i8" => DType::I8,
-        "uint16" | "u16" => DType::U16,
-        "int16" | "i16" => DType::I16,
-        "uint32" | "u32" => DType::U32,
-        "int32" | "i32" => DType::I32,
-        "int64" | "i64" => DType::I64,
-        "uint64" | "u64" => DType::U64,
-        "float32" | "f32" | "float64" | "f64" => {
-            return Err(format!("label maps need an integer dtype, got `{name}`"));
-        }
-        other => {
-            return Err(format!(
-                "unknown dtype `{other}`: expected one of uint8, int8, uint16, int16, uint32, int32, int64, uint64"
-            ));
-        }
-    };
-    Ok(dtype)
+    match DType::from_name(name) {
+        Some(dtype) if dtype.is_integer() => Ok(dtype),
+        Some(_) => Err(format!("label maps need an integer dtype, got `{name}`")),
+        None => Err(format!(
+            "unknown dtype `{name}`: expected one of uint8, int8, uint16, int16, uint32, int32, int64, uint64"
+        )),
+    }
 }
 
 /// serde for an optional label dtype, written with numpy's names.
