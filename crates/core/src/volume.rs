@@ -241,6 +241,17 @@ impl Volume {
         spacing(&self.affine)
     }
 
+    /// The volume as an image: a label map's values become f32, as reading its file as an
+    /// image would give (exact up to 2^24); an image is cloned.
+    #[must_use]
+    pub fn to_image(&self) -> Volume {
+        let data = match &self.voxels {
+            Voxels::Image(a) => a.clone(),
+            Voxels::Label(l) => with_labels!(l, |a: T| a.mapv(|v| v.to_i128() as f32)),
+        };
+        Volume { voxels: Voxels::Image(data), affine: self.affine, stored_dtype: self.stored_dtype }
+    }
+
     /// The image voxels, or an error naming what it is instead.
     pub fn image(&self) -> Result<&Array4<f32>, CoreError> {
         match &self.voxels {

@@ -10,6 +10,19 @@
 //! * Draws are seeded by (graph seed, case, output index, node), so outputs are the same bytes
 //!   whatever the thread count or case order.
 //! * A failing case is reported with its node; the other cases finish.
+//!
+//! The pieces: [`plan`] (every output's files, checked against the output-folder policy before
+//! any work), [`case`] (the executor: one case's nodes in topological order, for any number of
+//! outputs, writing files or handing volumes back in memory), this module (the scheduler over
+//! cases, the manifest, resume) and [`replay`] (one manifest line again).
+
+mod case;
+mod plan;
+mod replay;
+
+pub use case::{Capture, CaseRunner, NodeFailure, OutputRecord, materialize};
+pub use plan::{MAX_PLANNED_OUTPUTS, PlannedOutput, plan};
+pub use replay::replay;
 
 use crate::dataset::Case;
 use crate::error_render::error_chain;
@@ -18,12 +31,10 @@ use crate::manifest::{self, ManifestLine};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use thiserror::Error;
-use voxflow_core::seed::{DrawKey, rng_for};
-use voxflow_core::{Deferred, Inputs, OpError, RunContext, Value, Volume};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -140,291 +151,6 @@ impl RunSummary {
     pub fn complete(&self) -> bool {
         self.failures.is_empty() && self.not_started == 0 && self.run_errors.is_empty()
     }
-}
-
-/// The resample the runner uses for deferred values: the geometry crate's resampling core.
-pub fn materialize(deferred: &Deferred) -> Result<Volume, OpError> {
-    voxflow_geometry::spatial::materialize(deferred).map_err(OpError::other)
-}
-
-/// One output's files, relative to the output directory.
-#[derive(Debug, Clone)]
-pub struct PlannedOutput {
-    pub case: usize,
-    pub output: u64,
-    pub files: Vec<String>,
-}
-
-/// At most this many (case, output) pairs in one run: the plan is held in memory (about 100
-/// bytes each plus the paths), and a run of ten million outputs is a mistake, not a dataset.
-pub const MAX_PLANNED_OUTPUTS: u64 = 10_000_000;
-
-/// Every (case, output) of a run with the files it writes, checked before any work: the count
-/// is bounded ([`MAX_PLANNED_OUTPUTS`]), every path stays under the output folder
-/// ([`crate::paths::relative_output_path`]), and no two outputs write the same file.
-pub fn plan(graph: &Graph, cases: &[Case], outputs: u64) -> Result<Vec<PlannedOutput>, RunError> {
-    let total = (cases.len() as u64).saturating_mul(outputs);
-    if total > MAX_PLANNED_OUTPUTS {
-        return Err(RunError::Plan(format!(
-            "{} cases x {outputs} outputs = {total} outputs; at most {MAX_PLANNED_OUTPUTS} per run \
-             (split the run with --shard or lower `outputs`)",
-            cases.len()
-        )));
-    }
-    let mut plan = Vec::with_capacity(total as usize);
-    let mut writer_of: std::collections::HashMap<String, (usize, u64, &str)> =
-        std::collections::HashMap::new();
-    let saves: Vec<&str> = graph.saves().map(|(node, _)| node.name.as_str()).collect();
-    for (ci, case) in cases.iter().enumerate() {
-        crate::dataset::check_case_id(&case.id, || "the case list".to_owned())
-            .map_err(|e| RunError::Plan(e.to_string()))?;
-        for output in 0..outputs {
-            let files = graph.planned_files(&case.id, output);
-            for (file, node) in files.iter().zip(&saves) {
-                crate::paths::relative_output_path(file).map_err(|reason| {
-                    RunError::Plan(format!(
-                        "node `{node}` would write `{file}` for case `{}`, output {output}: {reason}",
-                        case.id
-                    ))
-                })?;
-                if let Some((other_case, other_output, other_node)) =
-                    writer_of.insert(file.clone(), (ci, output, node))
-                {
-                    return Err(RunError::Plan(format!(
-                        "two outputs write `{file}`: node `{other_node}` for case `{}`, output {other_output}, \
-                         and node `{node}` for case `{}`, output {output}; put {{case}}, {{output}} or \
-                         {{node}} in the save paths so each output has its own file",
-                        cases[other_case].id, case.id
-                    )));
-                }
-            }
-            plan.push(PlannedOutput { case: ci, output, files });
-        }
-    }
-    Ok(plan)
-}
-
-/// A failure inside one node.
-#[derive(Debug)]
-pub struct NodeFailure {
-    pub node: Option<String>,
-    pub message: String,
-    /// Writing to the output folder failed (disk full, quota, read-only, an I/O error in a
-    /// `save` or the manifest): the run stops starting new cases.
-    pub write_error: bool,
-}
-
-/// Whether an error comes from the storage refusing a write: an I/O error anywhere in the
-/// chain whose kind says the disk is full, over quota or read-only, or any I/O error when
-/// `writing` (the error comes from a `save` node or the manifest).
-fn is_write_error(e: &(dyn std::error::Error + 'static), writing: bool) -> bool {
-    use std::io::ErrorKind as K;
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cause {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && (writing || matches!(io.kind(), K::StorageFull | K::QuotaExceeded | K::ReadOnlyFilesystem))
-        {
-            return true;
-        }
-        cause = err.source();
-    }
-    false
-}
-
-/// The result of one output.
-#[derive(Debug)]
-pub struct OutputRecord {
-    pub draws: BTreeMap<String, serde_json::Value>,
-    pub files: Vec<String>,
-}
-
-/// Runs a graph's nodes for one case: loads once, then any number of outputs.
-pub struct CaseRunner<'a> {
-    graph: &'a Graph,
-    case: &'a Case,
-    seed: u64,
-    output_dir: &'a Path,
-    loaded: BTreeMap<usize, Value>,
-    timings: BTreeMap<String, Duration>,
-}
-
-impl std::fmt::Debug for CaseRunner<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaseRunner").field("case", &self.case.id).finish_non_exhaustive()
-    }
-}
-
-impl<'a> CaseRunner<'a> {
-    /// Runs the graph's `load` nodes for `case` and checks that what they loaded shares one
-    /// grid (image and label of a case must line up voxel for voxel).
-    pub fn load(
-        graph: &'a Graph,
-        case: &'a Case,
-        seed: u64,
-        output_dir: &'a Path,
-    ) -> Result<Self, NodeFailure> {
-        let mut runner =
-            CaseRunner { graph, case, seed, output_dir, loaded: BTreeMap::new(), timings: BTreeMap::new() };
-        let mut grids: Vec<(usize, [usize; 3], voxflow_core::Affine)> = Vec::new();
-        for (i, node) in graph.nodes.iter().enumerate() {
-            if node.load.is_none() {
-                continue;
-            }
-            let (value, _) = runner.run_node(i, 0, Inputs::default())?;
-            if let Value::Volume(v) = &value {
-                grids.push((i, v.shape3(), v.affine));
-            }
-            runner.loaded.insert(i, value);
-        }
-        if let Some((first, rest)) = grids.split_first() {
-            for other in rest {
-                let same_affine = (first.2 - other.2).abs().max() <= 1e-4 * (1.0 + first.2.abs().max());
-                if first.1 != other.1 || !same_affine {
-                    let describe = |(i, shape, affine): &(usize, [usize; 3], voxflow_core::Affine)| {
-                        let node = &graph.nodes[*i];
-                        let file = node
-                            .load
-                            .as_ref()
-                            .and_then(|l| case.inputs.get(&l.input))
-                            .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
-                        let rows: Vec<String> = (0..3)
-                            .map(|r| format!("{:?}", (0..4).map(|c| affine[(r, c)]).collect::<Vec<_>>()))
-                            .collect();
-                        format!("{file} (node `{}`: shape {shape:?}, affine {})", node.name, rows.join(" "))
-                    };
-                    return Err(NodeFailure {
-                        node: Some(graph.nodes[other.0].name.clone()),
-                        message: format!(
-                            "inputs are on different grids: {} vs {}",
-                            describe(first),
-                            describe(other)
-                        ),
-                        write_error: false,
-                    });
-                }
-            }
-        }
-        Ok(runner)
-    }
-
-    fn run_node(
-        &mut self,
-        i: usize,
-        output: u64,
-        inputs: Inputs,
-    ) -> Result<(Value, Vec<PathBuf>), NodeFailure> {
-        let node = &self.graph.nodes[i];
-        let mut ctx = RunContext {
-            node: &node.name,
-            case_id: &self.case.id,
-            output_index: output,
-            rng: rng_for(&DrawKey {
-                graph_seed: self.seed,
-                case_id: &self.case.id,
-                output_index: output,
-                node: &node.name,
-            }),
-            case_inputs: &self.case.inputs,
-            output_dir: self.output_dir,
-            written: Vec::new(),
-            materialize: &materialize,
-        };
-        let start = Instant::now();
-        let result = node.op.run(&mut ctx, inputs);
-        *self.timings.entry(node.name.clone()).or_default() += start.elapsed();
-        let value = result.map_err(|e| NodeFailure {
-            node: Some(node.name.clone()),
-            message: error_chain(&e),
-            write_error: is_write_error(&e, node.save.is_some()),
-        })?;
-        Ok((value, ctx.written))
-    }
-
-    /// Runs every non-`load` node for one output.
-    pub fn run_output(&mut self, output: u64) -> Result<OutputRecord, NodeFailure> {
-        let graph = self.graph;
-        let mut remaining: Vec<usize> = vec![0; graph.nodes.len()];
-        for node in &graph.nodes {
-            for &from in node.inputs.values() {
-                remaining[from] += 1;
-            }
-        }
-        let mut values: Vec<Option<Value>> = vec![None; graph.nodes.len()];
-        // A deferred value resampled for one consumer is kept for the others that need voxels
-        // (e.g. a label map used as the mask of two intensity ops), so it is resampled once.
-        // Consumers that fuse still get the deferred value.
-        let mut resampled: Vec<Option<Arc<Volume>>> = vec![None; graph.nodes.len()];
-        let mut draws = BTreeMap::new();
-        let mut files = Vec::new();
-        for &i in &graph.order {
-            let node = &graph.nodes[i];
-            let value = if let Some(v) = self.loaded.get(&i) {
-                v.clone()
-            } else {
-                let mut inputs = Inputs::default();
-                for (port, &from) in &node.inputs {
-                    remaining[from] -= 1;
-                    let value = if remaining[from] == 0 { values[from].take() } else { values[from].clone() };
-                    let Some(mut value) = value else {
-                        return Err(NodeFailure {
-                            node: Some(node.name.clone()),
-                            message: format!("input `{port}` from `{}` has no value", graph.nodes[from].name),
-                            write_error: false,
-                        });
-                    };
-                    if let Value::Deferred(d) = &value
-                        && !node.op.accepts_deferred()
-                    {
-                        let volume = if let Some(volume) = &resampled[from] {
-                            Arc::clone(volume)
-                        } else {
-                            let start = Instant::now();
-                            let volume = Arc::new(materialize(d).map_err(|e| NodeFailure {
-                                node: Some(node.name.clone()),
-                                message: format!("resampling input `{port}`: {}", error_chain(&e)),
-                                write_error: false,
-                            })?);
-                            *self
-                                .timings
-                                .entry(format!("{} (resampling its input)", node.name))
-                                .or_default() += start.elapsed();
-                            if remaining[from] > 0 {
-                                resampled[from] = Some(Arc::clone(&volume));
-                            }
-                            volume
-                        };
-                        value = Value::Volume(volume);
-                    }
-                    if remaining[from] == 0 {
-                        resampled[from] = None;
-                    }
-                    inputs.0.insert(port.clone(), value);
-                }
-                let (value, written) = self.run_node(i, output, inputs)?;
-                for path in written {
-                    files.push(relative(self.output_dir, &path));
-                }
-                value
-            };
-            if let Value::Draw(op) = &value {
-                let json = serde_json::to_value(&**op).map_err(|e| NodeFailure {
-                    node: Some(node.name.clone()),
-                    message: format!("cannot record the draw: {e}"),
-                    write_error: false,
-                })?;
-                draws.insert(node.name.clone(), json);
-            }
-            if remaining[i] > 0 {
-                values[i] = Some(value);
-            }
-        }
-        Ok(OutputRecord { draws, files })
-    }
-}
-
-fn relative(base: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(base).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
 }
 
 /// Runs `graph` over `cases` (see the module doc).
@@ -672,66 +398,6 @@ fn progress_bar(enabled: bool, len: usize) -> Option<indicatif::ProgressBar> {
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
-}
-
-/// Re-runs the one output a manifest line describes, into `output_dir` (files are replaced),
-/// and checks that the draws are those the line recorded.
-pub fn replay(line: &ManifestLine, output_dir: &Path) -> Result<OutputRecord, RunError> {
-    let graph_path = line
-        .graph
-        .as_ref()
-        .ok_or_else(|| RunError::Replay("the manifest line names no graph file".into()))?;
-    let graph = Graph::from_path(graph_path).map_err(|e| RunError::Replay(error_chain(&e)))?;
-    if graph.hash != line.graph_hash {
-        return Err(RunError::Replay(format!(
-            "{} has changed since the run (hash {} now, {} then)",
-            graph_path.display(),
-            graph.hash,
-            line.graph_hash
-        )));
-    }
-    std::fs::create_dir_all(output_dir).map_err(|source| RunError::Io { path: output_dir.into(), source })?;
-    crate::dataset::check_case_id(&line.case, || "the manifest line".to_owned())
-        .map_err(|e| RunError::Replay(e.to_string()))?;
-    let case = Case { id: line.case.clone(), inputs: line.inputs.clone() };
-    // The same checks as a run: every file this output writes stays under `output_dir`.
-    plan(&graph, std::slice::from_ref(&case), line.output.saturating_add(1))
-        .map_err(|e| RunError::Replay(e.to_string()))?;
-    let fail = |f: NodeFailure| {
-        RunError::Replay(
-            Failure { case: case.id.clone(), output: Some(line.output), node: f.node, message: f.message }
-                .to_string(),
-        )
-    };
-    let mut runner = CaseRunner::load(&graph, &case, line.seed, output_dir).map_err(fail)?;
-    let record = runner.run_output(line.output).map_err(fail)?;
-    let same = record.draws.len() == line.draws.len()
-        && record.draws.iter().zip(&line.draws).all(|((na, a), (nb, b))| na == nb && json_close(a, b));
-    if !same {
-        return Err(RunError::Replay(format!(
-            "the draws differ from the manifest's: {} now, {} then",
-            serde_json::to_string(&record.draws).unwrap_or_default(),
-            serde_json::to_string(&line.draws).unwrap_or_default()
-        )));
-    }
-    Ok(record)
-}
-
-/// Equal JSON, numbers within 1e-12 relative (a manifest's text does not round-trip floats to
-/// the last bit).
-fn json_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    use serde_json::Value as J;
-    match (a, b) {
-        (J::Number(x), J::Number(y)) => match (x.as_f64(), y.as_f64()) {
-            (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
-            _ => x == y,
-        },
-        (J::Array(x), J::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_close(x, y)),
-        (J::Object(x), J::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_close(v, w)))
-        }
-        _ => a == b,
-    }
 }
 
 #[cfg(test)]
