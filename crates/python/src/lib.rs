@@ -190,6 +190,38 @@ fn ops_json() -> PyResult<String> {
         .map_err(|e| VoxflowError::new_err(e.to_string()))
 }
 
+/// The three-slice preview (middle sagittal, coronal and axial slices in world orientation,
+/// labels overlaid) of `image` as PNG bytes, as `graphrun preview` draws it.
+#[pyfunction]
+#[pyo3(signature = (image, label=None, title=None))]
+fn preview_png<'py>(
+    py: Python<'py>,
+    image: &Bound<'py, PyTuple>,
+    label: Option<&Bound<'py, PyTuple>>,
+    title: Option<&str>,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let as_volume = |t: &Bound<'py, PyTuple>| -> PyResult<Volume> {
+        let (array, affine, kind): (Bound<'py, PyAny>, Bound<'py, PyAny>, String) = t.extract()?;
+        volume_from_py(&array, &affine, &kind)
+    };
+    let image = as_volume(image)?;
+    let label = label.map(as_volume).transpose()?;
+    let title = title.map_or_else(|| voxflow_preview::describe("volume", &image), ToOwned::to_owned);
+    let png = py
+        .detach(|| {
+            let picture = voxflow_preview::render(
+                &image,
+                label.as_ref(),
+                &title,
+                &voxflow_preview::PreviewOptions::default(),
+            )
+            .map_err(|e| error_chain(&e))?;
+            voxflow_preview::report::png_bytes(&picture).map_err(|e| error_chain(&e))
+        })
+        .map_err(VoxflowError::new_err)?;
+    Ok(pyo3::types::PyBytes::new(py, &png))
+}
+
 /// The graph file's JSON Schema.
 #[pyfunction]
 fn schema_json() -> String {
@@ -229,6 +261,9 @@ fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
 #[pyclass(frozen, name = "_Graph", module = "voxflow._voxflow")]
 struct PyGraph {
     graph: Graph,
+    /// Seconds the last run spent in Rust with the GIL released (f64 bits), to measure the
+    /// overhead of the Python call around it.
+    last_run_seconds: std::sync::atomic::AtomicU64,
 }
 
 /// One case's inputs: files by name, and volumes given in memory by name.
@@ -298,6 +333,7 @@ impl PyGraph {
             }
         }
         let output_dir = write_to.unwrap_or(&scratch);
+        let start = std::time::Instant::now();
         let result = py.detach(|| {
             pool.install(|| {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -306,6 +342,8 @@ impl PyGraph {
                 }))
             })
         });
+        self.last_run_seconds
+            .store(start.elapsed().as_secs_f64().to_bits(), std::sync::atomic::Ordering::Relaxed);
         let failure = |f: NodeFailure| {
             let failure =
                 Failure { case: case.id.clone(), output: Some(output), node: f.node, message: f.message };
@@ -338,7 +376,14 @@ impl PyGraph {
             }
         })?;
         graph.path = path;
-        Ok(PyGraph { graph })
+        Ok(PyGraph { graph, last_run_seconds: std::sync::atomic::AtomicU64::new(0) })
+    }
+
+    /// Seconds the last `run` or `draws` spent in Rust (GIL released): the rest of a call's
+    /// time is the Python binding's overhead.
+    #[getter]
+    fn last_run_seconds(&self) -> f64 {
+        f64::from_bits(self.last_run_seconds.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     #[getter]
@@ -481,5 +526,6 @@ fn _voxflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write, m)?)?;
     m.add_function(wrap_pyfunction!(ops_json, m)?)?;
     m.add_function(wrap_pyfunction!(schema_json, m)?)?;
+    m.add_function(wrap_pyfunction!(preview_png, m)?)?;
     Ok(())
 }

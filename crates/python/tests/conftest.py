@@ -19,13 +19,16 @@ def graphrun_binary() -> str:
 
     The equality tests need it; `.ci/run` builds it before pytest. Missing, the test fails
     (it never skips: a skipped equality check proves nothing)."""
-    candidates = [os.environ.get("VOXFLOW_GRAPHRUN")]
+    given = os.environ.get("VOXFLOW_GRAPHRUN")
+    if given:
+        return given
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    candidates += [str(target / "release" / "graphrun"), str(target / "debug" / "graphrun")]
-    candidates.append(shutil.which("graphrun"))
-    for c in candidates:
-        if c and Path(c).is_file() and os.access(c, os.X_OK):
-            return c
+    builds = [target / "release" / "graphrun", target / "debug" / "graphrun"]
+    builds = [b for b in builds if b.is_file() and os.access(b, os.X_OK)]
+    if builds:  # the newest build: an old one may predate the package being tested
+        return str(max(builds, key=lambda b: b.stat().st_mtime))
+    if shutil.which("graphrun"):
+        return shutil.which("graphrun")
     pytest.fail("graphrun not found: build it (cargo build -p voxflow-graph-runner) or set VOXFLOW_GRAPHRUN")
 
 

@@ -284,3 +284,13 @@ def test_ops_lists_every_op_with_parameters():
     params = {p["name"]: p for p in ops["random_flip"]["params"]}
     assert "p" in params and params["p"]["description"]
     assert voxflow.schema()["properties"]["nodes"]
+
+
+def test_preview_is_a_png(tmp_path):
+    image = voxflow.read(T1)
+    label = voxflow.read(LABELS, kind="label")
+    png = voxflow.preview(image, label, path=tmp_path / "p.png", title="mni152")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "p.png").read_bytes() == png
+    with pytest.raises(ValueError, match="kind 'label'"):
+        voxflow.preview(image, image)

@@ -32,6 +32,7 @@ __all__ = [
     "read",
     "ops",
     "schema",
+    "preview",
     "VoxflowError",
     "GraphError",
     "RunError",
@@ -184,6 +185,12 @@ class Graph:
         return self._graph.seed
 
     @property
+    def last_run_seconds(self) -> float:
+        """Seconds the last ``run`` spent in Rust with the GIL released (the rest of the call
+        is the binding's overhead: converting inputs and results)."""
+        return self._graph.last_run_seconds
+
+    @property
     def outputs(self) -> int:
         """Outputs per case the file asks for (``graphrun``'s default)."""
         return self._graph.outputs
@@ -297,6 +304,22 @@ def ops() -> List[Dict[str, Any]]:
     """Every op: name, summary, parameters (type, allowed values, default, doc), ports and an
     example (what ``graphrun ops`` shows)."""
     return json.loads(_voxflow.ops_json())
+
+
+def preview(
+    image: Volume, label: Optional[Volume] = None, path: Optional[PathLike] = None, title: Optional[str] = None
+) -> bytes:
+    """The three-slice preview of ``image`` (middle sagittal, coronal and axial slices in world
+    orientation, voxel spacing respected, ``label`` overlaid) as PNG bytes, as ``graphrun
+    preview`` draws it; also written to ``path`` when given. In a notebook:
+    ``IPython.display.Image(voxflow.preview(vol))``."""
+    if label is not None and label.kind != "label":
+        raise ValueError("label must be a Volume of kind 'label'")
+    png = _voxflow.preview_png(image._native(), None if label is None else label._native(), title)
+    if path is not None:
+        with open(os.fspath(path), "wb") as f:
+            f.write(png)
+    return png
 
 
 def schema() -> Dict[str, Any]:
