@@ -76,6 +76,14 @@ fn to_array4<T: Element + Clone + Default>(array: &PyReadonlyArrayDyn<'_, T>) ->
             view.shape()
         )));
     }
+    // numpy arrays of NIfTI volumes (ours, nibabel's) are usually Fortran-contiguous already:
+    // one memcpy then, instead of an element-wise strided copy.
+    if let Some(data) = view.as_slice_memory_order()
+        && view.t().is_standard_layout()
+    {
+        return Array4::from_shape_vec(view.raw_dim().f(), data.to_vec())
+            .map_err(|e| PyValueError::new_err(e.to_string()));
+    }
     let mut out = Array4::<T>::default(view.raw_dim().f());
     out.assign(&view);
     Ok(out)
@@ -257,6 +265,21 @@ fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
     Ok(pool)
 }
 
+/// A volume converted once into voxflow's layout and kept, so that running graphs on it again
+/// and again copies nothing (`voxflow.Volume` makes one the first time it is a graph input).
+#[pyclass(frozen, name = "_VolumeHandle", module = "voxflow._voxflow")]
+struct VolumeHandle {
+    volume: Arc<Volume>,
+}
+
+#[pymethods]
+impl VolumeHandle {
+    #[new]
+    fn new(array: &Bound<'_, PyAny>, affine: &Bound<'_, PyAny>, kind: &str) -> PyResult<Self> {
+        Ok(VolumeHandle { volume: Arc::new(volume_from_py(array, affine, kind)?) })
+    }
+}
+
 /// A validated graph.
 #[pyclass(frozen, name = "_Graph", module = "voxflow._voxflow")]
 struct PyGraph {
@@ -289,7 +312,9 @@ impl PyGraph {
         if let Some(inputs) = inputs {
             for (name, value) in inputs.iter() {
                 let name: String = name.extract()?;
-                if let Ok(tuple) = value.cast::<PyTuple>() {
+                if let Ok(handle) = value.cast::<VolumeHandle>() {
+                    given.insert(name, Arc::clone(&handle.get().volume));
+                } else if let Ok(tuple) = value.cast::<PyTuple>() {
                     let (array, affine, kind): (Bound<'_, PyAny>, Bound<'_, PyAny>, String) =
                         tuple.extract()?;
                     let volume = volume_from_py(&array, &affine, &kind)
@@ -522,6 +547,7 @@ fn _voxflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RunError", m.py().get_type::<RunError>())?;
     m.add("NiftiError", m.py().get_type::<NiftiError>())?;
     m.add_class::<PyGraph>()?;
+    m.add_class::<VolumeHandle>()?;
     m.add_function(wrap_pyfunction!(read, m)?)?;
     m.add_function(wrap_pyfunction!(write, m)?)?;
     m.add_function(wrap_pyfunction!(ops_json, m)?)?;

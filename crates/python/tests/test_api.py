@@ -294,3 +294,26 @@ def test_preview_is_a_png(tmp_path):
     assert (tmp_path / "p.png").read_bytes() == png
     with pytest.raises(ValueError, match="kind 'label'"):
         voxflow.preview(image, image)
+
+
+def test_a_volume_input_is_converted_once_and_kept_consistent():
+    import pickle
+
+    image, label = synthetic()
+    g = voxflow.Graph(small_graph())
+    first = g.run({"image": image, "label": label}, case="c")
+    # The voxels were taken once; the arrays cannot be changed behind the kept copy's back.
+    with pytest.raises(ValueError):
+        image.array[0, 0, 0] = 1.0
+    assert g.run({"image": image, "label": label}, case="c")["save_image"].array.tobytes() == (
+        first["save_image"].array.tobytes()
+    )
+    # Assigning a new array is how voxels change, and the next run sees it.
+    image.array = image.array * 2
+    doubled = g.run({"image": image, "label": label}, case="c")["save_image"].array
+    np.testing.assert_allclose(doubled, first["save_image"].array * 2, rtol=1e-5, atol=1e-3)
+    again = pickle.loads(pickle.dumps(image))
+    np.testing.assert_array_equal(again.array, image.array)
+    np.testing.assert_array_equal(
+        g.run({"image": again, "label": label}, case="c")["save_image"].array, doubled
+    )

@@ -112,3 +112,14 @@ def test_tensors_when_torch_is_installed():
     loader = torch.utils.data.DataLoader(ds, batch_size=1, num_workers=2)
     batch = next(iter(loader))
     assert torch.equal(batch["save_image"][0], sample["save_image"])
+
+
+def test_cached_inputs_give_the_same_samples():
+    plain = GraphDataset(CASES, GRAPH, outputs_per_epoch=2, as_tensors=False)
+    cached = GraphDataset(CASES, GRAPH, outputs_per_epoch=2, as_tensors=False, cache_inputs=True)
+    for i in range(len(plain)):
+        assert digest(plain[i]) == digest(cached[i])
+    assert set(cached._cache) == {"case0", "case1", "case2"}
+    import pickle
+
+    assert pickle.loads(pickle.dumps(cached))._cache == {}

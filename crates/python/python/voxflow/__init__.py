@@ -58,7 +58,7 @@ class Volume:
     voxel index to world mm (RAS+).
     """
 
-    __slots__ = ("array", "affine", "kind")
+    __slots__ = ("_array", "_affine", "kind", "_handle")
 
     def __init__(self, array: Any, affine: Any = None, kind: str = "image") -> None:
         if kind not in ("image", "label"):
@@ -80,9 +80,38 @@ class Volume:
         affine = np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64)
         if affine.shape != (4, 4):
             raise ValueError(f"the affine must be 4x4, not {affine.shape}")
-        self.array = array
-        self.affine = affine
+        self._array = array
+        self._affine = affine
         self.kind = kind
+        self._handle = None
+
+    # The first time a volume is a graph input its voxels are copied once into voxflow's layout
+    # and kept (later runs copy nothing); the arrays are made read-only then, so that the kept
+    # copy cannot silently differ from them. Assign a new array to change the voxels.
+    @property
+    def array(self) -> np.ndarray:
+        return self._array
+
+    @array.setter
+    def array(self, value: Any) -> None:
+        self._array = Volume(value, self._affine, self.kind)._array
+        self._handle = None
+
+    @property
+    def affine(self) -> np.ndarray:
+        return self._affine
+
+    @affine.setter
+    def affine(self, value: Any) -> None:
+        self._affine = Volume(self._array, value, self.kind)._affine
+        self._handle = None
+
+    # Picklable (DataLoader workers started with spawn get a copy); the kept copy is not sent.
+    def __getstate__(self) -> dict:
+        return {"array": self._array, "affine": self._affine, "kind": self.kind}
+
+    def __setstate__(self, state: dict) -> None:
+        self._array, self._affine, self.kind, self._handle = state["array"], state["affine"], state["kind"], None
 
     @property
     def shape(self) -> tuple:
@@ -126,7 +155,16 @@ class Volume:
         return nibabel.Nifti1Image(self.array, self.affine)
 
     def _native(self) -> tuple:
-        return (self.array, self.affine, self.kind)
+        return (self._array, self._affine, self.kind)
+
+    def _input(self) -> Any:
+        """This volume as a graph input: converted once, then shared."""
+        if self._handle is None:
+            self._handle = _voxflow._VolumeHandle(self._array, self._affine, self.kind)
+            for a in (self._array, self._affine):
+                if a.flags.writeable:
+                    a.flags.writeable = False
+        return self._handle
 
     def __repr__(self) -> str:
         spacing = ", ".join(f"{s:.3g}" for s in self.spacing)
@@ -136,7 +174,7 @@ class Volume:
 def _volume(native: tuple) -> Volume:
     array, affine, kind = native
     volume = Volume.__new__(Volume)
-    volume.array, volume.affine, volume.kind = array, affine, kind
+    volume._array, volume._affine, volume.kind, volume._handle = array, affine, kind, None
     return volume
 
 
@@ -267,7 +305,7 @@ class Graph:
     def _run(self, inputs, case, output, seed, nodes, threads, write_to):
         if int(threads) < 1:
             raise ValueError("threads must be at least 1")
-        given = {str(k): (v._native() if isinstance(v, Volume) else os.fspath(v)) for k, v in inputs.items()}
+        given = {str(k): (v._input() if isinstance(v, Volume) else os.fspath(v)) for k, v in inputs.items()}
         return self._graph.run(
             given,
             str(case),
@@ -290,7 +328,7 @@ class Graph:
         (e.g. a crop drawn within the image's grid)."""
         given = None
         if inputs is not None:
-            given = {str(k): (v._native() if isinstance(v, Volume) else os.fspath(v)) for k, v in inputs.items()}
+            given = {str(k): (v._input() if isinstance(v, Volume) else os.fspath(v)) for k, v in inputs.items()}
         return json.loads(
             self._graph.draws(str(case), int(output), seed=None if seed is None else int(seed), inputs=given)
         )

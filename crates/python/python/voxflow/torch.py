@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import Graph, Volume
+from . import Graph, Volume, read
 
 try:  # torch is optional: the dataset works without it (numpy samples).
     import torch as _torch
@@ -68,6 +68,9 @@ class GraphDataset(_Base):
     ``threads``: Rust threads per sample; default 1 inside a DataLoader worker (so N workers
     use N cores, not N x cores), all cores in the main process. ``seed``: overrides the graph's.
 
+    ``cache_inputs``: read each case's files once per process (each DataLoader worker keeps
+    its own copy) instead of once per sample; memory grows with the number of cases.
+
     A sample is a dict: each node's array (a tensor, or numpy without torch), ``"<node>_affine"``
     (4x4 float64), ``"case"`` and ``"output"``.
     """
@@ -82,6 +85,7 @@ class GraphDataset(_Base):
         nodes: Optional[Sequence[str]] = None,
         epoch: int = 0,
         as_tensors: Optional[bool] = None,
+        cache_inputs: bool = False,
     ) -> None:
         self.cases = normalize_cases(cases)
         self.graph = graph if isinstance(graph, Graph) else Graph(graph)
@@ -92,6 +96,8 @@ class GraphDataset(_Base):
         self.threads = threads
         self.nodes = list(nodes) if nodes is not None else None
         self.epoch = int(epoch)
+        self.cache_inputs = bool(cache_inputs)
+        self._cache: Dict[str, Dict[str, Any]] = {}
         if as_tensors and _torch is None:
             raise ImportError("as_tensors=True needs torch (pip install torch)")
         self.as_tensors = (_torch is not None) if as_tensors is None else bool(as_tensors)
@@ -120,6 +126,25 @@ class GraphDataset(_Base):
         case = self.cases[i // self.outputs_per_epoch]
         return case["id"], self.epoch * self.outputs_per_epoch + i % self.outputs_per_epoch
 
+    def _inputs(self, i: int) -> Dict[str, Any]:
+        case = self.cases[i % len(self) // self.outputs_per_epoch]
+        if not self.cache_inputs:
+            return case["inputs"]
+        cached = self._cache.get(case["id"])
+        if cached is None:
+            kinds = self.graph.inputs
+            cached = {
+                name: v if isinstance(v, Volume) else read(v, kind=kinds.get(name, "image"))
+                for name, v in case["inputs"].items()
+            }
+            self._cache[case["id"]] = cached
+        return cached
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_cache"] = {}  # each process reads its own
+        return state
+
     def _threads(self) -> int:
         if self.threads is not None:
             return int(self.threads)
@@ -129,7 +154,7 @@ class GraphDataset(_Base):
 
     def __getitem__(self, i: int) -> Dict[str, Any]:
         case_id, output = self.index(i)
-        inputs = self.cases[i % len(self) // self.outputs_per_epoch]["inputs"]
+        inputs = self._inputs(i)
         volumes = self.graph.run(
             inputs, case=case_id, output=output, seed=self.seed, nodes=self.nodes, threads=self._threads()
         )
@@ -146,7 +171,7 @@ class GraphDataset(_Base):
     def volumes(self, i: int) -> Dict[str, Volume]:
         """Sample ``i`` as :class:`voxflow.Volume` objects (array, affine, kind)."""
         case_id, output = self.index(i)
-        inputs = self.cases[i % len(self) // self.outputs_per_epoch]["inputs"]
+        inputs = self._inputs(i)
         return self.graph.run(
             inputs, case=case_id, output=output, seed=self.seed, nodes=self.nodes, threads=self._threads()
         )
