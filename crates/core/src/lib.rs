@@ -16,6 +16,7 @@ pub mod apply;
 pub mod doc;
 pub mod dtype;
 pub mod error;
+pub mod hash;
 pub mod memory;
 pub mod op;
 pub mod orientation;

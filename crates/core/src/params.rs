@@ -1,4 +1,44 @@
-//! Checks shared by the parameters of many ops, with one wording everywhere.
+//! Parameter vocabulary shared by many ops: checks with one wording everywhere, the default
+//! probability, and values given once for all three axes or per axis.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// One value for all three axes, or one per axis `[x, y, z]` (`7` or `[7, 7, 5]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "OneOrThree_{T}")]
+pub enum OneOrThree<T> {
+    /// The same value for every axis.
+    Isotropic(T),
+    /// One value per axis `[x, y, z]`.
+    PerAxis([T; 3]),
+}
+
+impl<T: Copy> OneOrThree<T> {
+    /// The value of each axis.
+    #[must_use]
+    pub fn per_axis(self) -> [T; 3] {
+        match self {
+            OneOrThree::Isotropic(v) => [v; 3],
+            OneOrThree::PerAxis(v) => v,
+        }
+    }
+}
+
+/// Reads an `[T; 3]` field from one value or three
+/// (`#[serde(deserialize_with = "voxflow_core::params::one_or_three")]`, with
+/// `#[schemars(with = "voxflow_core::params::OneOrThree<T>")]`).
+pub fn one_or_three<'de, D: Deserializer<'de>, T: Deserialize<'de> + Copy>(d: D) -> Result<[T; 3], D::Error> {
+    OneOrThree::<T>::deserialize(d).map(OneOrThree::per_axis)
+}
+
+/// The default probability of a random op (`#[serde(default = "voxflow_core::params::default_p")]`):
+/// always.
+#[must_use]
+pub fn default_p() -> f64 {
+    1.0
+}
 
 /// Why `p` is not a probability (`None`: it is one).
 #[must_use]
@@ -20,7 +60,12 @@ pub fn range_problem(range: [f64; 2]) -> Option<String> {
 
 /// [`probability_problem`] as an op error naming `p`.
 pub fn check_p(p: f64) -> Result<(), crate::OpError> {
-    probability_problem(p).map_or(Ok(()), |m| Err(crate::OpError::param("p", m)))
+    check_probability("p", p)
+}
+
+/// [`probability_problem`] as an op error naming `param` (a probability not called `p`).
+pub fn check_probability(param: &'static str, p: f64) -> Result<(), crate::OpError> {
+    probability_problem(p).map_or(Ok(()), |m| Err(crate::OpError::param(param, m)))
 }
 
 /// [`range_problem`] as an op error naming `param`.

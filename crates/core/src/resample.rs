@@ -29,19 +29,6 @@ pub enum Interpolation {
     Label,
 }
 
-impl Interpolation {
-    /// From scipy's spline order (0, 1 or 3).
-    #[must_use]
-    pub fn from_order(order: u8) -> Option<Self> {
-        match order {
-            0 => Some(Interpolation::Nearest),
-            1 => Some(Interpolation::Linear),
-            3 => Some(Interpolation::Cubic),
-            _ => None,
-        }
-    }
-}
-
 /// What lies outside the input grid (scipy.ndimage's `mode`, same names and semantics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "kebab-case")]

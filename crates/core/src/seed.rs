@@ -5,6 +5,7 @@
 //! time. So one case's draws are the same whether it runs first or last, on 1 thread or 64,
 //! and any output can be replayed from its manifest line.
 
+use crate::hash::Fnv1a;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -32,30 +33,11 @@ pub fn rng_for(key: &DrawKey<'_>) -> Rng {
     let mut seed = [0u8; 32];
     // Four differently salted hashes fill the 256-bit ChaCha key.
     for (i, chunk) in seed.chunks_mut(8).enumerate() {
-        let mut salted = h.clone();
+        let mut salted = h;
         salted.write(&[i as u8]);
-        chunk.copy_from_slice(&splitmix64(salted.0).to_le_bytes());
+        chunk.copy_from_slice(&splitmix64(salted.finish()).to_le_bytes());
     }
     Rng::from_seed(seed)
-}
-
-/// FNV-1a: a stable hash (std's `DefaultHasher` may change between Rust versions).
-#[derive(Clone)]
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv1a {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
 }
 
 fn splitmix64(mut z: u64) -> u64 {

@@ -29,12 +29,12 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct ControlGridParams {
     /// Control points per axis (at least 4). Default 7 (TorchIO).
-    #[serde(deserialize_with = "crate::per_axis::usize3")]
-    #[schemars(with = "crate::per_axis::OneOrThree<usize>")]
+    #[serde(deserialize_with = "voxflow_core::params::one_or_three")]
+    #[schemars(with = "voxflow_core::params::OneOrThree<usize>")]
     pub num_control_points: [usize; 3],
     /// Largest displacement of a control point, in millimetres per axis. Default 7.5 (TorchIO).
-    #[serde(deserialize_with = "crate::per_axis::f64x3")]
-    #[schemars(with = "crate::per_axis::OneOrThree<f64>")]
+    #[serde(deserialize_with = "voxflow_core::params::one_or_three")]
+    #[schemars(with = "voxflow_core::params::OneOrThree<f64>")]
     pub max_displacement: [f64; 3],
     /// How many control points on each side are held still. Default 2 (TorchIO).
     pub locked_borders: usize,

@@ -22,9 +22,9 @@ use rand::RngExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, PoisonError};
+use voxflow_core::random::RandomOp;
 use voxflow_core::{
-    Deferred, DisplacementField, Inputs, Interpolation, Kind, Op, OpError, Port, ResampleSpec, RunContext,
-    Value, Volume,
+    Deferred, DisplacementField, Inputs, Kind, Op, OpError, ResampleSpec, RunContext, Value, Volume,
 };
 use voxflow_geometry::spatial::{NoOtherParams, Resampling};
 
@@ -179,22 +179,13 @@ impl Elastic {
     pub fn defer_pending(&self, mut pending: Deferred) -> Result<Deferred, ElasticError> {
         debug_assert!(pending.spec.field.is_none());
         let (interpolation, fill) = self.resampling.for_kind(pending.source.kind());
-        if rank(interpolation) > rank(pending.spec.interpolation) {
-            pending.spec.interpolation = interpolation;
-        }
+        pending.spec.interpolation =
+            voxflow_geometry::spatial::finest(pending.spec.interpolation, interpolation);
         pending.spec.mode = self.resampling.mode;
         pending.spec.fill = fill;
         let spacing = voxflow_core::volume::spacing(&pending.spec.affine);
         pending.spec.field = self.field(pending.spec.shape, spacing)?;
         Ok(pending)
-    }
-}
-
-fn rank(i: Interpolation) -> u8 {
-    match i {
-        Interpolation::Nearest => 0,
-        Interpolation::Label | Interpolation::Linear => 1,
-        Interpolation::Cubic => 2,
     }
 }
 
@@ -258,7 +249,7 @@ impl Default for RandomModel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RandomElastic {
     /// Probability of deforming at all. Default 1.
-    #[serde(default = "one")]
+    #[serde(default = "voxflow_core::params::default_p")]
     pub p: f64,
     /// Model and parameter ranges. Default Simard with batchgenerators' ranges.
     #[serde(default)]
@@ -268,10 +259,6 @@ pub struct RandomElastic {
     pub resampling: Resampling,
     #[serde(flatten, skip_serializing)]
     pub rest: NoOtherParams,
-}
-
-fn one() -> f64 {
-    1.0
 }
 
 impl Default for RandomElastic {
@@ -310,16 +297,13 @@ voxflow_core::op_doc!(
     "{}"
 );
 
-#[typetag::serde(name = "random_elastic")]
-impl Op for RandomElastic {
-    fn ports(&self) -> &'static [Port] {
-        &[]
-    }
+impl RandomOp for RandomElastic {
+    type Drawn = Elastic;
+    type Like = ();
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image, Kind::Label];
 
-    fn validate(&self) -> Result<(), OpError> {
-        if !(0.0..=1.0).contains(&self.p) {
-            return Err(OpError::param("p", format!("must be in [0, 1], got {}", self.p)));
-        }
+    fn check(&self) -> Result<(), OpError> {
+        voxflow_core::params::check_p(self.p)?;
         match &self.model {
             RandomModel::Simard(range) => range.validate()?,
             RandomModel::ControlGrid(params) => params.validate()?,
@@ -327,11 +311,12 @@ impl Op for RandomElastic {
         Ok(self.resampling.validate()?)
     }
 
-    fn output_kind(&self, _inputs: &std::collections::BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng, (): ()) -> Result<Elastic, OpError> {
+        Ok(self.sample(rng))
     }
+}
 
-    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
-        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
-    }
+#[typetag::serde(name = "random_elastic")]
+impl Op for RandomElastic {
+    voxflow_core::random_op_node!(RandomElastic);
 }

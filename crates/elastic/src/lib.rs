@@ -14,7 +14,6 @@ mod banded;
 pub mod control_grid;
 pub mod elastic;
 pub mod error;
-mod per_axis;
 pub mod simard;
 
 pub use banded::SeparableField;

@@ -36,7 +36,6 @@
 use crate::banded::{self, Banded, Separable, SeparableField};
 use crate::error::ElasticError;
 use ndarray::{Array3, Array4, ArrayView3, Axis, ShapeBuilder};
-use rand::RngExt;
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -108,9 +107,7 @@ impl SimardRange {
     }
 }
 
-pub(crate) fn uniform(rng: &mut impl rand::Rng, [lo, hi]: [f64; 2]) -> f64 {
-    if lo < hi { rng.random_range(lo..=hi) } else { lo }
-}
+pub(crate) use voxflow_core::random::uniform;
 
 /// The decimation step used for a given sigma.
 #[must_use]

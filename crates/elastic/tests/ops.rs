@@ -283,7 +283,9 @@ fn summary(v: &Volume) -> serde_json::Value {
 }
 
 fn fnv(bytes: impl IntoIterator<Item = u8>) -> u64 {
-    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    let mut h = voxflow_core::hash::Fnv1a::default();
+    bytes.into_iter().for_each(|b| h.write(&[b]));
+    h.finish()
 }
 
 #[test]

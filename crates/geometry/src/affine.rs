@@ -14,12 +14,12 @@
 
 use crate::GeometryError;
 use crate::resample::transform_image;
-use crate::spatial::{self, NoOtherParams, Resampling, Step};
+use crate::spatial::{self, NoOtherParams, Resampling, SpatialOp, Step, spatial_op_node};
 use nalgebra::{Matrix3, Matrix4, Vector3};
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Affine, BoundaryMode, Inputs, Op, OpError, RunContext, Value};
+use voxflow_core::{Affine, BoundaryMode, Op};
 
 /// The axes a transform's matrix is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -88,9 +88,11 @@ impl AffineTransform {
             Vector3::from_fn(|r, _| self.translation[r] + if cols == 4 { self.matrix[r][3] } else { 0.0 });
         Ok((linear, t))
     }
+}
 
+impl SpatialOp for AffineTransform {
     /// The transform's effect on a grid.
-    pub fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
+    fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
         let (linear, t) = self.parts()?;
         match self.frame {
             Frame::Voxel => spatial::augmentation(shape, affine, &linear, t),
@@ -109,6 +111,9 @@ impl AffineTransform {
     fn check(&self) -> Result<(), GeometryError> {
         self.parts()?;
         self.resampling.validate()
+    }
+    fn settings(&self) -> Resampling {
+        self.resampling
     }
 }
 
@@ -141,16 +146,5 @@ voxflow_core::op_doc!(
 
 #[typetag::serde(name = "affine")]
 impl Op for AffineTransform {
-    fn validate(&self) -> Result<(), OpError> {
-        Ok(self.check()?)
-    }
-
-    fn accepts_deferred(&self) -> bool {
-        true
-    }
-
-    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
-        self.check()?;
-        spatial::run_step(&mut inputs, &self.resampling, |shape, affine| self.step(shape, affine))
-    }
+    spatial_op_node!();
 }

@@ -19,9 +19,9 @@ use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::random::{LikeShape, RandomOp};
+use voxflow_core::seed::Rng;
+use voxflow_core::{Inputs, Kind, Op, OpError, RunContext, Value};
 
 /// Crops a box of `size` voxels at `start` (or centred, when `start` is left out).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -50,6 +50,14 @@ pub struct Crop {
 #[must_use]
 pub fn crop<T: Voxel>(input: ArrayView3<'_, T>, start: [usize; 3], size: [usize; 3]) -> Array3<T> {
     crate::pad::window(input, start.map(|s| s as i64), size, PadMode::Constant, T::default())
+}
+
+/// Checks a box size parameter: every axis at least 1 voxel.
+pub fn check_size(param: &'static str, size: [usize; 3]) -> Result<(), OpError> {
+    if size.contains(&0) {
+        return Err(OpError::param(param, format!("every size must be at least 1, got {size:?}")));
+    }
+    Ok(())
 }
 
 /// The start of a box of `size` centred in an axis of `n` voxels: when the difference is odd,
@@ -102,12 +110,7 @@ voxflow_core::op_doc!(
 #[typetag::serde(name = "crop")]
 impl Op for Crop {
     fn validate(&self) -> Result<(), OpError> {
-        if self.size.contains(&0) {
-            return Err(OpError::param(
-                "size",
-                format!("every size must be at least 1, got {:?}", self.size),
-            ));
-        }
+        check_size("size", self.size)?;
         if !self.value.is_finite() {
             return Err(OpError::param("value", "must be finite"));
         }
@@ -135,11 +138,9 @@ pub struct RandomCrop {
     pub size: [usize; 3],
 }
 
-const LIKE: &[Port] = &[Port { name: "like", accepts: &[Kind::Image, Kind::Label], required: true }];
-
 impl RandomCrop {
     /// Draws the corner for a grid of `shape`: uniform in `0..=shape - size` on each axis.
-    pub fn sample(&self, rng: &mut voxflow_core::seed::Rng, shape: [usize; 3]) -> Result<Crop, OpError> {
+    pub fn sample(&self, rng: &mut Rng, shape: [usize; 3]) -> Result<Crop, OpError> {
         let mut start = [0i64; 3];
         for a in 0..3 {
             if self.size[a] > shape[a] {
@@ -161,37 +162,21 @@ voxflow_core::op_doc!(
     r#"{"size": [64, 64, 64]}"#
 );
 
+impl RandomOp for RandomCrop {
+    type Drawn = Crop;
+    type Like = LikeShape;
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image, Kind::Label];
+
+    fn check(&self) -> Result<(), OpError> {
+        check_size("size", self.size)
+    }
+
+    fn draw(&self, rng: &mut Rng, LikeShape(shape): LikeShape) -> Result<Crop, OpError> {
+        self.sample(rng, shape)
+    }
+}
+
 #[typetag::serde(name = "random_crop")]
 impl Op for RandomCrop {
-    fn ports(&self) -> &'static [Port] {
-        LIKE
-    }
-
-    fn validate(&self) -> Result<(), OpError> {
-        if self.size.contains(&0) {
-            return Err(OpError::param(
-                "size",
-                format!("every size must be at least 1, got {:?}", self.size),
-            ));
-        }
-        Ok(())
-    }
-
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
-    }
-
-    fn accepts_deferred(&self) -> bool {
-        true
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        let like = inputs.take("like")?;
-        let shape = grid::shape_of(&like).ok_or_else(|| OpError::Input {
-            port: "like".into(),
-            message: "expected a volume, got a draw".into(),
-        })?;
-        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng, shape)?)))
-    }
+    voxflow_core::random_op_node!(RandomCrop);
 }

@@ -58,12 +58,7 @@ voxflow_core::op_doc!(
 #[typetag::serde(name = "crop_or_pad")]
 impl Op for CropOrPad {
     fn validate(&self) -> Result<(), OpError> {
-        if self.shape.contains(&0) {
-            return Err(OpError::param(
-                "shape",
-                format!("every size must be at least 1, got {:?}", self.shape),
-            ));
-        }
+        crate::crop::check_size("shape", self.shape)?;
         if !self.value.is_finite() {
             return Err(OpError::param("value", "must be finite"));
         }

@@ -22,9 +22,10 @@ use rand::RngExt;
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
+use voxflow_core::params::check_p;
+use voxflow_core::random::RandomOp;
+use voxflow_core::seed::Rng;
+use voxflow_core::{Inputs, Kind, Op, OpError, RunContext, Value, Volume};
 
 /// One axis or several.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -226,7 +227,7 @@ impl Default for RandomFlip {
 
 impl RandomFlip {
     /// Draws the flip (an empty axis list when nothing is flipped).
-    pub fn sample(&self, rng: &mut voxflow_core::seed::Rng) -> Flip {
+    pub fn sample(&self, rng: &mut Rng) -> Flip {
         let mut axes = Vec::new();
         if self.one_axis {
             if !self.axes.is_empty() && rng.random_bool(self.p) {
@@ -243,8 +244,6 @@ impl RandomFlip {
     }
 }
 
-const LIKE: &[Port] = &[Port { name: "like", accepts: &[Kind::Image, Kind::Label], required: false }];
-
 voxflow_core::op_doc!(
     "random_flip",
     RandomFlip,
@@ -252,30 +251,22 @@ voxflow_core::op_doc!(
     "{}"
 );
 
+impl RandomOp for RandomFlip {
+    type Drawn = Flip;
+    type Like = ();
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image, Kind::Label];
+
+    fn check(&self) -> Result<(), OpError> {
+        Axes::Many(self.axes.clone()).check("axes")?;
+        check_p(self.p)
+    }
+
+    fn draw(&self, rng: &mut Rng, (): ()) -> Result<Flip, OpError> {
+        Ok(self.sample(rng))
+    }
+}
+
 #[typetag::serde(name = "random_flip")]
 impl Op for RandomFlip {
-    fn ports(&self) -> &'static [Port] {
-        LIKE
-    }
-
-    fn validate(&self) -> Result<(), OpError> {
-        Axes::Many(self.axes.clone()).check("axes")?;
-        if !(0.0..=1.0).contains(&self.p) {
-            return Err(OpError::param("p", format!("a probability must be in [0, 1], got {}", self.p)));
-        }
-        Ok(())
-    }
-
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
-    }
-
-    fn accepts_deferred(&self) -> bool {
-        true
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
-    }
+    voxflow_core::random_op_node!(RandomFlip);
 }

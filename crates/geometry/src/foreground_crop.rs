@@ -15,15 +15,15 @@
 //!  "inputs": {"like": "label"}}
 //! ```
 
-use crate::crop::{Crop, RandomCrop, centred_start};
+use crate::crop::{Crop, RandomCrop, centred_start, check_size};
 use crate::pad::PadMode;
 use ndarray::{Array4, Zip};
 use rand::RngExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use voxflow_core::{Inputs, Kind, LabelArray, LabelType, Op, OpError, Port, RunContext, Value, seed::Rng};
+use voxflow_core::random::{LikeLabels, RandomOp};
+use voxflow_core::{Kind, LabelArray, LabelType, Op, OpError, seed::Rng};
 
 fn default_p() -> f64 {
     0.33
@@ -47,8 +47,6 @@ pub struct RandomForegroundCrop {
     #[serde(default)]
     pub balanced_classes: bool,
 }
-
-const LIKE: &[Port] = &[Port { name: "like", accepts: &[Kind::Label], required: true }];
 
 impl RandomForegroundCrop {
     fn is_foreground(&self, label: i128) -> bool {
@@ -159,25 +157,14 @@ voxflow_core::op_doc!(
     r#"{"size": [64, 64, 64]}"#
 );
 
-#[typetag::serde(name = "random_foreground_crop")]
-impl Op for RandomForegroundCrop {
-    fn ports(&self) -> &'static [Port] {
-        LIKE
-    }
+impl RandomOp for RandomForegroundCrop {
+    type Drawn = Crop;
+    type Like = LikeLabels;
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image, Kind::Label];
 
-    fn validate(&self) -> Result<(), OpError> {
-        if self.size.contains(&0) {
-            return Err(OpError::param(
-                "size",
-                format!("every size must be at least 1, got {:?}", self.size),
-            ));
-        }
-        if !(0.0..=1.0).contains(&self.p_foreground) {
-            return Err(OpError::param(
-                "p_foreground",
-                format!("a probability must be in [0, 1], got {}", self.p_foreground),
-            ));
-        }
+    fn check(&self) -> Result<(), OpError> {
+        check_size("size", self.size)?;
+        voxflow_core::params::check_probability("p_foreground", self.p_foreground)?;
         if self.labels.as_ref().is_some_and(Vec::is_empty) {
             return Err(OpError::param(
                 "labels",
@@ -187,15 +174,12 @@ impl Op for RandomForegroundCrop {
         Ok(())
     }
 
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
+    fn draw(&self, rng: &mut Rng, like: LikeLabels) -> Result<Crop, OpError> {
+        self.sample(rng, like.labels())
     }
+}
 
-    fn run(&self, ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        let like = inputs.volume("like")?;
-        let labels =
-            like.labels().map_err(|e| OpError::Input { port: "like".into(), message: e.to_string() })?;
-        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng, labels)?)))
-    }
+#[typetag::serde(name = "random_foreground_crop")]
+impl Op for RandomForegroundCrop {
+    voxflow_core::random_op_node!(RandomForegroundCrop);
 }

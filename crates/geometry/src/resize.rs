@@ -15,13 +15,13 @@
 
 use crate::GeometryError;
 use crate::resample::transform_image;
-use crate::scale::Factor;
-use crate::spatial::{self, NoOtherParams, Resampling, Step};
+use crate::scale::{Factor, check_factor};
+use crate::spatial::{self, NoOtherParams, Resampling, SpatialOp, Step, spatial_op_node};
 use nalgebra::Matrix4;
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Affine, BoundaryMode, Inputs, Op, OpError, RunContext, Value};
+use voxflow_core::{Affine, BoundaryMode, Op};
 
 /// Resizes by `factor` or to `shape` (exactly one of them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -82,7 +82,7 @@ pub fn zoom(
     grid_mode: bool,
 ) -> Result<Array3<f32>, GeometryError> {
     let order = spatial::scipy_order(order)?;
-    Factor::PerAxis(factor).check("factor")?;
+    check_factor(Factor::PerAxis(factor), "factor")?;
     let s = input.shape();
     let in_shape = [s[0], s[1], s[2]];
     let out_shape = zoomed_shape(in_shape, factor);
@@ -103,7 +103,7 @@ impl Resize {
     pub fn output_shape(&self, shape: [usize; 3]) -> Result<[usize; 3], GeometryError> {
         match (self.factor, self.shape) {
             (Some(f), None) => {
-                f.check("factor")?;
+                check_factor(f, "factor")?;
                 Ok(zoomed_shape(shape, f.per_axis()))
             }
             (None, Some(s)) => {
@@ -115,15 +115,18 @@ impl Resize {
             _ => Err(GeometryError::param("factor", "give exactly one of `factor` and `shape`")),
         }
     }
+}
 
+impl SpatialOp for Resize {
     /// The resize's effect on a grid: the new grid keeps the anatomy in place.
-    pub fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
+    fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
         let out = self.output_shape(shape)?;
         spatial::check_grid(out, if self.shape.is_some() { "shape" } else { "factor" })?;
         let m = zoom_matrix(shape, out, self.grid_mode);
         Ok(Step { shape: out, affine: affine * m, out_to_in: m })
     }
 
+    /// The resampling settings (`grid_mode` turns `constant` into `grid-constant`).
     fn settings(&self) -> Resampling {
         let mut r = self.resampling;
         if self.grid_mode && r.mode == BoundaryMode::Constant {
@@ -147,16 +150,5 @@ voxflow_core::op_doc!(
 
 #[typetag::serde(name = "resize")]
 impl Op for Resize {
-    fn validate(&self) -> Result<(), OpError> {
-        Ok(self.check()?)
-    }
-
-    fn accepts_deferred(&self) -> bool {
-        true
-    }
-
-    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
-        self.check()?;
-        spatial::run_step(&mut inputs, &self.settings(), |shape, affine| self.step(shape, affine))
-    }
+    spatial_op_node!();
 }

@@ -22,15 +22,16 @@
 use crate::GeometryError;
 use crate::affine::{AffineTransform, Frame};
 use crate::resample::transform_image;
-use crate::spatial::{self, LIKE, NoOtherParams, Resampling, Step};
+use crate::spatial::{self, NoOtherParams, Resampling, SpatialOp, Step, spatial_op_node};
 use nalgebra::{Matrix3, Matrix4};
 use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use voxflow_core::{Affine, BoundaryMode, Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::params::{check_p, check_range};
+use voxflow_core::random::{OneOf, RandomOp, uniform};
+use voxflow_core::seed::Rng;
+use voxflow_core::{Affine, BoundaryMode, Kind, Op, OpError};
 
 /// Cosine and sine of an angle in degrees, exact at multiples of 90 (scipy's `cosdg`/`sindg`).
 #[must_use]
@@ -142,9 +143,9 @@ fn default_axes() -> [usize; 2] {
     [0, 1]
 }
 
-impl Rotate {
+impl SpatialOp for Rotate {
     /// The rotation's effect on a grid.
-    pub fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
+    fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
         let p = plane(self.axes, "axes")?;
         let linear = forward(self.angle, p);
         let same = spatial::augmentation(shape, affine, &linear, nalgebra::Vector3::zeros())?;
@@ -171,6 +172,10 @@ impl Rotate {
         }
         self.resampling.validate()
     }
+
+    fn settings(&self) -> Resampling {
+        self.resampling
+    }
 }
 
 voxflow_core::op_doc!(
@@ -182,18 +187,7 @@ voxflow_core::op_doc!(
 
 #[typetag::serde(name = "rotate")]
 impl Op for Rotate {
-    fn validate(&self) -> Result<(), OpError> {
-        Ok(self.check()?)
-    }
-
-    fn accepts_deferred(&self) -> bool {
-        true
-    }
-
-    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
-        self.check()?;
-        spatial::run_step(&mut inputs, &self.resampling, |shape, affine| self.step(shape, affine))
-    }
+    spatial_op_node!();
 }
 
 fn default_degrees() -> [f64; 2] {
@@ -202,10 +196,6 @@ fn default_degrees() -> [f64; 2] {
 
 fn default_planes() -> Vec<[usize; 2]> {
     vec![[1, 0], [1, 2], [0, 2]]
-}
-
-fn default_p() -> f64 {
-    1.0
 }
 
 /// Draws a rotation: one plane and angle (the tutorial), or one angle per axis.
@@ -225,7 +215,7 @@ pub struct RandomRotate {
     #[serde(default)]
     pub integer: bool,
     /// The probability of rotating at all. Default 1.
-    #[serde(default = "default_p")]
+    #[serde(default = "voxflow_core::params::default_p")]
     pub p: f64,
     #[serde(flatten)]
     pub resampling: Resampling,
@@ -233,40 +223,25 @@ pub struct RandomRotate {
     pub rest: NoOtherParams,
 }
 
-impl RandomRotate {
-    fn check(&self) -> Result<(), GeometryError> {
-        spatial::check_range("degrees", self.degrees)?;
-        if self.per_axis.is_none() && self.planes.is_empty() {
-            return Err(GeometryError::param("planes", "needs at least one plane"));
-        }
-        for &p in &self.planes {
-            plane(p, "planes")?;
-        }
-        if let Some(ranges) = self.per_axis {
-            for r in ranges {
-                spatial::check_range("per_axis", r)?;
-            }
-        }
-        spatial::check_p(self.p)?;
-        self.resampling.validate()
-    }
+/// What `random_rotate` draws: a `rotate` in one plane, or an `affine` (angles per axis, or the
+/// identity when the probability says skip).
+pub type RotateDraw = OneOf<Rotate, AffineTransform>;
 
+impl RandomRotate {
     fn angle(&self, rng: &mut impl rand::Rng, [lo, hi]: [f64; 2]) -> f64 {
         if self.integer {
             let (lo, hi) = (lo.ceil() as i64, hi.floor() as i64);
             if hi > lo { rng.random_range(lo..=hi) as f64 } else { lo as f64 }
-        } else if hi > lo {
-            rng.random_range(lo..=hi)
         } else {
-            lo
+            uniform(rng, [lo, hi])
         }
     }
 
     /// Draws the rotation (an identity affine when the probability says skip).
-    pub fn sample(&self, rng: &mut impl rand::Rng) -> Arc<dyn Op> {
+    pub fn sample(&self, rng: &mut impl rand::Rng) -> RotateDraw {
         let apply = rng.random_range(0.0..1.0) < self.p;
         if !apply {
-            return Arc::new(AffineTransform::new(
+            return OneOf::Second(AffineTransform::new(
                 &Matrix3::identity(),
                 [0.0; 3],
                 Frame::Voxel,
@@ -279,11 +254,17 @@ impl RandomRotate {
             for (r, p) in ranges.into_iter().zip(planes) {
                 linear = forward(self.angle(rng, r), p) * linear;
             }
-            return Arc::new(AffineTransform::new(&linear, [0.0; 3], Frame::Voxel, self.resampling));
+            return OneOf::Second(AffineTransform::new(&linear, [0.0; 3], Frame::Voxel, self.resampling));
         }
         let p = self.planes[rng.random_range(0..self.planes.len())];
         let angle = self.angle(rng, self.degrees);
-        Arc::new(Rotate { axes: p, angle, reshape: false, resampling: self.resampling, rest: NoOtherParams })
+        OneOf::First(Rotate {
+            axes: p,
+            angle,
+            reshape: false,
+            resampling: self.resampling,
+            rest: NoOtherParams,
+        })
     }
 }
 
@@ -294,22 +275,34 @@ voxflow_core::op_doc!(
     "{}"
 );
 
+impl RandomOp for RandomRotate {
+    type Drawn = RotateDraw;
+    type Like = ();
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image, Kind::Label];
+
+    fn check(&self) -> Result<(), OpError> {
+        check_range("degrees", self.degrees)?;
+        if self.per_axis.is_none() && self.planes.is_empty() {
+            return Err(OpError::param("planes", "needs at least one plane"));
+        }
+        for &p in &self.planes {
+            plane(p, "planes")?;
+        }
+        if let Some(ranges) = self.per_axis {
+            for r in ranges {
+                check_range("per_axis", r)?;
+            }
+        }
+        check_p(self.p)?;
+        Ok(self.resampling.validate()?)
+    }
+
+    fn draw(&self, rng: &mut Rng, (): ()) -> Result<RotateDraw, OpError> {
+        Ok(self.sample(rng))
+    }
+}
+
 #[typetag::serde(name = "random_rotate")]
 impl Op for RandomRotate {
-    fn ports(&self) -> &'static [Port] {
-        LIKE
-    }
-
-    fn validate(&self) -> Result<(), OpError> {
-        Ok(self.check()?)
-    }
-
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
-        self.check()?;
-        Ok(Value::Draw(self.sample(&mut ctx.rng)))
-    }
+    voxflow_core::random_op_node!(RandomRotate);
 }

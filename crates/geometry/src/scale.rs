@@ -14,39 +14,24 @@
 //! ```
 
 use crate::GeometryError;
-use crate::spatial::{self, LIKE, NoOtherParams, Resampling, Step};
+use crate::spatial::{self, NoOtherParams, Resampling, SpatialOp, Step, spatial_op_node};
 use nalgebra::{Matrix3, Vector3};
 use rand::RngExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use voxflow_core::{Affine, Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::params::{check_p, check_range};
+use voxflow_core::random::{RandomOp, uniform};
+use voxflow_core::seed::Rng;
+use voxflow_core::{Affine, Kind, Op, OpError};
 
 /// One factor for every axis, or one per axis.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum Factor {
-    Isotropic(f64),
-    PerAxis([f64; 3]),
-}
+pub type Factor = voxflow_core::params::OneOrThree<f64>;
 
-impl Factor {
-    /// The factor of each axis.
-    #[must_use]
-    pub fn per_axis(self) -> [f64; 3] {
-        match self {
-            Factor::Isotropic(f) => [f; 3],
-            Factor::PerAxis(f) => f,
-        }
-    }
-
-    /// Checks that every factor is finite and positive.
-    pub fn check(self, param: &'static str) -> Result<(), GeometryError> {
-        match self.per_axis().iter().find(|f| !f.is_finite() || **f <= 0.0) {
-            Some(f) => Err(GeometryError::param(param, format!("factors must be positive, got {f}"))),
-            None => Ok(()),
-        }
+/// Checks that every factor is finite and positive.
+pub fn check_factor(factor: Factor, param: &'static str) -> Result<(), GeometryError> {
+    match factor.per_axis().iter().find(|f| !f.is_finite() || **f <= 0.0) {
+        Some(f) => Err(GeometryError::param(param, format!("factors must be positive, got {f}"))),
+        None => Ok(()),
     }
 }
 
@@ -61,9 +46,9 @@ pub struct Scale {
     pub rest: NoOtherParams,
 }
 
-impl Scale {
+impl SpatialOp for Scale {
     /// The scale's effect on a grid.
-    pub fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
+    fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
         let [x, y, z] = self.factor.per_axis();
         spatial::augmentation(
             shape,
@@ -74,8 +59,12 @@ impl Scale {
     }
 
     fn check(&self) -> Result<(), GeometryError> {
-        self.factor.check("factor")?;
+        check_factor(self.factor, "factor")?;
         self.resampling.validate()
+    }
+
+    fn settings(&self) -> Resampling {
+        self.resampling
     }
 }
 
@@ -88,18 +77,7 @@ voxflow_core::op_doc!(
 
 #[typetag::serde(name = "scale")]
 impl Op for Scale {
-    fn validate(&self) -> Result<(), OpError> {
-        Ok(self.check()?)
-    }
-
-    fn accepts_deferred(&self) -> bool {
-        true
-    }
-
-    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
-        self.check()?;
-        spatial::run_step(&mut inputs, &self.resampling, |shape, affine| self.step(shape, affine))
-    }
+    spatial_op_node!();
 }
 
 fn default_range() -> [f64; 2] {
@@ -108,10 +86,6 @@ fn default_range() -> [f64; 2] {
 
 fn default_true() -> bool {
     true
-}
-
-fn default_p() -> f64 {
-    1.0
 }
 
 /// Draws a [`Scale`]: a factor uniform in `range` (one for all axes, or one per axis).
@@ -124,7 +98,7 @@ pub struct RandomScale {
     #[serde(default = "default_true")]
     pub isotropic: bool,
     /// The probability of scaling at all. Default 1.
-    #[serde(default = "default_p")]
+    #[serde(default = "voxflow_core::params::default_p")]
     pub p: f64,
     #[serde(flatten)]
     pub resampling: Resampling,
@@ -133,23 +107,10 @@ pub struct RandomScale {
 }
 
 impl RandomScale {
-    fn check(&self) -> Result<(), GeometryError> {
-        spatial::check_range("range", self.range)?;
-        if self.range[0] <= 0.0 {
-            return Err(GeometryError::param(
-                "range",
-                format!("factors must be positive, got {}", self.range[0]),
-            ));
-        }
-        spatial::check_p(self.p)?;
-        self.resampling.validate()
-    }
-
     /// Draws the scale (factor 1 when the probability says skip).
     pub fn sample(&self, rng: &mut impl rand::Rng) -> Scale {
         let apply = rng.random_range(0.0..1.0) < self.p;
-        let [lo, hi] = self.range;
-        let mut draw = || if hi > lo { rng.random_range(lo..=hi) } else { lo };
+        let mut draw = || uniform(rng, self.range);
         let factor = if !apply {
             Factor::Isotropic(1.0)
         } else if self.isotropic {
@@ -168,22 +129,26 @@ voxflow_core::op_doc!(
     "{}"
 );
 
+impl RandomOp for RandomScale {
+    type Drawn = Scale;
+    type Like = ();
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image, Kind::Label];
+
+    fn check(&self) -> Result<(), OpError> {
+        check_range("range", self.range)?;
+        if self.range[0] <= 0.0 {
+            return Err(OpError::param("range", format!("factors must be positive, got {}", self.range[0])));
+        }
+        check_p(self.p)?;
+        Ok(self.resampling.validate()?)
+    }
+
+    fn draw(&self, rng: &mut Rng, (): ()) -> Result<Scale, OpError> {
+        Ok(self.sample(rng))
+    }
+}
+
 #[typetag::serde(name = "random_scale")]
 impl Op for RandomScale {
-    fn ports(&self) -> &'static [Port] {
-        LIKE
-    }
-
-    fn validate(&self) -> Result<(), OpError> {
-        Ok(self.check()?)
-    }
-
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
-        self.check()?;
-        Ok(Value::Draw(Arc::new(self.sample(&mut ctx.rng))))
-    }
+    voxflow_core::random_op_node!(RandomScale);
 }

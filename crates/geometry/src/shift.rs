@@ -17,15 +17,16 @@
 
 use crate::GeometryError;
 use crate::resample::transform_image;
-use crate::spatial::{self, LIKE, NoOtherParams, Resampling, Step};
+use crate::spatial::{self, NoOtherParams, Resampling, SpatialOp, Step, spatial_op_node};
 use nalgebra::{Matrix3, Matrix4, Vector3};
 use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use voxflow_core::{Affine, BoundaryMode, Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::params::check_p;
+use voxflow_core::random::{OneOf, RandomOp};
+use voxflow_core::seed::Rng;
+use voxflow_core::{Affine, BoundaryMode, Kind, Op, OpError};
 
 /// The unit of an offset along a voxel axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -69,9 +70,9 @@ pub struct Shift {
     pub rest: NoOtherParams,
 }
 
-impl Shift {
+impl SpatialOp for Shift {
     /// The shift's effect on a grid.
-    pub fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
+    fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
         let vox: [f64; 3] = std::array::from_fn(|a| self.unit.to_voxels(self.offset[a], a, shape, affine));
         let spacing = voxflow_core::volume::spacing(affine);
         let mm = Vector3::new(vox[0] * spacing[0], vox[1] * spacing[1], vox[2] * spacing[2]);
@@ -83,6 +84,9 @@ impl Shift {
             return Err(GeometryError::param("offset", format!("{:?} must be finite", self.offset)));
         }
         self.resampling.validate()
+    }
+    fn settings(&self) -> Resampling {
+        self.resampling
     }
 }
 
@@ -113,26 +117,11 @@ voxflow_core::op_doc!(
 
 #[typetag::serde(name = "shift")]
 impl Op for Shift {
-    fn validate(&self) -> Result<(), OpError> {
-        Ok(self.check()?)
-    }
-
-    fn accepts_deferred(&self) -> bool {
-        true
-    }
-
-    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
-        self.check()?;
-        spatial::run_step(&mut inputs, &self.resampling, |shape, affine| self.step(shape, affine))
-    }
+    spatial_op_node!();
 }
 
 fn default_max() -> [f64; 3] {
     [0.2; 3]
-}
-
-fn default_p() -> f64 {
-    1.0
 }
 
 /// Draws a [`Shift`]: each axis uniform in `[-max, max]`.
@@ -148,7 +137,7 @@ pub struct RandomShift {
     #[serde(default)]
     pub integer: bool,
     /// The probability of shifting at all. Default 1.
-    #[serde(default = "default_p")]
+    #[serde(default = "voxflow_core::params::default_p")]
     pub p: f64,
     #[serde(flatten)]
     pub resampling: Resampling,
@@ -160,25 +149,21 @@ fn fraction() -> Unit {
     Unit::Fraction
 }
 
-impl RandomShift {
-    fn check(&self) -> Result<(), GeometryError> {
-        if self.max.iter().any(|v| !v.is_finite() || *v < 0.0) {
-            return Err(GeometryError::param("max", format!("{:?} must be finite and >= 0", self.max)));
-        }
-        spatial::check_p(self.p)?;
-        self.resampling.validate()
-    }
+/// What `random_shift` draws: a `shift`, or with `integer` an `integer_shift`.
+pub type ShiftDraw = OneOf<Shift, IntegerShift>;
 
+impl RandomShift {
     /// Draws the shift. With `integer`, the offset is drawn in `unit` and applied in whole
     /// voxels when the op runs (the draw keeps the unit so it fits any grid).
-    pub fn sample(&self, rng: &mut impl rand::Rng) -> Shift {
+    pub fn sample(&self, rng: &mut impl rand::Rng) -> ShiftDraw {
         let apply = rng.random_range(0.0..1.0) < self.p;
         let offset = std::array::from_fn(|a| {
             let m = self.max[a];
             let v = if m > 0.0 { rng.random_range(-m..=m) } else { 0.0 };
             if apply { v } else { 0.0 }
         });
-        Shift { offset, unit: self.unit, resampling: self.resampling, rest: NoOtherParams }
+        let shift = Shift { offset, unit: self.unit, resampling: self.resampling, rest: NoOtherParams };
+        if self.integer { OneOf::Second(IntegerShift { shift }) } else { OneOf::First(shift) }
     }
 }
 
@@ -196,26 +181,28 @@ voxflow_core::op_doc!(
     r#"{"shift": {"offset": [5.0, 0.0, 0.0]}}"#
 );
 
+impl SpatialOp for IntegerShift {
+    /// The shift, rounded to whole voxels of this grid.
+    fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {
+        let vox = std::array::from_fn(|a| {
+            self.shift.unit.to_voxels(self.shift.offset[a], a, shape, affine).round()
+        });
+        Shift { offset: vox, unit: Unit::Voxel, resampling: self.shift.resampling, rest: NoOtherParams }
+            .step(shape, affine)
+    }
+
+    fn check(&self) -> Result<(), GeometryError> {
+        self.shift.check()
+    }
+
+    fn settings(&self) -> Resampling {
+        self.shift.resampling
+    }
+}
+
 #[typetag::serde(name = "integer_shift")]
 impl Op for IntegerShift {
-    fn validate(&self) -> Result<(), OpError> {
-        Ok(self.shift.check()?)
-    }
-
-    fn accepts_deferred(&self) -> bool {
-        true
-    }
-
-    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
-        self.shift.check()?;
-        spatial::run_step(&mut inputs, &self.shift.resampling, |shape, affine| {
-            let vox = std::array::from_fn(|a| {
-                self.shift.unit.to_voxels(self.shift.offset[a], a, shape, affine).round()
-            });
-            Shift { offset: vox, unit: Unit::Voxel, resampling: self.shift.resampling, rest: NoOtherParams }
-                .step(shape, affine)
-        })
-    }
+    spatial_op_node!();
 }
 
 voxflow_core::op_doc!(
@@ -225,27 +212,25 @@ voxflow_core::op_doc!(
     "{}"
 );
 
+impl RandomOp for RandomShift {
+    type Drawn = ShiftDraw;
+    type Like = ();
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image, Kind::Label];
+
+    fn check(&self) -> Result<(), OpError> {
+        if self.max.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(OpError::param("max", format!("{:?} must be finite and >= 0", self.max)));
+        }
+        check_p(self.p)?;
+        Ok(self.resampling.validate()?)
+    }
+
+    fn draw(&self, rng: &mut Rng, (): ()) -> Result<ShiftDraw, OpError> {
+        Ok(self.sample(rng))
+    }
+}
+
 #[typetag::serde(name = "random_shift")]
 impl Op for RandomShift {
-    fn ports(&self) -> &'static [Port] {
-        LIKE
-    }
-
-    fn validate(&self) -> Result<(), OpError> {
-        Ok(self.check()?)
-    }
-
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
-        self.check()?;
-        let shift = self.sample(&mut ctx.rng);
-        if self.integer {
-            Ok(Value::Draw(Arc::new(IntegerShift { shift })))
-        } else {
-            Ok(Value::Draw(Arc::new(shift)))
-        }
-    }
+    voxflow_core::random_op_node!(RandomShift);
 }

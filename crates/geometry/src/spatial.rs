@@ -114,13 +114,18 @@ pub fn grid(value: &Value) -> Result<([usize; 3], Affine), GeometryError> {
     }
 }
 
-/// Rank of an interpolation, to keep the finest one along a fused chain.
-fn rank(i: Interpolation) -> u8 {
-    match i {
-        Interpolation::Nearest => 0,
-        Interpolation::Label | Interpolation::Linear => 1,
-        Interpolation::Cubic => 2,
+/// The interpolation of a fused chain: the finest of the one `pending` so far and the one an op
+/// `asks` (nearest < linear = label < cubic; a tie keeps `pending`).
+#[must_use]
+pub fn finest(pending: Interpolation, asks: Interpolation) -> Interpolation {
+    fn rank(i: Interpolation) -> u8 {
+        match i {
+            Interpolation::Nearest => 0,
+            Interpolation::Label | Interpolation::Linear => 1,
+            Interpolation::Cubic => 2,
+        }
     }
+    if rank(pending) >= rank(asks) { pending } else { asks }
 }
 
 /// Adds a step to a value: a volume becomes a [`Deferred`]; a deferred value gets the step
@@ -150,11 +155,7 @@ pub fn defer(value: Value, step: &Step, settings: &Resampling) -> Result<Value, 
         }
         Value::Deferred(Deferred { source, spec }) => {
             let (interpolation, fill) = settings.for_kind(source.kind());
-            let interpolation = if rank(spec.interpolation) >= rank(interpolation) {
-                spec.interpolation
-            } else {
-                interpolation
-            };
+            let interpolation = finest(spec.interpolation, interpolation);
             Ok(Value::Deferred(Deferred {
                 source,
                 spec: ResampleSpec {
@@ -262,6 +263,51 @@ impl JsonSchema for NoOtherParams {
     }
 }
 
+/// A spatial op whose effect is one [`Step`] on its input's grid (shift, rotate, scale, affine,
+/// resize), made a graph node by [`spatial_op_node!`](crate::spatial::spatial_op_node): its
+/// `run` composes the step into the pending resample ([`run_step`]).
+pub trait SpatialOp {
+    /// Checks the parameters (the node's `validate`).
+    fn check(&self) -> Result<(), GeometryError>;
+    /// The settings of the op's resample.
+    fn settings(&self) -> Resampling;
+    /// The op's effect on a grid of `shape` with `affine`.
+    fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError>;
+}
+
+/// The body of a [`SpatialOp`]'s `impl Op`:
+///
+/// ```ignore
+/// #[typetag::serde(name = "scale")]
+/// impl Op for Scale {
+///     spatial_op_node!();
+/// }
+/// ```
+macro_rules! spatial_op_node {
+    () => {
+        fn validate(&self) -> ::std::result::Result<(), ::voxflow_core::OpError> {
+            Ok($crate::spatial::SpatialOp::check(self)?)
+        }
+
+        fn accepts_deferred(&self) -> bool {
+            true
+        }
+
+        fn run(
+            &self,
+            _ctx: &mut ::voxflow_core::RunContext<'_>,
+            mut inputs: ::voxflow_core::Inputs,
+        ) -> ::std::result::Result<::voxflow_core::Value, ::voxflow_core::OpError> {
+            $crate::spatial::SpatialOp::check(self)?;
+            let settings = $crate::spatial::SpatialOp::settings(self);
+            $crate::spatial::run_step(&mut inputs, &settings, |shape, affine| {
+                $crate::spatial::SpatialOp::step(self, shape, affine)
+            })
+        }
+    };
+}
+pub(crate) use spatial_op_node;
+
 /// The usual body of a spatial op's `run`: takes the `volume` input (in memory or pending),
 /// asks `step` for the op's effect on its current grid (shape, affine) and defers it. A step
 /// that changes nothing passes the value through untouched.
@@ -331,25 +377,7 @@ pub fn augmentation(
     Ok(Step { shape, affine: *affine, out_to_in: try_about_centre(shape, affine, &world)? })
 }
 
-/// The interpolation settings as scipy names them, for the voxel-space kernels: the spline
-/// order of `interpolation`.
+/// The `order` parameter of the voxel-space kernels (scipy's spline order: 0, 1 or 3).
 pub fn scipy_order(order: u8) -> Result<crate::resample::Order, GeometryError> {
-    crate::resample::Order::from_scipy(order).ok_or_else(|| {
-        GeometryError::param("order", format!("{order}: scipy orders 0, 1 and 3 are supported"))
-    })
-}
-
-/// The optional `like` input of random spatial ops (their draws do not need the volume: the
-/// drawn op works on whatever grid it is applied to).
-pub const LIKE: &[voxflow_core::Port] =
-    &[voxflow_core::Port { name: "like", accepts: &[Kind::Image, Kind::Label], required: false }];
-
-/// Checks a probability parameter (core's check, as a geometry error).
-pub fn check_p(p: f64) -> Result<(), GeometryError> {
-    voxflow_core::params::probability_problem(p).map_or(Ok(()), |m| Err(GeometryError::param("p", m)))
-}
-
-/// Checks a `[min, max]` range parameter (core's check, as a geometry error).
-pub fn check_range(param: &'static str, range: [f64; 2]) -> Result<(), GeometryError> {
-    voxflow_core::params::range_problem(range).map_or(Ok(()), |m| Err(GeometryError::param(param, m)))
+    crate::resample::Order::from_scipy(order).map_err(|e| GeometryError::param("order", e.to_string()))
 }

@@ -2862,7 +2862,7 @@ use voxflow_geometry::resize::{Resize, zoom};
 use voxflow_geometry::rotate::{Rotate, rotate};
 use voxflow_geometry::scale::{Factor, Scale};
 use voxflow_geometry::shift::{Shift, Unit, shift};
-use voxflow_geometry::spatial::{NoOtherParams, Resampling, Step};
+use voxflow_geometry::spatial::{NoOtherParams, Resampling, SpatialOp, Step};
 
 fn input() -> Array3<f32> {
     Array3::from_shape_vec(SHAPE.f(), INPUT.to_vec()).expect("fixture size")

@@ -9,7 +9,7 @@ use voxflow_geometry::resample::{Order, resample_volume, transform_image, transf
 use voxflow_geometry::rotate::Rotate;
 use voxflow_geometry::scale::{Factor, Scale};
 use voxflow_geometry::shift::{Shift, Unit};
-use voxflow_geometry::spatial::{NoOtherParams, Resampling, Step, defer, materialize};
+use voxflow_geometry::spatial::{NoOtherParams, Resampling, SpatialOp, Step, defer, materialize};
 
 /// A smooth test volume with some texture, Fortran order.
 fn phantom(shape: [usize; 3]) -> Array3<f32> {

@@ -511,7 +511,7 @@ pub fn hash_graph(file: &GraphFile) -> String {
     let value = serde_json::to_value(file).unwrap_or(serde_json::Value::Null);
     let mut text = String::new();
     canonical_json(&value, &mut text);
-    format!("fnv1a64:{:016x}", fnv1a(text.as_bytes()))
+    format!("fnv1a64:{:016x}", voxflow_core::hash::fnv1a(text.as_bytes()))
 }
 
 /// Writes `value` as JSON with object keys sorted, whatever serde_json's map order is.
@@ -543,17 +543,6 @@ pub fn canonical_json(value: &serde_json::Value, out: &mut String) {
         }
         other => out.push_str(&other.to_string()),
     }
-}
-
-/// FNV-1a, 64 bits: stable across Rust versions and platforms.
-#[must_use]
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 /// The JSON Schema of the graph file format (see [`crate::schema`]).

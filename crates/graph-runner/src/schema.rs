@@ -10,7 +10,8 @@
 //!   editor completes it and a misspelled op is an error on `op`;
 //! * per op, `if {"op": {"const": name}} then {"params": <that op's schema>}`, so errors
 //!   about a node's parameters come from its own op's schema only, and `params` is required
-//!   when the op has a required parameter.
+//!   when the op has a required parameter. As graphrun reads it, `"params": null` means all
+//!   defaults: the schema allows it exactly for the ops without a required parameter.
 //!
 //! Nothing here parses an error message: names, summaries and schemas are the registry's.
 
@@ -31,8 +32,11 @@ pub fn schema() -> Schema {
 
     let mut branches = Vec::with_capacity(docs.len());
     for doc in &docs {
-        let params = (doc.params_schema)(&mut generator);
+        let mut params = (doc.params_schema)(&mut generator);
         let has_required = params.get("required").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
+        if !has_required {
+            allow_null(&mut params);
+        }
         let mut then = json_schema!({"properties": {"params": params}});
         if has_required {
             then.insert("required".to_owned(), serde_json::json!(["params"]));
@@ -69,6 +73,17 @@ pub fn schema() -> Schema {
         }
     }
     root
+}
+
+/// Lets an op's parameter schema also match `null` (graphrun reads `"params": null` as all
+/// defaults).
+fn allow_null(params: &mut Schema) {
+    match params.get("type") {
+        Some(Value::String(t)) if t == "object" => {
+            params.insert("type".to_owned(), serde_json::json!(["object", "null"]));
+        }
+        _ => *params = json_schema!({"anyOf": [params.clone(), {"type": "null"}]}),
+    }
 }
 
 /// [`schema`] as pretty-printed JSON with a final newline (what `graphrun schema` prints and

@@ -79,6 +79,7 @@ const BROKEN: &[(&str, Edit)] = &[
     ("missing required parameter", |g| {
         node(g, "turned")["params"] = json!({"axes": [0, 1]});
     }),
+    ("params null where one is required", |g| node(g, "turned")["params"] = json!(null)),
     ("params left out where one is required", |g| {
         if let Some(n) = node(g, "turned").as_object_mut() {
             n.remove("params");
@@ -135,6 +136,29 @@ fn broken_graphs_fail_both_the_schema_and_graphrun() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(BROKEN.len() >= 20);
+}
+
+#[test]
+fn null_params_mean_all_defaults_to_both() {
+    let validator = validator();
+    let mut graph = base();
+    node(&mut graph, "norm")["params"] = json!(null);
+    node(&mut graph, "image")["params"] = json!(null);
+    assert_eq!(schema_errors(&validator, &graph), Vec::<String>::new());
+    assert_eq!(graphrun_verdict(&graph), Ok(()));
+    // graphrun reads `"params": null` as `{}`: per op, the schema takes null exactly when the
+    // op's parameters parse from `{}`.
+    for doc in voxflow_core::op_docs() {
+        let (graph, _) = single(doc.name, &json!(null));
+        let (_, built) = single(doc.name, &json!({}));
+        let schema_ok = schema_errors(&validator, &graph).is_empty();
+        assert_eq!(
+            schema_ok,
+            built.is_ok(),
+            "`{}`: schema takes null: {schema_ok}, `{{}}` parses: {built:?}",
+            doc.name
+        );
+    }
 }
 
 #[test]

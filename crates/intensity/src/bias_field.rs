@@ -13,14 +13,14 @@
 //! order: `a` (x) outermost, then `b`, then `c` innermost; order 3 has 20. The field is
 //! computed in f64, rounded to f32 and multiplied in f32, as TorchIO.
 
-use crate::common::{
-    IMAGE_PORTS, check_p, check_range, default_p, fortran_slice, from_fortran, happens, map_image, shape3,
-    take_image, uniform,
-};
+use crate::frame::{fortran_slice, from_fortran, shape3};
+use crate::node::{IMAGE_PORTS, map_image, take_image};
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use voxflow_core::params::{check_p, check_range, default_p};
+use voxflow_core::random::{happens, uniform};
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// The highest polynomial order accepted.
@@ -182,6 +182,7 @@ voxflow_core::op_doc!(
 
 impl voxflow_core::random::RandomOp for RandomBiasField {
     type Drawn = BiasField;
+    type Like = ();
     const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
     fn check(&self) -> Result<(), OpError> {
@@ -193,8 +194,8 @@ impl voxflow_core::random::RandomOp for RandomBiasField {
         Ok(())
     }
 
-    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> BiasField {
-        self.sample(rng)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng, (): ()) -> Result<BiasField, OpError> {
+        Ok(self.sample(rng))
     }
 }
 

@@ -17,33 +17,18 @@
 //! `RandomBlur`, default `[0, 2]`).
 
 use crate::IntensityError;
-use crate::common::{
-    IMAGE_PORTS, check_p, check_range, default_p, fortran_slice, from_fortran, happens, map_image, shape3,
-    take_image, uniform,
-};
+use crate::frame::{fortran_slice, from_fortran, shape3};
+use crate::node::{IMAGE_PORTS, map_image, take_image};
 use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder, s};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use voxflow_core::params::{check_p, check_range, default_p};
+use voxflow_core::random::{happens, uniform};
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// A sigma for all three axes, or one per axis.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum Sigma {
-    Isotropic(f64),
-    PerAxis([f64; 3]),
-}
-
-impl Sigma {
-    #[must_use]
-    pub fn per_axis(self) -> [f64; 3] {
-        match self {
-            Sigma::Isotropic(s) => [s; 3],
-            Sigma::PerAxis(s) => s,
-        }
-    }
-}
+pub type Sigma = voxflow_core::params::OneOrThree<f64>;
 
 /// Parameters of `blur` (also what `random_blur` draws).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -324,6 +309,7 @@ voxflow_core::op_doc!(
 
 impl voxflow_core::random::RandomOp for RandomBlur {
     type Drawn = Blur;
+    type Like = ();
     const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
     fn check(&self) -> Result<(), OpError> {
@@ -335,8 +321,8 @@ impl voxflow_core::random::RandomOp for RandomBlur {
         Ok(())
     }
 
-    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> Blur {
-        self.sample(rng)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng, (): ()) -> Result<Blur, OpError> {
+        Ok(self.sample(rng))
     }
 }
 

@@ -9,12 +9,13 @@
 //! them, computed in f64 and rounded to f32. The random variant's default multiplier range
 //! `[0.75, 1.25]` is nnU-Net's multiplicative brightness augmentation.
 
-use crate::common::{
-    IMAGE_PORTS, check_p, check_range, default_p, happens, map_image_voxels, map_voxels, take_image, uniform,
-};
+use crate::frame::map_voxels;
+use crate::node::{IMAGE_PORTS, map_image_voxels, take_image};
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use voxflow_core::params::{check_p, check_range, default_p};
+use voxflow_core::random::{happens, uniform};
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// Parameters of `brightness_contrast` (also what `random_brightness_contrast` draws).
@@ -113,6 +114,7 @@ voxflow_core::op_doc!(
 
 impl voxflow_core::random::RandomOp for RandomBrightnessContrast {
     type Drawn = BrightnessContrast;
+    type Like = ();
     const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
     fn check(&self) -> Result<(), OpError> {
@@ -121,8 +123,8 @@ impl voxflow_core::random::RandomOp for RandomBrightnessContrast {
         check_range("shift", self.shift)
     }
 
-    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> BrightnessContrast {
-        self.sample(rng)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng, (): ()) -> Result<BrightnessContrast, OpError> {
+        Ok(self.sample(rng))
     }
 }
 

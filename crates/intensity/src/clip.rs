@@ -5,7 +5,8 @@
 //! ```
 //! NaN voxels stay NaN (as numpy). Useful for fixed CT ranges (e.g. -1000..1000 HU).
 
-use crate::common::{IMAGE_PORTS, map_image_voxels, map_voxels, take_image};
+use crate::frame::map_voxels;
+use crate::node::{IMAGE_PORTS, map_image_voxels, take_image};
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

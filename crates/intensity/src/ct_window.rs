@@ -25,7 +25,8 @@
 
 use crate::IntensityError;
 use crate::clip::clip_one;
-use crate::common::{IMAGE_PORTS, map_image_voxels, map_voxels, take_image};
+use crate::frame::map_voxels;
+use crate::node::{IMAGE_PORTS, map_image_voxels, take_image};
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

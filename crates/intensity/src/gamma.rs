@@ -21,14 +21,14 @@
 //! has an effect with `rescale: true`: TorchIO's odd-symmetric power gives back exactly the
 //! same image after the two negations.
 
-use crate::common::{
-    CHUNK, IMAGE_PORTS, check_p, check_range, default_p, fortran_slice, happens, map_image_slices,
-    map_voxel_slices, take_image, uniform,
-};
+use crate::frame::{CHUNK, fortran_slice, map_voxel_slices};
+use crate::node::{IMAGE_PORTS, map_image_slices, take_image};
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use voxflow_core::params::{check_p, check_range, default_p};
+use voxflow_core::random::{happens, uniform};
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
 /// Parameters of `gamma` (also what `random_gamma` draws).
@@ -317,6 +317,7 @@ voxflow_core::op_doc!(
 
 impl voxflow_core::random::RandomOp for RandomGamma {
     type Drawn = Gamma;
+    type Like = ();
     const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
     fn check(&self) -> Result<(), OpError> {
@@ -324,8 +325,8 @@ impl voxflow_core::random::RandomOp for RandomGamma {
         check_range("log_gamma", self.log_gamma)
     }
 
-    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> Gamma {
-        self.sample(rng)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng, (): ()) -> Result<Gamma, OpError> {
+        Ok(self.sample(rng))
     }
 }
 

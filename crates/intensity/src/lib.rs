@@ -35,21 +35,24 @@ pub mod bias_field;
 pub mod blur;
 pub mod brightness_contrast;
 pub mod clip;
-mod common;
 pub mod ct_window;
 pub mod error;
+mod frame;
 pub mod gamma;
 pub mod low_resolution;
+mod moments;
+mod node;
 pub mod noise;
 pub mod normalize;
 pub mod percentile_clip;
+mod region;
 
 pub use blur::gaussian_filter;
 pub use clip::clip;
-pub use common::{Over, Region};
 pub use error::IntensityError;
 pub use normalize::normalize;
 pub use percentile_clip::{percentile_clip, percentiles};
+pub use region::{Over, Region};
 
 /// Links this crate's ops into a binary (typetag registers them at link time).
 pub fn register() {}

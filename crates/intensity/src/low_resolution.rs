@@ -34,10 +34,12 @@
 //! `p` skips, the draw is `low_resolution` with zoom 1, which returns the input untouched.
 
 use crate::IntensityError;
-use crate::common::{IMAGE_PORTS, check_p, check_range, default_p, happens, map_image, take_image, uniform};
+use crate::node::{IMAGE_PORTS, map_image, take_image};
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use voxflow_core::params::{check_p, check_range, default_p};
+use voxflow_core::random::{happens, uniform};
 use voxflow_core::{BoundaryMode, Inputs, Kind, Op, OpError, Port, RunContext, Value};
 use voxflow_geometry::resample::{Order, transform_image};
 use voxflow_geometry::resize::{zoom_matrix, zoomed_shape};
@@ -100,9 +102,7 @@ fn check_zoom(zoom: [f64; 3]) -> Result<(), IntensityError> {
 }
 
 fn order(param: &'static str, order: u8) -> Result<Order, IntensityError> {
-    Order::from_scipy(order).ok_or_else(|| {
-        IntensityError::param(param, format!("{order}: scipy orders 0, 1 and 3 are supported"))
-    })
+    Order::from_scipy(order).map_err(|e| IntensityError::param(param, e.to_string()))
 }
 
 /// `scipy.ndimage.zoom(frame, zoom, order, mode="nearest", grid_mode=True)` to the exact
@@ -198,6 +198,7 @@ voxflow_core::op_doc!(
 
 impl voxflow_core::random::RandomOp for RandomLowResolution {
     type Drawn = LowResolution;
+    type Like = ();
     const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
     fn check(&self) -> Result<(), OpError> {
@@ -225,8 +226,8 @@ impl voxflow_core::random::RandomOp for RandomLowResolution {
         Ok(())
     }
 
-    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> LowResolution {
-        self.sample(rng)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng, (): ()) -> Result<LowResolution, OpError> {
+        Ok(self.sample(rng))
     }
 }
 

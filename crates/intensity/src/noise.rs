@@ -12,15 +12,15 @@
 //! ChaCha8 generator seeded with `seed` on stream `frame << 40 | chunk`, with the Marsaglia
 //! polar method in f64: the same bits for any number of threads.
 
-use crate::common::{
-    IMAGE_PORTS, check_p, check_range, default_p, fortran_slice, from_fortran, happens, map_image, shape3,
-    take_image, uniform,
-};
+use crate::frame::{fortran_slice, from_fortran, shape3};
+use crate::node::{IMAGE_PORTS, map_image, take_image};
 use ndarray::{Array3, ArrayView3};
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use voxflow_core::params::{check_p, check_range, default_p};
+use voxflow_core::random::{happens, uniform};
 use voxflow_core::seed::Rng;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
@@ -150,6 +150,7 @@ voxflow_core::op_doc!(
 
 impl voxflow_core::random::RandomOp for RandomNoise {
     type Drawn = Noise;
+    type Like = ();
     const APPLIES_TO: &'static [Kind] = &[Kind::Image];
 
     fn check(&self) -> Result<(), OpError> {
@@ -161,8 +162,8 @@ impl voxflow_core::random::RandomOp for RandomNoise {
         check_range("mean", self.mean)
     }
 
-    fn draw(&self, rng: &mut voxflow_core::seed::Rng) -> Noise {
-        self.sample(rng)
+    fn draw(&self, rng: &mut voxflow_core::seed::Rng, (): ()) -> Result<Noise, OpError> {
+        Ok(self.sample(rng))
     }
 }
 

@@ -27,10 +27,10 @@
 //! output.
 
 use crate::IntensityError;
-use crate::common::{
-    FlatRegion, IMAGE_MASK_PORTS, Moments, Over, Region, fortran_slice, map_image_voxels, map_voxels,
-    moments, region_for, shape3, take_image, take_mask,
-};
+use crate::frame::{fortran_slice, map_voxels, shape3};
+use crate::moments::{Moments, moments};
+use crate::node::{IMAGE_MASK_PORTS, map_image_voxels, region_for, take_image, take_mask};
+use crate::region::{FlatRegion, Over, Region};
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

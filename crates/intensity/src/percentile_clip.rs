@@ -19,10 +19,9 @@
 
 use crate::IntensityError;
 use crate::clip::clip_one;
-use crate::common::{
-    CHUNK, FlatRegion, IMAGE_MASK_PORTS, Over, Region, fortran_slice, map_image_voxels, map_voxels,
-    region_for, shape3, take_image, take_mask,
-};
+use crate::frame::{CHUNK, fortran_slice, map_voxels, shape3};
+use crate::node::{IMAGE_MASK_PORTS, map_image_voxels, region_for, take_image, take_mask};
+use crate::region::{FlatRegion, Over, Region};
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 use schemars::JsonSchema;

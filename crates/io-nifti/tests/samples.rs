@@ -133,13 +133,9 @@ fn summary(h: &Header, voxels: &Voxels) -> String {
 }
 
 fn fnv(values: impl Iterator<Item = u64>) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for v in values {
-        for b in v.to_le_bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
+    let mut h = voxflow_core::hash::Fnv1a::default();
+    values.for_each(|v| h.write(&v.to_le_bytes()));
+    h.finish()
 }
 
 #[test]

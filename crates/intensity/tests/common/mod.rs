@@ -95,7 +95,7 @@ pub fn summary(v: &Volume) -> serde_json::Value {
     let a = v.image().expect("an image");
     let n = a.len() as f64;
     let (mut sum, mut sq, mut min, mut max) = (0.0f64, 0.0f64, f64::INFINITY, f64::NEG_INFINITY);
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let mut hash = voxflow_core::hash::Fnv1a::default();
     let mut nonfinite = 0u64;
     for &x in &a.t() {
         if !x.is_finite() {
@@ -107,9 +107,7 @@ pub fn summary(v: &Volume) -> serde_json::Value {
         sq += x * x;
         min = min.min(x);
         max = max.max(x);
-        for b in ((x * 64.0).round() as i64).to_le_bytes() {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
+        hash.write(&((x * 64.0).round() as i64).to_le_bytes());
     }
     let mean = sum / n;
     // Mean and std to 5 significant digits of the value range, so a mean that is ~0 by
@@ -126,7 +124,7 @@ pub fn summary(v: &Volume) -> serde_json::Value {
         "min": round_sig(min, 5),
         "max": round_sig(max, 5),
         "nonfinite": nonfinite,
-        "checksum": format!("{hash:016x}"),
+        "checksum": format!("{:016x}", hash.finish()),
     })
 }
 
