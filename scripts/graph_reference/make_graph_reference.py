@@ -937,6 +937,7 @@ def main():
         if sim.edge_band or sim.strict_edge_diff:
             warnings.append(f'{name}: {sim.edge_band} coordinates in the 1e-6 edge band; plain affine_transform differs in {sim.strict_edge_diff} voxels')
         manifest.append(case)
+    manifest.extend(resample_to_cases(out))
     gen = f'numpy {np.__version__}, scipy {scipy.__version__}, nibabel {nib.__version__}'
     doc = {'generator': gen,
            'notes': ('x = input voxels as voxflow loads them (images: get_fdata(float64).astype(float32); '
@@ -951,6 +952,71 @@ def main():
         print('note:', w, file=sys.stderr)
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
     print(f'{len(manifest)} cases written to {out} ({size / 1e6:.1f} MB) in {time.time() - t0:.1f} s; {gen}')
+
+
+def resample_to_cases(out):
+    """`resample_to` (a volume onto another volume's grid, in world space) against
+    nibabel.processing.resample_from_to, directly: the expected file is nibabel's output.
+
+    Pairs of inputs on different oblique, anisotropic grids (the mixed-grid case of a
+    multi-modal dataset), images at orders 0/1/3 and a label map at order 0."""
+    import nibabel.processing
+    # (source, like-grid zooms, permutation, flips, kind, interpolation): each `like` grid is a
+    # new oblique, anisotropic grid centred on the source's world centre (so the two overlap,
+    # as two acquisitions of one head do), written as its own file.
+    pairs = [
+        ('syn_a', (1.3, 0.7, 2.2), (0, 1, 2), (1, 1, 1), 'image', 'linear'),
+        ('syn_b', (0.9, 1.6, 1.1), (1, 0, 2), (1, -1, 1), 'image', 'cubic'),
+        ('syn_c', (2.0, 1.0, 1.0), (0, 2, 1), (1, 1, -1), 'image', 'nearest'),
+        ('epi', (3.1, 2.7, 3.9), (0, 1, 2), (-1, 1, 1), 'image', 'linear'),
+        ('anat', (1.7, 1.7, 1.7), (2, 1, 0), (1, 1, 1), 'image', 'cubic'),
+        ('lab', (0.8, 1.3, 1.9), (0, 1, 2), (1, 1, 1), 'label', 'nearest'),
+        ('lab', (1.5, 1.5, 1.5), (1, 2, 0), (-1, 1, 1), 'label', 'nearest'),
+    ]
+    rng = np.random.default_rng(SEED + 1)
+    found = []
+    for index, (src, zooms, perm, flip, kind, interp) in enumerate(pairs):
+        x, a = read_input(out, src, kind)
+        n = np.array(x.shape[:3], dtype=float)
+        extent = n * spacing(a)
+        like_shape = tuple(int(v) for v in np.maximum(np.round(0.9 * extent / np.array(zooms)), 4))
+        like_affine = oblique_affine(rng, zooms, perm, flip)
+        centre = (a @ np.append((n - 1) / 2, 1.0))[:3]
+        like_affine[:3, 3] = centre - like_affine[:3, :3] @ ((np.array(like_shape) - 1) / 2)
+        like = f'like_{index}_{src}'
+        save_nifti(np.zeros(like_shape, np.uint8), like_affine, os.path.join(out, 'inputs', like + '.nii.gz'))
+        name = f'resample_to_{src}_{index}_{interp}'
+        like_img = nib.load(os.path.join(out, 'inputs', like + '.nii.gz'))
+        target = (like_img.shape[:3], like_img.affine)
+        order = ORDER[interp]
+        src_img = nib.Nifti1Image(x[..., 0], a)
+        y = nibabel.processing.resample_from_to(src_img, target, order=order, mode='constant', cval=0)
+        data = np.asanyarray(y.dataobj)
+        data = data.astype(np.float32) if kind == 'image' else data.astype(x.dtype)
+        assert (data != 0).mean() > 0.2, f'{name}: the grids barely overlap'
+        save_nifti(np.ascontiguousarray(data), y.affine, os.path.join(out, 'expected', name + '.nii.gz'))
+        nodes = [
+            {'name': 'in', 'op': 'load', 'params': {'input': 'image', 'kind': kind}},
+            {'name': 'like', 'op': 'load', 'params': {'input': 'like'}},
+            {'name': 'op', 'op': 'resample_to', 'params': {'interpolation': interp},
+             'inputs': {'volume': 'in', 'like': 'like'}},
+            {'name': 'out', 'op': 'save', 'params': {'path': 'out.nii.gz'}, 'inputs': {'volume': 'op'}},
+        ]
+        found.append({
+            'name': name,
+            'input': 'inputs/' + INPUT_FILES[src],
+            'inputs': {'like': f'inputs/{like}.nii.gz'},
+            'kind': kind,
+            'graph': {'seed': 0, 'nodes': nodes},
+            'expected': f'expected/{name}.nii.gz',
+            'exact': kind == 'label' or order == 0,
+            'call': (f"nibabel.processing.resample_from_to(nibabel.Nifti1Image(x, A), "
+                     f"(like.shape[:3], like.affine), order={order}, mode='constant', cval=0)"),
+            'expected_shape': list(data.shape),
+            'expected_affine': y.affine.tolist(),
+            'expected_dtype': str(data.dtype),
+        })
+    return found
 
 
 if __name__ == '__main__':

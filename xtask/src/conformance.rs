@@ -112,7 +112,14 @@ fn run_case(dir: &Path, case: &Json, work: &Path) -> Result<Compared> {
     let graph_kind = case.get("graph").is_some();
     let (graph, input, kind, exact, expected) =
         if graph_kind { graph_case(dir, case)? } else { scipy_case(dir, case, work)? };
-    let got = run_graph(&graph, &input, kind, work)?;
+    // Further inputs of a graph case (e.g. the `like` grid of `resample_to`), by input name.
+    let extra: Vec<(String, PathBuf)> = case["inputs"]
+        .as_object()
+        .map(|inputs| {
+            inputs.iter().filter_map(|(name, path)| Some((name.clone(), dir.join(path.as_str()?)))).collect()
+        })
+        .unwrap_or_default();
+    let got = run_graph(&graph, &input, &extra, kind, work)?;
     let want =
         voxflow_io_nifti::read(&expected, kind).with_context(|| format!("reading {}", expected.display()))?;
     // scipy's voxel cases: the reference has no meaningful affine, and its fill value on an
@@ -142,13 +149,22 @@ fn graph_case(dir: &Path, case: &Json) -> Result<Prepared> {
     ))
 }
 
-/// Runs `graph` on one case whose input `image` is `input`; returns what its one `save` wrote.
-fn run_graph(graph: &Json, input: &Path, kind: Kind, work: &Path) -> Result<Volume> {
+/// Runs `graph` on one case whose input `image` is `input` (and `extra` inputs by name);
+/// returns what its one `save` wrote.
+fn run_graph(
+    graph: &Json,
+    input: &Path,
+    extra: &[(String, PathBuf)],
+    kind: Kind,
+    work: &Path,
+) -> Result<Volume> {
     let graph = Graph::from_json(&graph.to_string()).context("the case's graph")?;
     let saves: Vec<String> = graph.planned_files("case", 0);
     let [file] = saves.as_slice() else { bail!("the case's graph must have exactly one save node") };
     let out_dir = work.join("out");
-    let case = Case { id: "case".into(), inputs: [("image".to_owned(), input.to_path_buf())].into() };
+    let mut inputs: std::collections::BTreeMap<String, PathBuf> = extra.iter().cloned().collect();
+    inputs.insert("image".to_owned(), input.to_path_buf());
+    let case = Case { id: "case".into(), inputs };
     let mut opts = RunOptions::new(&out_dir);
     opts.overwrite = true;
     opts.outputs = Some(1);

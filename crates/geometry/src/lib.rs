@@ -23,6 +23,7 @@ pub mod flip;
 pub mod foreground_crop;
 pub mod pad;
 pub mod reorient;
+pub mod resample_to;
 pub mod resample_to_spacing;
 pub mod resize;
 pub mod rotate;

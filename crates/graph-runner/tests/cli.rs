@@ -231,7 +231,7 @@ fn a_bad_case_fails_alone_with_case_node_and_summary() {
         err.contains("case `case1`") && err.contains("node `image`") && err.contains("case1_0000.nii.gz"),
         "{err}"
     );
-    assert!(err.contains("case `case2`") && err.contains("different grids"), "{err}");
+    assert!(err.contains("case `case2`") && err.contains("another grid"), "{err}");
     assert!(err.contains("case2_0000.nii.gz") && err.contains("labelsTr/case2.nii.gz"), "{err}");
     let written = files(&out_dir);
     assert!(written.contains_key("case0/image_1.nii.gz") && written.contains_key("case3/label_1.nii.gz"));

@@ -234,7 +234,7 @@ def test_run_errors_name_case_output_and_node():
 def test_grids_must_match():
     image, label = synthetic()
     other = voxflow.Volume(label.array[:-2], label.affine, kind="label")
-    with pytest.raises(voxflow.RunError, match="different grids"):
+    with pytest.raises(voxflow.RunError, match="another grid"):
         voxflow.Graph(small_graph()).run({"image": image, "label": other})
 
 

@@ -124,9 +124,10 @@ impl<'a> CaseRunner<'a> {
         CaseRunner::new(graph, case, seed, output_dir, Capture::files())
     }
 
-    /// Runs the `load` nodes the capture needs (reading files, or taking the given volumes)
-    /// and checks that what they loaded shares one grid (image and label of a case must line
-    /// up voxel for voxel).
+    /// Runs the `load` nodes the capture needs (reading files, or taking the given volumes).
+    /// A case's volumes may lie on different grids; where they meet, the grids must agree:
+    /// ops with a mask check theirs, and [`DrawGrids`] checks that one draw is applied on one
+    /// grid (so image and label move alike); `resample_to` puts a volume on another's grid.
     pub fn new(
         graph: &'a Graph,
         case: &'a Case,
@@ -148,7 +149,6 @@ impl<'a> CaseRunner<'a> {
             loaded: BTreeMap::new(),
             timings: BTreeMap::new(),
         };
-        let mut grids: Vec<(usize, [usize; 3], voxflow_core::Affine)> = Vec::new();
         for (i, node) in graph.nodes.iter().enumerate() {
             let Some(load) = &node.load else { continue };
             if !runner.needed[i] {
@@ -160,44 +160,7 @@ impl<'a> CaseRunner<'a> {
                 })?,
                 None => runner.run_node(i, 0, Inputs::default())?.0,
             };
-            if let Value::Volume(v) = &value {
-                grids.push((i, v.shape3(), v.affine));
-            }
             runner.loaded.insert(i, value);
-        }
-        if let Some((first, rest)) = grids.split_first() {
-            for other in rest {
-                let same_affine = (first.2 - other.2).abs().max() <= 1e-4 * (1.0 + first.2.abs().max());
-                if first.1 != other.1 || !same_affine {
-                    let given = &runner.capture.given;
-                    let describe = |(i, shape, affine): &(usize, [usize; 3], voxflow_core::Affine)| {
-                        let node = &graph.nodes[*i];
-                        let file = node.load.as_ref().map_or_else(
-                            || "?".to_owned(),
-                            |l| match case.inputs.get(&l.input) {
-                                _ if given.contains_key(&l.input) => {
-                                    format!("the volume given as `{}`", l.input)
-                                }
-                                Some(path) => path.display().to_string(),
-                                None => "?".to_owned(),
-                            },
-                        );
-                        let rows: Vec<String> = (0..3)
-                            .map(|r| format!("{:?}", (0..4).map(|c| affine[(r, c)]).collect::<Vec<_>>()))
-                            .collect();
-                        format!("{file} (node `{}`: shape {shape:?}, affine {})", node.name, rows.join(" "))
-                    };
-                    return Err(NodeFailure {
-                        node: Some(graph.nodes[other.0].name.clone()),
-                        message: format!(
-                            "inputs are on different grids: {} vs {}",
-                            describe(first),
-                            describe(other)
-                        ),
-                        write_error: false,
-                    });
-                }
-            }
         }
         Ok(runner)
     }
@@ -235,8 +198,22 @@ impl<'a> CaseRunner<'a> {
         Ok((value, ctx.written))
     }
 
-    /// Runs the (needed) non-`load` nodes for one output.
+    /// Runs the (needed) non-`load` nodes for one output. When a node fails, the files this
+    /// output already wrote are removed: an output is all its files or none.
     pub fn run_output(&mut self, output: u64) -> Result<OutputRecord, NodeFailure> {
+        let mut record = OutputRecord { draws: BTreeMap::new(), files: Vec::new(), volumes: BTreeMap::new() };
+        match self.run_output_into(output, &mut record) {
+            Ok(()) => Ok(record),
+            Err(failure) => {
+                for file in &record.files {
+                    let _ = std::fs::remove_file(self.output_dir.join(file));
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    fn run_output_into(&mut self, output: u64, record: &mut OutputRecord) -> Result<(), NodeFailure> {
         let graph = self.graph;
         let mut remaining: Vec<usize> = vec![0; graph.nodes.len()];
         for (i, node) in graph.nodes.iter().enumerate() {
@@ -251,7 +228,7 @@ impl<'a> CaseRunner<'a> {
         // (e.g. a label map used as the mask of two intensity ops), so it is resampled once.
         // Consumers that fuse still get the deferred value.
         let mut resampled: Vec<Option<Arc<Volume>>> = vec![None; graph.nodes.len()];
-        let mut record = OutputRecord { draws: BTreeMap::new(), files: Vec::new(), volumes: BTreeMap::new() };
+        let mut draw_grids = DrawGrids::default();
         for &i in &graph.order {
             if !self.needed[i] {
                 continue;
@@ -298,6 +275,7 @@ impl<'a> CaseRunner<'a> {
                     }
                     inputs.0.insert(port.clone(), value);
                 }
+                draw_grids.check(graph, i, &inputs, &self.describe_grid_source())?;
                 if node.save.is_some() && !self.capture.write {
                     // In memory, a `save` hands on what it would have written.
                     inputs.volume("volume").map(Value::Volume).map_err(|e| NodeFailure {
@@ -341,7 +319,33 @@ impl<'a> CaseRunner<'a> {
                 values[i] = Some(value);
             }
         }
-        Ok(record)
+        Ok(())
+    }
+
+    /// For messages: the case inputs a node's value comes from (`image: path`, ...).
+    fn describe_grid_source(&self) -> impl Fn(usize) -> String + '_ {
+        move |node: usize| {
+            let mut loads = std::collections::BTreeSet::new();
+            let mut stack = vec![node];
+            while let Some(n) = stack.pop() {
+                let spec = &self.graph.nodes[n];
+                if let Some(load) = &spec.load {
+                    let from = if self.capture.given.contains_key(&load.input) {
+                        format!("the volume given as `{}`", load.input)
+                    } else {
+                        self.case
+                            .inputs
+                            .get(&load.input)
+                            .map_or_else(|| load.input.clone(), |p| p.display().to_string())
+                    };
+                    loads.insert(from);
+                }
+                stack.extend(
+                    spec.inputs.iter().filter(|(port, _)| port.as_str() != "draw").map(|(_, &from)| from),
+                );
+            }
+            format!("from {}", loads.into_iter().collect::<Vec<_>>().join(", "))
+        }
     }
 
     /// Resamples a deferred value, timed under `timing`.
@@ -350,6 +354,61 @@ impl<'a> CaseRunner<'a> {
         let volume = materialize(deferred);
         *self.timings.entry(timing.to_owned()).or_default() += start.elapsed();
         volume
+    }
+}
+
+/// The grid each draw was first applied on, by draw node: a draw applied to volumes on
+/// different grids would move them differently (its parameters are in the voxels of the grid
+/// it meets), so the second grid is an error naming both nodes.
+#[derive(Default)]
+struct DrawGrids {
+    first: BTreeMap<usize, (usize, [usize; 3], voxflow_core::Affine)>,
+}
+
+impl DrawGrids {
+    fn check(
+        &mut self,
+        graph: &Graph,
+        node: usize,
+        inputs: &Inputs,
+        source_of: &dyn Fn(usize) -> String,
+    ) -> Result<(), NodeFailure> {
+        let Some(&draw) = graph.nodes[node].inputs.get("draw") else { return Ok(()) };
+        let grid = match inputs.0.get("volume") {
+            Some(Value::Volume(v)) => (v.shape3(), v.affine),
+            Some(Value::Deferred(d)) => (d.spec.shape, d.spec.affine),
+            _ => return Ok(()),
+        };
+        let Some(&(first, shape, affine)) = self.first.get(&draw) else {
+            self.first.insert(draw, (node, grid.0, grid.1));
+            return Ok(());
+        };
+        let same_affine = (affine - grid.1).abs().max() <= 1e-4 * (1.0 + affine.abs().max());
+        if shape == grid.0 && same_affine {
+            return Ok(());
+        }
+        let rows = |a: &voxflow_core::Affine| -> String {
+            (0..3)
+                .map(|r| format!("{:?}", (0..4).map(|c| a[(r, c)]).collect::<Vec<_>>()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        Err(NodeFailure {
+            node: Some(graph.nodes[node].name.clone()),
+            message: format!(
+                "the draw `{}` is applied here to a volume on another grid than at node `{}`: \
+                 shape {:?}, affine {} ({}) vs shape {shape:?}, affine {} ({}); put the volumes on \
+                 one grid first (`resample_to`), so that one draw moves them alike",
+                graph.nodes[draw].name,
+                graph.nodes[first].name,
+                grid.0,
+                rows(&grid.1),
+                source_of(node),
+                rows(&affine),
+                source_of(first),
+            ),
+            write_error: false,
+        })
     }
 }
 
