@@ -24,6 +24,14 @@ fn run_tutorial(out: &Path, threads: usize) -> Vec<manifest::ManifestLine> {
 }
 
 #[test]
+fn tutorial_graph_is_short() {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("graphs/tutorial.json")).expect("read");
+    let file: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let nodes = file["nodes"].as_array().expect("nodes").len();
+    assert!(nodes <= 14, "the tutorial takes {nodes} nodes");
+}
+
+#[test]
 fn tutorial_graph_runs_the_whole_chain() {
     let a = tempfile::tempdir().expect("tempdir");
     let lines = run_tutorial(a.path(), 2);
@@ -43,6 +51,31 @@ fn tutorial_graph_runs_the_whole_chain() {
         assert!(values.len() > 1, "the crop holds anatomy");
         let data = image.image().expect("image");
         assert!(data.iter().all(|v| v.is_finite()));
+        // Spatial ops run before the intensity normalisation and fill with the minimum: no
+        // voxel is left below the clipped range or stranded at a fill value of 0 (the old
+        // graph had ~31,000 voxels at exactly 0 against a background of -1.76).
+        let mask = with_labels!(labels, |arr: T| arr.mapv(|v| voxflow_core::LabelType::to_i128(v) != 0));
+        let (mut lo, mut hi, mut mask_lo, mut mask_hi) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
+        let (mut sum, mut sum2, mut n, mut zeros) = (0f64, 0f64, 0f64, 0usize);
+        ndarray::Zip::from(data).and(&mask).for_each(|&v, &m| {
+            lo = lo.min(v);
+            hi = hi.max(v);
+            zeros += usize::from(v == 0.0);
+            if m {
+                mask_lo = mask_lo.min(v);
+                mask_hi = mask_hi.max(v);
+                sum += f64::from(v);
+                sum2 += f64::from(v) * f64::from(v);
+                n += 1.0;
+            }
+        });
+        assert_eq!((lo, hi), (mask_lo, mask_hi), "every voxel lies in the clipped, normalised range");
+        assert!(zeros * 1000 < data.len(), "{zeros} voxels stranded at 0");
+        let mean = sum / n;
+        assert!(
+            mean.abs() < 1e-4 && ((sum2 / n - mean * mean).sqrt() - 1.0).abs() < 1e-3,
+            "z-scored in the mask"
+        );
         let draws: Vec<(String, String)> = line
             .draws
             .iter()

@@ -148,6 +148,8 @@ pub enum GraphError {
         list_kinds(applies_to)
     )]
     DrawKind { node: String, draw: String, port: String, from: String, got: Kind, applies_to: Vec<Kind> },
+    #[error(transparent)]
+    List(#[from] crate::expand::ListError),
     #[error("the graph has no nodes")]
     Empty,
     #[error("`outputs` must be at least 1")]
@@ -211,8 +213,9 @@ impl Graph {
             serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(|e| {
                 GraphError::Json { path: PathBuf::from("<graph>"), source: JsonProblem::new("key", e, 0) }
             })?;
-        let mut nodes = Vec::with_capacity(raw.nodes.len());
-        for (index, value) in raw.nodes.into_iter().enumerate() {
+        let expanded = crate::expand::expand(raw.nodes)?;
+        let mut nodes = Vec::with_capacity(expanded.len());
+        for (index, value) in expanded.into_iter().enumerate() {
             let name = value.get("name").and_then(|n| n.as_str()).map(ToOwned::to_owned);
             let spec: NodeSpec = serde_path_to_error::deserialize(value).map_err(|e| {
                 GraphError::NodeSyntax { index, name, source: JsonProblem::new("field", e, 0) }

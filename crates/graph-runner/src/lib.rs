@@ -1,5 +1,7 @@
 //! JSON graphs of voxflow ops, run over whole datasets; the library behind the `graphrun` CLI.
 //!
+//! * [`expand`]: the list form of a node (one draw for several volumes, several draws in a row),
+//!   written out into plain nodes before the graph is built.
 //! * [`graph`]: the graph file format ([`graph::GraphFile`]), parsed, then validated and built
 //!   into a [`graph::Graph`] (ops, wiring, kinds, topological order) before any data is read.
 //! * [`io`]: the `load` and `save` ops, the only nodes that touch files.
@@ -15,6 +17,7 @@
 pub mod dataset;
 pub mod dot;
 pub mod error_render;
+pub mod expand;
 pub mod graph;
 pub mod info;
 pub mod io;

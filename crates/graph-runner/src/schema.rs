@@ -70,6 +70,23 @@ pub fn schema() -> Schema {
                 op.insert("enumDescriptions".to_owned(), docs.iter().map(|d| d.summary).collect());
             }
             node.insert("allOf".to_owned(), Value::Array(branches));
+            // The list form (`crate::expand`): `volume` may list nodes, and so may an apply's
+            // `draw` (the only op with a `draw` port); every other port names one node.
+            if let Some(properties) = node.get_mut("properties").and_then(Value::as_object_mut) {
+                let one_or_many = serde_json::json!({"anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1}
+                ]});
+                properties.insert(
+                    "inputs".to_owned(),
+                    serde_json::json!({
+                        "description": "Port name to the name of the node feeding it. `volume` may list several nodes (one node per volume, named `{name}.{volume}`), and an `apply`'s `draw` several draws (applied in order).",
+                        "type": "object",
+                        "properties": {"volume": one_or_many, "draw": one_or_many},
+                        "additionalProperties": {"type": "string"}
+                    }),
+                );
+            }
         }
     }
     root
