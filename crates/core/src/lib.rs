@@ -13,6 +13,7 @@
 //!   and never on execution order or thread count.
 
 pub mod apply;
+pub mod compose;
 pub mod doc;
 pub mod dtype;
 pub mod error;

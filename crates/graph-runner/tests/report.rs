@@ -117,7 +117,11 @@ fn dot_renders_svg_when_graphviz_is_installed() {
     if has_dot {
         assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
         let text = std::fs::read_to_string(&svg).expect("svg written");
-        assert!(text.contains("<svg") && text.contains("augment.resize.label.crop"), "{}", &text[..text.len().min(300)]);
+        assert!(
+            text.contains("<svg") && text.contains("augment.resize.label.crop"),
+            "{}",
+            &text[..text.len().min(300)]
+        );
     } else {
         assert!(!result.status.success(), "without graphviz, --svg must fail");
         assert!(String::from_utf8_lossy(&result.stderr).contains("graphviz"));
