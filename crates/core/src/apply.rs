@@ -1,7 +1,7 @@
 //! `apply`: runs a drawn op on a volume. This is how one random draw feeds several branches:
 //! the random node draws once, and every `apply` that names it applies the identical op.
 
-use crate::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use crate::{Facts, Inputs, Kind, Op, OpError, Port, RunContext, Value};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -43,6 +43,12 @@ impl Op for Apply {
             .get("volume")
             .copied()
             .ok_or_else(|| OpError::Input { port: "volume".into(), message: "not connected".into() })
+    }
+
+    fn output_shape(&self, inputs: &BTreeMap<String, Facts>) -> Result<Option<[usize; 3]>, OpError> {
+        // A draw's facts say the shape its op makes (a crop's size), or nothing: it keeps the grid.
+        let drawn = inputs.get("draw").and_then(|d| d.shape);
+        Ok(drawn.or_else(|| inputs.get("volume").and_then(|v| v.shape)))
     }
 
     fn run(&self, ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {

@@ -38,6 +38,12 @@ impl std::fmt::Display for Kind {
 /// as independent 3D volumes sharing one grid (spatial ops move all alike, intensity ops work
 /// per frame); the difference matters to ops that read the axis as classes (`argmax` needs as
 /// many channels as classes) or need a single volume (`one_hot` needs one).
+///
+/// **The grid.** `shape` is the spatial shape `[x, y, z]` when validation can know it: `None`
+/// after `load` (the file decides), set by ops that fix it (`resize` to a `shape`, `crop`,
+/// `crop_or_pad`), adjusted by `pad`, kept by ops that keep the grid. For a draw it is what
+/// applying the draw makes of a volume's shape: `Some(size)` for a crop, `None` when the drawn op
+/// keeps the grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Facts {
     pub kind: Kind,
@@ -46,32 +52,56 @@ pub struct Facts {
     pub dtype: Option<DType>,
     /// The length of the 4th axis when the graph fixes it (see above); `None`: as loaded.
     pub channels: Option<usize>,
+    /// The grid shape `[x, y, z]` when validation knows it (see above); `None`: known only once
+    /// the data is read. For a draw: the shape its op gives (`None`: it keeps the grid).
+    pub shape: Option<[usize; 3]>,
 }
 
 impl Facts {
     /// An f32 image with `channels` (None: as loaded).
     #[must_use]
     pub fn image(channels: Option<usize>) -> Self {
-        Facts { kind: Kind::Image, dtype: Some(DType::F32), channels }
+        Facts { kind: Kind::Image, dtype: Some(DType::F32), channels, shape: None }
     }
 
     /// A label map of `dtype` (None: the file's) with `channels`.
     #[must_use]
     pub fn label(dtype: Option<DType>, channels: Option<usize>) -> Self {
-        Facts { kind: Kind::Label, dtype, channels }
+        Facts { kind: Kind::Label, dtype, channels, shape: None }
     }
 
-    /// A draw (no voxels).
+    /// A draw (no voxels) whose op keeps the grid; see [`Facts::with_shape`] for one that
+    /// does not.
     #[must_use]
     pub fn draw() -> Self {
-        Facts { kind: Kind::Draw, dtype: None, channels: None }
+        Facts { kind: Kind::Draw, dtype: None, channels: None, shape: None }
+    }
+
+    /// The same facts on a grid of `shape` (`None`: unknown until the data is read; for a
+    /// draw, what its op makes of the grid).
+    #[must_use]
+    pub fn with_shape(self, shape: Option<[usize; 3]>) -> Self {
+        Facts { shape, ..self }
+    }
+}
+
+/// A grid shape as `x×y×z`.
+struct ShapeText([usize; 3]);
+
+impl std::fmt::Display for ShapeText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [x, y, z] = self.0;
+        write!(f, "{x}x{y}x{z}")
     }
 }
 
 impl std::fmt::Display for Facts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.kind == Kind::Draw {
-            return write!(f, "draw");
+            return match self.shape {
+                Some(s) => write!(f, "draw, to shape {}", ShapeText(s)),
+                None => write!(f, "draw, keeps the grid"),
+            };
         }
         write!(f, "{}", self.kind)?;
         match self.dtype {
@@ -79,9 +109,13 @@ impl std::fmt::Display for Facts {
             None => write!(f, ", dtype of the file")?,
         }
         match self.channels {
-            Some(1) => Ok(()),
-            Some(n) => write!(f, ", {n} channels"),
-            None => write!(f, ", frames as loaded"),
+            Some(1) => {}
+            Some(n) => write!(f, ", {n} channels")?,
+            None => write!(f, ", frames as loaded")?,
+        }
+        match self.shape {
+            Some(s) => write!(f, ", shape {}", ShapeText(s)),
+            None => write!(f, ", shape known once read"),
         }
     }
 }
@@ -229,22 +263,30 @@ pub trait Op: Send + Sync + std::fmt::Debug {
     }
 
     /// What the output is, from what the inputs are (already checked against [`Op::ports`]),
-    /// before any voxel is read: kind, in-memory dtype and channel count ([`Facts`]). The
-    /// default takes the kind from [`Op::output_kind`]; an image is f32; dtype and channels
-    /// pass through from the `volume` input when the kind does not change. Ops that change the
-    /// dtype or the channels (`one_hot`, `argmax`, `remap_labels`, ...) say so here, and may
-    /// refuse inputs whose facts do not fit (an error naming the parameter).
+    /// before any voxel is read: kind, in-memory dtype, channel count and grid shape
+    /// ([`Facts`]). The default takes the kind from [`Op::output_kind`] and the shape from
+    /// [`Op::output_shape`]; an image is f32; dtype and channels pass through from the `volume`
+    /// input when the kind does not change. Ops that change the dtype or the channels
+    /// (`one_hot`, `argmax`, `remap_labels`, ...) say so here, and may refuse inputs whose facts
+    /// do not fit (an error naming the parameter).
     fn output_facts(&self, inputs: &BTreeMap<String, Facts>) -> Result<Facts, OpError> {
         let kinds = inputs.iter().map(|(port, f)| (port.clone(), f.kind)).collect();
         let kind = self.output_kind(&kinds)?;
         let same = inputs.get("volume").filter(|f| f.kind == kind);
-        Ok(match kind {
+        let facts = match kind {
             Kind::Image => Facts::image(same.and_then(|f| f.channels)),
-            Kind::Label => {
-                Facts { kind, dtype: same.and_then(|f| f.dtype), channels: same.and_then(|f| f.channels) }
-            }
+            Kind::Label => Facts::label(same.and_then(|f| f.dtype), same.and_then(|f| f.channels)),
             Kind::Draw => Facts::draw(),
-        })
+        };
+        Ok(facts.with_shape(self.output_shape(inputs)?))
+    }
+
+    /// The output's grid shape as far as validation can know it (see [`Facts`]). The default
+    /// keeps the `volume` input's: the op keeps the grid. Ops that fix the shape (`resize`,
+    /// `crop`), change it (`pad`) or make it unknowable before the data (`resample_to_spacing`)
+    /// say so here.
+    fn output_shape(&self, inputs: &BTreeMap<String, Facts>) -> Result<Option<[usize; 3]>, OpError> {
+        Ok(inputs.get("volume").and_then(|f| f.shape))
     }
 
     /// Whether the op takes [`Value::Deferred`] inputs (spatial ops, which fuse). Other ops

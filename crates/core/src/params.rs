@@ -73,6 +73,15 @@ pub fn check_range(param: &'static str, range: [f64; 2]) -> Result<(), crate::Op
     range_problem(range).map_or(Ok(()), |m| Err(crate::OpError::param(param, m)))
 }
 
+/// [`check_range`] for a range of values that cannot be negative (standard deviations).
+pub fn check_nonnegative_range(param: &'static str, range: [f64; 2]) -> Result<(), crate::OpError> {
+    check_range(param, range)?;
+    if range[0] < 0.0 {
+        return Err(crate::OpError::param(param, format!("must be >= 0, got {range:?}")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

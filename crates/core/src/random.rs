@@ -24,6 +24,11 @@ pub trait RandomOp {
     fn check(&self) -> Result<(), OpError>;
     /// Draws the concrete op from the node's generator (an error when it cannot fit `like`).
     fn draw(&self, rng: &mut Rng, like: Self::Like) -> Result<Self::Drawn, OpError>;
+    /// The grid shape every draw's op gives the volume it is applied to, when the parameters
+    /// fix it (a crop's `size`); `None` (the default): the drawn op keeps the grid.
+    fn drawn_shape(&self) -> Option<[usize; 3]> {
+        None
+    }
 }
 
 /// A value uniform in `[low, high]` (`low` itself, drawing nothing, when `high <= low`).
@@ -159,6 +164,13 @@ macro_rules! random_op_node {
             _inputs: &::std::collections::BTreeMap<::std::string::String, $crate::Kind>,
         ) -> ::std::result::Result<$crate::Kind, $crate::OpError> {
             Ok($crate::Kind::Draw)
+        }
+
+        fn output_shape(
+            &self,
+            _inputs: &::std::collections::BTreeMap<::std::string::String, $crate::Facts>,
+        ) -> ::std::result::Result<::std::option::Option<[usize; 3]>, $crate::OpError> {
+            Ok(<$ty as $crate::random::RandomOp>::drawn_shape(self))
         }
 
         fn accepts_deferred(&self) -> bool {

@@ -13,15 +13,15 @@
 //! equals the box's is taken whole (offset 0; the tutorial the project grew from used the box
 //! size as the offset there, which is a bug).
 
-use crate::grid::{self, Voxel};
-use crate::pad::{PadMode, Window};
+use crate::grid::Voxel;
+use crate::pad::{PadMode, Window, WindowOp, window_op_node};
 use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::random::{LikeShape, RandomOp};
 use voxflow_core::seed::Rng;
-use voxflow_core::{Inputs, Kind, Op, OpError, RunContext, Value};
+use voxflow_core::{Kind, Op, OpError};
 
 /// Crops a box of `size` voxels at `start` (or centred, when `start` is left out).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -68,10 +68,18 @@ pub fn centred_start(n: usize, size: usize) -> i64 {
     if d >= 0 { (d + 1) / 2 } else { -((-d + 1) / 2) }
 }
 
-impl Crop {
+impl WindowOp for Crop {
+    fn check(&self) -> Result<(), OpError> {
+        check_size("size", self.size)
+    }
+
+    fn value(&self) -> f64 {
+        self.value
+    }
+
     /// The box on a grid of `shape`, or an error naming the parameter when it does not fit (and
     /// `pad` is off).
-    pub(crate) fn window(&self, shape: [usize; 3]) -> Result<Window, OpError> {
+    fn window(&self, shape: [usize; 3]) -> Result<Window, OpError> {
         let start =
             self.start.unwrap_or_else(|| std::array::from_fn(|a| centred_start(shape[a], self.size[a])));
         let window = Window { start, size: self.size, mode: self.mode, size_param: "size" };
@@ -93,10 +101,16 @@ impl Crop {
         Ok(window)
     }
 
+    fn known_shape(&self, _input: Option<[usize; 3]>) -> Option<[usize; 3]> {
+        // Cut inside the volume or padded where it leaves it: always `size`.
+        Some(self.size)
+    }
+}
+
+impl Crop {
     /// Crops a volume in memory.
     pub fn apply(&self, volume: &voxflow_core::Volume) -> Result<voxflow_core::Volume, OpError> {
-        self.validate()?;
-        self.window(volume.shape3())?.volume(volume, self.value, "value")
+        crate::pad::apply_window(self, volume)
     }
 }
 
@@ -109,25 +123,7 @@ voxflow_core::op_doc!(
 
 #[typetag::serde(name = "crop")]
 impl Op for Crop {
-    fn validate(&self) -> Result<(), OpError> {
-        check_size("size", self.size)?;
-        if !self.value.is_finite() {
-            return Err(OpError::param("value", "must be finite"));
-        }
-        Ok(())
-    }
-
-    fn accepts_deferred(&self) -> bool {
-        true
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        let Some(shape) = inputs.0.get("volume").and_then(grid::shape_of) else {
-            return Err(OpError::Input { port: "volume".into(), message: "expected a volume".into() });
-        };
-        self.window(shape)?.run(ctx, inputs, self.value, "value")
-    }
+    window_op_node!();
 }
 
 /// Draws a [`Crop`] of `size` at a uniformly random corner where it fits in `like`.
@@ -173,6 +169,10 @@ impl RandomOp for RandomCrop {
 
     fn draw(&self, rng: &mut Rng, LikeShape(shape): LikeShape) -> Result<Crop, OpError> {
         self.sample(rng, shape)
+    }
+
+    fn drawn_shape(&self) -> Option<[usize; 3]> {
+        Some(self.size)
     }
 }
 

@@ -10,11 +10,10 @@
 //! ```
 
 use crate::crop::Crop;
-use crate::grid;
-use crate::pad::PadMode;
+use crate::pad::{PadMode, Window, WindowOp, apply_window, window_op_node};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Inputs, Op, OpError, RunContext, Value, Volume};
+use voxflow_core::{Op, OpError, Volume};
 
 /// Crops or pads, centred, to `shape`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -43,8 +42,25 @@ impl CropOrPad {
 
     /// Crops or pads a volume in memory.
     pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
-        self.validate()?;
-        self.as_crop().apply(volume)
+        apply_window(self, volume)
+    }
+}
+
+impl WindowOp for CropOrPad {
+    fn check(&self) -> Result<(), OpError> {
+        crate::crop::check_size("shape", self.shape)
+    }
+
+    fn value(&self) -> f64 {
+        self.value
+    }
+
+    fn window(&self, shape: [usize; 3]) -> Result<Window, OpError> {
+        self.as_crop().window(shape)
+    }
+
+    fn known_shape(&self, _input: Option<[usize; 3]>) -> Option<[usize; 3]> {
+        Some(self.shape)
     }
 }
 
@@ -57,23 +73,5 @@ voxflow_core::op_doc!(
 
 #[typetag::serde(name = "crop_or_pad")]
 impl Op for CropOrPad {
-    fn validate(&self) -> Result<(), OpError> {
-        crate::crop::check_size("shape", self.shape)?;
-        if !self.value.is_finite() {
-            return Err(OpError::param("value", "must be finite"));
-        }
-        Ok(())
-    }
-
-    fn accepts_deferred(&self) -> bool {
-        true
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        let Some(shape) = inputs.0.get("volume").and_then(grid::shape_of) else {
-            return Err(OpError::Input { port: "volume".into(), message: "expected a volume".into() });
-        };
-        self.as_crop().window(shape)?.run(ctx, inputs, self.value, "value")
-    }
+    window_op_node!();
 }

@@ -177,6 +177,10 @@ impl RandomOp for RandomForegroundCrop {
     fn draw(&self, rng: &mut Rng, like: LikeLabels) -> Result<Crop, OpError> {
         self.sample(rng, like.labels())
     }
+
+    fn drawn_shape(&self) -> Option<[usize; 3]> {
+        Some(self.size)
+    }
 }
 
 #[typetag::serde(name = "random_foreground_crop")]

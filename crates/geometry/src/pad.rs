@@ -224,26 +224,107 @@ impl Window {
     }
 }
 
-impl Pad {
-    fn window(&self, shape: [usize; 3]) -> Window {
-        Window {
+/// A grid op that cuts and/or pads one [`Window`] of its input (`crop`, `crop_or_pad`, `pad`):
+/// its parameters, their check and its window; padded voxels hold its `value` parameter.
+/// [`window_op_node!`](crate::pad::window_op_node) is its whole `Op` impl.
+pub(crate) trait WindowOp {
+    /// Checks the parameters other than `value` (which must be finite: [`check_window`]).
+    fn check(&self) -> Result<(), OpError>;
+    /// The `value` parameter: what padded voxels hold.
+    fn value(&self) -> f64;
+    /// The window on a grid of `shape`, or an error naming the parameter when it cannot be cut.
+    fn window(&self, shape: [usize; 3]) -> Result<Window, OpError>;
+    /// The output's grid shape as validation knows it, given the input's (`None`: unknown).
+    fn known_shape(&self, input: Option<[usize; 3]>) -> Option<[usize; 3]>;
+}
+
+/// A window op's `validate`: [`WindowOp::check`], then `value` finite.
+pub(crate) fn check_window(op: &impl WindowOp) -> Result<(), OpError> {
+    op.check()?;
+    if !op.value().is_finite() {
+        return Err(OpError::param("value", "must be finite"));
+    }
+    Ok(())
+}
+
+/// A window op on a volume in memory.
+pub(crate) fn apply_window(op: &impl WindowOp, volume: &Volume) -> Result<Volume, OpError> {
+    check_window(op)?;
+    op.window(volume.shape3())?.volume(volume, op.value(), "value")
+}
+
+/// A window op's `run`: the window on the `volume` input's current grid (in memory or pending).
+pub(crate) fn run_window(op: &impl WindowOp, ctx: &RunContext<'_>, inputs: Inputs) -> Result<Value, OpError> {
+    check_window(op)?;
+    let Some(shape) = inputs.0.get("volume").and_then(grid::shape_of) else {
+        return Err(OpError::Input { port: "volume".into(), message: "expected a volume".into() });
+    };
+    op.window(shape)?.run(ctx, inputs, op.value(), "value")
+}
+
+/// The body of a [`WindowOp`]'s `impl Op`:
+///
+/// ```ignore
+/// #[typetag::serde(name = "pad")]
+/// impl Op for Pad {
+///     window_op_node!();
+/// }
+/// ```
+macro_rules! window_op_node {
+    () => {
+        fn validate(&self) -> ::std::result::Result<(), ::voxflow_core::OpError> {
+            $crate::pad::check_window(self)
+        }
+
+        $crate::spatial::grid_node!($crate::pad::WindowOp);
+
+        fn run(
+            &self,
+            ctx: &mut ::voxflow_core::RunContext<'_>,
+            inputs: ::voxflow_core::Inputs,
+        ) -> ::std::result::Result<::voxflow_core::Value, ::voxflow_core::OpError> {
+            $crate::pad::run_window(self, ctx, inputs)
+        }
+    };
+}
+pub(crate) use window_op_node;
+
+impl WindowOp for Pad {
+    fn check(&self) -> Result<(), OpError> {
+        Ok(())
+    }
+
+    fn value(&self) -> f64 {
+        self.value
+    }
+
+    fn window(&self, shape: [usize; 3]) -> Result<Window, OpError> {
+        Ok(Window {
             start: self.before.map(|b| -(i64::try_from(b).unwrap_or(i64::MAX))),
-            size: std::array::from_fn(|a| {
-                shape[a].saturating_add(self.before[a]).saturating_add(self.after[a])
-            }),
+            size: self.padded(shape),
             mode: self.mode,
             size_param: if self.after.iter().zip(&self.before).any(|(a, b)| a > b) {
                 "after"
             } else {
                 "before"
             },
-        }
+        })
+    }
+
+    fn known_shape(&self, input: Option<[usize; 3]>) -> Option<[usize; 3]> {
+        input.map(|shape| self.padded(shape))
+    }
+}
+
+impl Pad {
+    /// The output shape for an input of `shape`: `before + shape + after` on each axis.
+    fn padded(&self, shape: [usize; 3]) -> [usize; 3] {
+        std::array::from_fn(|a| shape[a].saturating_add(self.before[a]).saturating_add(self.after[a]))
     }
 
     /// Pads a volume in memory.
     pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
-        self.validate()?;
-        self.window(volume.shape3()).volume(volume, self.value, "value")
+        apply_window(self, volume)
     }
 }
 
@@ -256,22 +337,5 @@ voxflow_core::op_doc!(
 
 #[typetag::serde(name = "pad")]
 impl Op for Pad {
-    fn validate(&self) -> Result<(), OpError> {
-        if !self.value.is_finite() {
-            return Err(OpError::param("value", "must be finite"));
-        }
-        Ok(())
-    }
-
-    fn accepts_deferred(&self) -> bool {
-        true
-    }
-
-    fn run(&self, ctx: &mut RunContext<'_>, inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        let Some(shape) = inputs.0.get("volume").and_then(grid::shape_of) else {
-            return Err(OpError::Input { port: "volume".into(), message: "expected a volume".into() });
-        };
-        self.window(shape).run(ctx, inputs, self.value, "value")
-    }
+    window_op_node!();
 }

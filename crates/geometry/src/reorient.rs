@@ -16,7 +16,8 @@ use crate::grid::{self, Voxel};
 use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder, Zip};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Affine, Inputs, Op, OpError, RunContext, Value, Volume};
+use std::collections::BTreeMap;
+use voxflow_core::{Affine, Facts, Inputs, Op, OpError, RunContext, Value, Volume};
 
 /// Reorients to RAS+ voxel order (nibabel `as_closest_canonical`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -89,6 +90,11 @@ voxflow_core::op_doc!(
 impl Op for Reorient {
     fn accepts_deferred(&self) -> bool {
         true
+    }
+
+    fn output_shape(&self, inputs: &BTreeMap<String, Facts>) -> Result<Option<[usize; 3]>, OpError> {
+        // The permutation is read from the file's affine; only a cube keeps its shape under any.
+        Ok(inputs.get("volume").and_then(|f| f.shape).filter(|&[x, y, z]| x == y && y == z))
     }
 
     fn run(&self, ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {

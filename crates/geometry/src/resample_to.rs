@@ -94,15 +94,12 @@ impl Op for ResampleTo {
         true
     }
 
-    fn output_facts(
+    fn output_shape(
         &self,
         inputs: &BTreeMap<String, voxflow_core::Facts>,
-    ) -> Result<voxflow_core::Facts, OpError> {
-        // The volume's own facts: `like` lends only its grid.
-        inputs
-            .get("volume")
-            .copied()
-            .ok_or_else(|| OpError::Input { port: "volume".into(), message: "not connected".into() })
+    ) -> Result<Option<[usize; 3]>, OpError> {
+        // The output lies on `like`'s grid; the volume lends everything else.
+        Ok(inputs.get("like").and_then(|f| f.shape))
     }
 
     fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {

@@ -27,7 +27,7 @@ use nalgebra::{Matrix4, Vector4};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use voxflow_core::{Affine, Inputs, Op, OpError, RunContext, Value, Volume};
+use voxflow_core::{Affine, Facts, Inputs, Op, OpError, RunContext, Value, Volume};
 
 /// Which grid the output lies on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -171,6 +171,11 @@ voxflow_core::op_doc!(
 
 #[typetag::serde(name = "resample_to_spacing")]
 impl Op for ResampleToSpacing {
+    fn output_shape(&self, _inputs: &BTreeMap<String, Facts>) -> Result<Option<[usize; 3]>, OpError> {
+        // The new shape follows the file's voxel size, unknown before it is read.
+        Ok(None)
+    }
+
     fn validate(&self) -> Result<(), OpError> {
         if self.spacing.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
             return Err(OpError::param(

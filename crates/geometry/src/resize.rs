@@ -139,6 +139,14 @@ impl SpatialOp for Resize {
         self.output_shape([1, 1, 1])?;
         self.resampling.validate()
     }
+
+    /// `shape` when given; a `factor` of a known shape.
+    fn known_shape(&self, input: Option<[usize; 3]>) -> Option<[usize; 3]> {
+        match self.shape {
+            Some(shape) => Some(shape),
+            None => input.and_then(|shape| self.output_shape(shape).ok()),
+        }
+    }
 }
 
 voxflow_core::op_doc!(

@@ -28,7 +28,7 @@ use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::params::{check_p, check_range};
+use voxflow_core::params::check_range;
 use voxflow_core::random::{OneOf, RandomOp, uniform};
 use voxflow_core::seed::Rng;
 use voxflow_core::{Affine, BoundaryMode, Kind, Op, OpError};
@@ -293,8 +293,7 @@ impl RandomOp for RandomRotate {
                 check_range("per_axis", r)?;
             }
         }
-        check_p(self.p)?;
-        Ok(self.resampling.validate()?)
+        spatial::check_augmentation(self.p, &self.resampling)
     }
 
     fn draw(&self, rng: &mut Rng, (): ()) -> Result<RotateDraw, OpError> {

@@ -19,7 +19,7 @@ use nalgebra::{Matrix3, Vector3};
 use rand::RngExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::params::{check_p, check_range};
+use voxflow_core::params::check_range;
 use voxflow_core::random::{RandomOp, uniform};
 use voxflow_core::seed::Rng;
 use voxflow_core::{Affine, Kind, Op, OpError};
@@ -139,8 +139,7 @@ impl RandomOp for RandomScale {
         if self.range[0] <= 0.0 {
             return Err(OpError::param("range", format!("factors must be positive, got {}", self.range[0])));
         }
-        check_p(self.p)?;
-        Ok(self.resampling.validate()?)
+        spatial::check_augmentation(self.p, &self.resampling)
     }
 
     fn draw(&self, rng: &mut Rng, (): ()) -> Result<Scale, OpError> {

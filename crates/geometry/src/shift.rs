@@ -23,7 +23,6 @@ use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::params::check_p;
 use voxflow_core::random::{OneOf, RandomOp};
 use voxflow_core::seed::Rng;
 use voxflow_core::{Affine, BoundaryMode, Kind, Op, OpError};
@@ -221,8 +220,7 @@ impl RandomOp for RandomShift {
         if self.max.iter().any(|v| !v.is_finite() || *v < 0.0) {
             return Err(OpError::param("max", format!("{:?} must be finite and >= 0", self.max)));
         }
-        check_p(self.p)?;
-        Ok(self.resampling.validate()?)
+        spatial::check_augmentation(self.p, &self.resampling)
     }
 
     fn draw(&self, rng: &mut Rng, (): ()) -> Result<ShiftDraw, OpError> {

@@ -273,6 +273,18 @@ pub trait SpatialOp {
     fn settings(&self) -> Resampling;
     /// The op's effect on a grid of `shape` with `affine`.
     fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError>;
+    /// The output's grid shape as validation knows it, given the input's (`None`: unknown).
+    /// The default keeps the grid (augmentations); `resize` sets it.
+    fn known_shape(&self, input: Option<[usize; 3]>) -> Option<[usize; 3]> {
+        input
+    }
+}
+
+/// A random augmentation's `check` after its own parameters: the probability `p` and the
+/// resampling settings.
+pub fn check_augmentation(p: f64, resampling: &Resampling) -> Result<(), voxflow_core::OpError> {
+    voxflow_core::params::check_p(p)?;
+    Ok(resampling.validate()?)
 }
 
 /// The body of a [`SpatialOp`]'s `impl Op`:
@@ -289,9 +301,7 @@ macro_rules! spatial_op_node {
             Ok($crate::spatial::SpatialOp::check(self)?)
         }
 
-        fn accepts_deferred(&self) -> bool {
-            true
-        }
+        $crate::spatial::grid_node!($crate::spatial::SpatialOp);
 
         fn run(
             &self,
@@ -307,6 +317,25 @@ macro_rules! spatial_op_node {
     };
 }
 pub(crate) use spatial_op_node;
+
+/// What every node that changes the grid of its `volume` input shares (spatial and window ops):
+/// it takes a pending resample (to fuse into it), and its output's shape is its op trait's
+/// `known_shape` of the input's.
+macro_rules! grid_node {
+    ($op_trait:path) => {
+        fn accepts_deferred(&self) -> bool {
+            true
+        }
+
+        fn output_shape(
+            &self,
+            inputs: &::std::collections::BTreeMap<::std::string::String, ::voxflow_core::Facts>,
+        ) -> ::std::result::Result<::std::option::Option<[usize; 3]>, ::voxflow_core::OpError> {
+            Ok(<Self as $op_trait>::known_shape(self, inputs.get("volume").and_then(|f| f.shape)))
+        }
+    };
+}
+pub(crate) use grid_node;
 
 /// The usual body of a spatial op's `run`: takes the `volume` input (in memory or pending),
 /// asks `step` for the op's effect on its current grid (shape, affine) and defers it. A step

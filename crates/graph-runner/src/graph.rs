@@ -150,10 +150,35 @@ pub enum GraphError {
     DrawKind { node: String, draw: String, port: String, from: String, got: Kind, applies_to: Vec<Kind> },
     #[error(transparent)]
     List(#[from] crate::expand::ListError),
+    #[error(
+        "node `{node}`: input `{}` gets shape {} from `{}`, input `{}` shape {} from `{}`; the volumes an op combines must share one grid",
+        input.port,
+        shape_text(input.shape),
+        input.from,
+        other.port,
+        shape_text(other.shape),
+        other.from
+    )]
+    Grid { node: String, input: Box<GridInput>, other: Box<GridInput> },
     #[error("the graph has no nodes")]
     Empty,
     #[error("`outputs` must be at least 1")]
     NoOutputs,
+}
+
+/// An input of a node whose grid disagrees with another's ([`GraphError::Grid`]).
+#[derive(Debug)]
+pub struct GridInput {
+    /// The node's port.
+    pub port: String,
+    /// The node it comes from.
+    pub from: String,
+    /// The shape validation knows it has.
+    pub shape: [usize; 3],
+}
+
+fn shape_text([x, y, z]: [usize; 3]) -> String {
+    format!("{x}x{y}x{z}")
 }
 
 fn list_kinds(kinds: &[Kind]) -> String {
@@ -457,8 +482,9 @@ fn topological_order(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
     Err(GraphError::Cycle { nodes: names })
 }
 
-/// Checks every input's kind against its port, and draws against what they apply to, and
-/// propagates each node's [`Facts`] (kind, dtype, channels) in topological order.
+/// Checks every input's kind against its port, draws against what they apply to and the grids
+/// of the volumes a node combines against each other, and propagates each node's [`Facts`]
+/// (kind, dtype, channels, shape) in topological order.
 fn infer_kinds(nodes: &mut [Node], order: &[usize]) -> Result<(), GraphError> {
     for &i in order {
         let node = &nodes[i];
@@ -497,6 +523,7 @@ fn infer_kinds(nodes: &mut [Node], order: &[usize]) -> Result<(), GraphError> {
                 }
             }
         }
+        check_grids(node, nodes, &facts)?;
         let out = node.op.output_facts(&facts).map_err(|source| GraphError::Invalid {
             node: node.name.clone(),
             op: node.op_name.clone(),
@@ -506,6 +533,35 @@ fn infer_kinds(nodes: &mut [Node], order: &[usize]) -> Result<(), GraphError> {
         nodes[i].facts = out;
     }
     Ok(())
+}
+
+/// The volumes a node combines (an image and its `mask`) must share one grid: where validation
+/// knows two of their shapes, they are equal. (A draw's shape is what it makes of a volume, not
+/// a grid of its own; a `like` input lends its grid to the op, as `resample_to`'s target, and is
+/// not combined.)
+fn check_grids(node: &Node, nodes: &[Node], facts: &BTreeMap<String, Facts>) -> Result<(), GraphError> {
+    let mut known: Vec<(&String, [usize; 3])> = facts
+        .iter()
+        .filter(|(port, f)| f.kind != Kind::Draw && port.as_str() != "like")
+        .filter_map(|(port, f)| Some((port, f.shape?)))
+        .collect();
+    // Measured against the `volume` input, the one the op works on.
+    known.sort_by_key(|&(port, _)| port != "volume");
+    let Some(&(first_port, first_shape)) = known.first() else { return Ok(()) };
+    match known.into_iter().find(|&(_, shape)| shape != first_shape) {
+        None => Ok(()),
+        Some((port, shape)) => {
+            let input = |port: &str, shape| {
+                let from = node.inputs.get(port).map(|&i| nodes[i].name.clone()).unwrap_or_default();
+                Box::new(GridInput { port: port.to_owned(), from, shape })
+            };
+            Err(GraphError::Grid {
+                node: node.name.clone(),
+                input: input(port, shape),
+                other: input(first_port, first_shape),
+            })
+        }
+    }
 }
 
 /// FNV-1a 64 of the canonical JSON (keys sorted, no whitespace) of the graph file, in hex.

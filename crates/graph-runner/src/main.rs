@@ -225,7 +225,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
                     g.file.outputs,
                     g.hash
                 );
-                // What each node outputs, known before any data (kind, dtype, channels).
+                // What each node outputs, known before any data (kind, dtype, channels, shape).
                 for &i in &g.order {
                     let node = &g.nodes[i];
                     out!("  {:<24} {:<22} {}", node.name, node.op_name, node.facts);

@@ -1,7 +1,7 @@
 //! Every way a graph can be wrong is caught before any data is read, and the error names the
 //! node (and the parameter or port) it is about.
 
-use voxflow_core::{DType, Facts};
+use voxflow_core::{DType, Facts, Kind};
 use voxflow_graph_runner::Graph;
 
 const LOAD: &str = r#"{"name": "image", "op": "load"}"#;
@@ -122,6 +122,37 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
         &["node `lr`", "zoom", "(0, 1]"],
     ),
     (
+        "a mask on another known grid than the image",
+        &[
+            LOAD,
+            LABEL,
+            r#"{"name": "small", "op": "resize", "params": {"shape": [64, 64, 64]}, "inputs": {"volume": "image"}}"#,
+            r#"{"name": "mask", "op": "crop_or_pad", "params": {"shape": [64, 64, 60]}, "inputs": {"volume": "label"}}"#,
+            r#"{"name": "norm", "op": "normalize", "params": {"over": "mask"}, "inputs": {"volume": "small", "mask": "mask"}}"#,
+        ],
+        &[
+            "node `norm`",
+            "input `mask`",
+            "64x64x60 from `mask`",
+            "input `volume`",
+            "64x64x64 from `small`",
+            "one grid",
+        ],
+    ),
+    (
+        "a mask on another grid after a crop draw",
+        &[
+            LOAD,
+            LABEL,
+            r#"{"name": "small", "op": "resize", "params": {"shape": [64, 64, 64]}, "inputs": {"volume": "image"}}"#,
+            r#"{"name": "seg", "op": "resize", "params": {"shape": [64, 64, 64]}, "inputs": {"volume": "label"}}"#,
+            r#"{"name": "crop", "op": "random_crop", "params": {"size": [32, 32, 32]}, "inputs": {"like": "small"}}"#,
+            r#"{"name": "cropped", "op": "apply", "inputs": {"volume": "small", "draw": "crop"}}"#,
+            r#"{"name": "clip", "op": "percentile_clip", "params": {"over": "mask"}, "inputs": {"volume": "cropped", "mask": "seg"}}"#,
+        ],
+        &["node `clip`", "32x32x32 from `cropped`", "64x64x64 from `seg`"],
+    ),
+    (
         "a volume wired to a draw port",
         &[LOAD, r#"{"name": "bad", "op": "apply", "inputs": {"volume": "image", "draw": "image"}}"#],
         &["node `bad`", "input `draw`", "accepts only draw"],
@@ -233,4 +264,75 @@ fn facts_flow_through_the_graph_before_any_data() {
     ))
     .expect_err("one_hot takes a label map");
     assert!(voxflow_graph_runner::error_render::error_chain(&err).contains("label map"));
+}
+
+#[test]
+fn the_tutorial_graph_knows_its_grid_before_any_data() {
+    voxflow_graph_runner::register_all();
+    let graph = Graph::from_path(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../graphs/tutorial.json"
+    )))
+    .expect("graphs/tutorial.json is valid");
+    let facts = |name: &str| graph.nodes[graph.node_index(name).expect("node")].facts;
+    // Unknown until the files are read.
+    assert_eq!(facts("image"), Facts::image(None));
+    assert_eq!(facts("label"), Facts::label(None, None));
+    // resize fixes the grid; the augmentations keep it.
+    for name in [
+        "resize.image",
+        "resize.label",
+        "augment.resize.image.scale",
+        "augment.resize.label.rotate",
+        "augment.resize.image.shift",
+    ] {
+        assert_eq!(facts(name).shape, Some([128; 3]), "{name}");
+    }
+    assert_eq!(facts("resize.image"), Facts::image(None).with_shape(Some([128; 3])));
+    // A crop's draw says the shape it makes; applied, the volumes have it, and so does all after.
+    assert_eq!(facts("crop"), Facts::draw().with_shape(Some([112; 3])));
+    assert_eq!(facts("flip"), Facts::draw());
+    for name in
+        ["augment.resize.image.crop", "augment.resize.label", "image_normalized", "save_image", "save_label"]
+    {
+        assert_eq!(facts(name).shape, Some([112; 3]), "{name}");
+    }
+    assert_eq!(facts("augment.resize.label"), Facts::label(None, None).with_shape(Some([112; 3])));
+}
+
+#[test]
+fn grid_ops_set_adjust_keep_or_forget_the_shape() {
+    voxflow_graph_runner::register_all();
+    let graph = Graph::from_json(
+        r#"{"nodes": [
+          {"name": "image", "op": "load"},
+          {"name": "cube", "op": "resize", "params": {"shape": [40, 40, 40]}, "inputs": {"volume": "image"}},
+          {"name": "half", "op": "resize", "params": {"factor": 0.5}, "inputs": {"volume": "cube"}},
+          {"name": "padded", "op": "pad", "params": {"before": [1, 2, 3], "after": [0, 0, 1]}, "inputs": {"volume": "half"}},
+          {"name": "boxed", "op": "crop", "params": {"size": [8, 9, 10], "pad": true}, "inputs": {"volume": "image"}},
+          {"name": "fixed", "op": "crop_or_pad", "params": {"shape": [16, 16, 8]}, "inputs": {"volume": "image"}},
+          {"name": "ras_cube", "op": "reorient", "inputs": {"volume": "cube"}},
+          {"name": "ras", "op": "reorient", "inputs": {"volume": "fixed"}},
+          {"name": "mm", "op": "resample_to_spacing", "params": {"spacing": [1, 1, 1]}, "inputs": {"volume": "cube"}},
+          {"name": "fg", "op": "random_foreground_crop", "params": {"size": [8, 8, 8]}, "inputs": {"like": "seg"}},
+          {"name": "seg", "op": "load", "params": {"input": "label", "kind": "label"}},
+          {"name": "hot", "op": "one_hot", "params": {"classes": [0, 1]}, "inputs": {"volume": "seg_fixed"}},
+          {"name": "seg_fixed", "op": "crop_or_pad", "params": {"shape": [16, 16, 8]}, "inputs": {"volume": "seg"}},
+          {"name": "fg_applied", "op": "apply", "inputs": {"volume": "fixed", "draw": "fg"}},
+          {"name": "norm", "op": "normalize", "params": {"over": "mask"}, "inputs": {"volume": "fixed", "mask": "seg_fixed"}}
+        ]}"#,
+    )
+    .expect("a valid graph");
+    let shape = |name: &str| graph.nodes[graph.node_index(name).expect("node")].facts.shape;
+    assert_eq!(shape("half"), Some([20; 3]));
+    assert_eq!(shape("padded"), Some([21, 22, 24]));
+    assert_eq!(shape("boxed"), Some([8, 9, 10]));
+    assert_eq!(shape("fixed"), Some([16, 16, 8]));
+    assert_eq!(shape("ras_cube"), Some([40; 3]), "any permutation of a cube is the cube");
+    assert_eq!(shape("ras"), None, "the permutation is the file's");
+    assert_eq!(shape("mm"), None, "the voxel size is the file's");
+    assert_eq!(graph.nodes[graph.node_index("fg").expect("fg")].facts.kind, Kind::Draw);
+    assert_eq!(shape("fg_applied"), Some([8; 3]));
+    assert_eq!(shape("hot"), Some([16, 16, 8]));
+    assert_eq!(shape("norm"), Some([16, 16, 8]));
 }

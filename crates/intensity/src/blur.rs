@@ -23,7 +23,7 @@ use ndarray::{Array3, ArrayView3, Axis, ShapeBuilder, s};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::params::{check_p, check_range, default_p};
+use voxflow_core::params::{check_nonnegative_range, check_p, default_p};
 use voxflow_core::random::{happens, uniform};
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
 
@@ -314,11 +314,7 @@ impl voxflow_core::random::RandomOp for RandomBlur {
 
     fn check(&self) -> Result<(), OpError> {
         check_p(self.p)?;
-        check_range("std", self.std)?;
-        if self.std[0] < 0.0 {
-            return Err(OpError::param("std", format!("must be >= 0, got {:?}", self.std)));
-        }
-        Ok(())
+        check_nonnegative_range("std", self.std)
     }
 
     fn draw(&self, rng: &mut voxflow_core::seed::Rng, (): ()) -> Result<Blur, OpError> {

@@ -19,7 +19,7 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::params::{check_p, check_range, default_p};
+use voxflow_core::params::{check_nonnegative_range, check_p, check_range, default_p};
 use voxflow_core::random::{happens, uniform};
 use voxflow_core::seed::Rng;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
@@ -155,10 +155,7 @@ impl voxflow_core::random::RandomOp for RandomNoise {
 
     fn check(&self) -> Result<(), OpError> {
         check_p(self.p)?;
-        check_range("std", self.std)?;
-        if self.std[0] < 0.0 {
-            return Err(OpError::param("std", format!("must be >= 0, got {:?}", self.std)));
-        }
+        check_nonnegative_range("std", self.std)?;
         check_range("mean", self.mean)
     }
 

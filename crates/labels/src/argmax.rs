@@ -99,7 +99,7 @@ impl Op for Argmax {
                 format!("{} classes for an input of {n} channels", self.classes.len()),
             ));
         }
-        Ok(Facts::label(Some(self.dtype), Some(1)))
+        Ok(Facts::label(Some(self.dtype), Some(1)).with_shape(self.output_shape(inputs)?))
     }
 
     fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {

@@ -239,6 +239,72 @@ pub fn filter_components<T: LabelType>(
     Array3::from_shape_vec((nx, ny, nz).f(), out).map_err(|e| LabelsError::Input(e.to_string()))
 }
 
+/// What a component op does: the parameters both share (`connectivity`, `labels`, `fill`) and
+/// which components it keeps.
+pub(crate) struct Filter<'a> {
+    pub connectivity: Connectivity,
+    pub labels: Option<&'a [i64]>,
+    pub keep: Keep,
+    pub fill: i64,
+}
+
+/// A component op (`keep_largest_component`, `remove_small_components`): its parameters, their
+/// check and its [`Filter`]. [`component_op_node!`](crate::components::component_op_node) is its
+/// whole `Op` impl.
+pub(crate) trait ComponentOp {
+    /// What the op does with the components.
+    fn filter(&self) -> Filter<'_>;
+    /// Checks the op's own parameters (the shared ones are [`Filter::check`]ed after).
+    fn check(&self) -> Result<(), voxflow_core::OpError> {
+        Ok(())
+    }
+}
+
+/// The body of a [`ComponentOp`]'s `impl Op`: a label map in, filtered.
+macro_rules! component_op_node {
+    () => {
+        fn ports(&self) -> &'static [::voxflow_core::Port] {
+            $crate::common::LABEL_PORTS
+        }
+
+        fn validate(&self) -> ::std::result::Result<(), ::voxflow_core::OpError> {
+            $crate::components::ComponentOp::check(self)?;
+            $crate::components::ComponentOp::filter(self).check()
+        }
+
+        fn run(
+            &self,
+            _ctx: &mut ::voxflow_core::RunContext<'_>,
+            mut inputs: ::voxflow_core::Inputs,
+        ) -> ::std::result::Result<::voxflow_core::Value, ::voxflow_core::OpError> {
+            ::voxflow_core::Op::validate(self)?;
+            $crate::components::ComponentOp::filter(self).run(&mut inputs)
+        }
+    };
+}
+pub(crate) use component_op_node;
+
+impl Filter<'_> {
+    /// Checks the shared parameters (`labels` without repeats).
+    pub fn check(&self) -> Result<(), voxflow_core::OpError> {
+        if let Some(labels) = self.labels {
+            crate::common::check_unique("labels", labels)?;
+        }
+        Ok(())
+    }
+
+    /// The node's `run` once its parameters are checked: the label map on `volume`, filtered
+    /// (dtype and affine kept).
+    pub fn run(
+        &self,
+        inputs: &mut voxflow_core::Inputs,
+    ) -> Result<voxflow_core::Value, voxflow_core::OpError> {
+        let volume = crate::common::take_labels(inputs)?;
+        let out = run_filter(&volume, self.connectivity, self.labels, self.keep, self.fill)?;
+        Ok(crate::common::label_value(out, &volume))
+    }
+}
+
 /// The parameters both component ops share, checked and turned into a kernel call.
 pub(crate) fn run_filter(
     volume: &voxflow_core::Volume,

@@ -11,10 +11,9 @@
 //! `out[(lab > 0) & (lab != keep)] = fill`. Of two equally large components the first in C
 //! order (scipy's numbering) is kept. Each frame of a 4D label map alone; dtype and affine kept.
 
-use crate::common::{LABEL_PORTS, check_unique, label_value, take_labels};
-use crate::components::{Connectivity, Keep, run_filter};
+use crate::components::{ComponentOp, Connectivity, Filter, Keep, component_op_node};
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
+use voxflow_core::Op;
 
 /// Parameters of `keep_largest_component`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -38,23 +37,18 @@ voxflow_core::op_doc!(
     "{}"
 );
 
+impl ComponentOp for KeepLargestComponent {
+    fn filter(&self) -> Filter<'_> {
+        Filter {
+            connectivity: self.connectivity,
+            labels: self.labels.as_deref(),
+            keep: Keep::Largest,
+            fill: self.fill,
+        }
+    }
+}
+
 #[typetag::serde(name = "keep_largest_component")]
 impl Op for KeepLargestComponent {
-    fn ports(&self) -> &'static [Port] {
-        LABEL_PORTS
-    }
-
-    fn validate(&self) -> Result<(), OpError> {
-        if let Some(labels) = &self.labels {
-            check_unique("labels", labels)?;
-        }
-        Ok(())
-    }
-
-    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        let volume = take_labels(&mut inputs)?;
-        let out = run_filter(&volume, self.connectivity, self.labels.as_deref(), Keep::Largest, self.fill)?;
-        Ok(label_value(out, &volume))
-    }
+    component_op_node!();
 }

@@ -144,13 +144,14 @@ impl Op for MergeLabels {
 
     fn output_facts(&self, inputs: &BTreeMap<String, Facts>) -> Result<Facts, OpError> {
         let input = inputs.get("volume").copied();
-        Ok(match self.output {
+        let facts = match self.output {
             MergeOutput::Channels => {
                 single_volume(inputs, "merge_labels")?;
                 Facts::image(Some(self.regions.len()))
             }
             MergeOutput::Map => Facts::label(input.and_then(|f| f.dtype), input.and_then(|f| f.channels)),
-        })
+        };
+        Ok(facts.with_shape(self.output_shape(inputs)?))
     }
 
     fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {

@@ -98,7 +98,7 @@ impl Op for OneHot {
 
     fn output_facts(&self, inputs: &BTreeMap<String, Facts>) -> Result<Facts, OpError> {
         single_volume(inputs, "one_hot")?;
-        Ok(Facts::image(Some(self.classes.len())))
+        Ok(Facts::image(Some(self.classes.len())).with_shape(self.output_shape(inputs)?))
     }
 
     fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {

@@ -74,7 +74,8 @@ voxflow_core::op_doc!(
 impl Op for RemapLabels {
     fn output_facts(&self, inputs: &BTreeMap<String, Facts>) -> Result<Facts, OpError> {
         let input = inputs.get("volume").copied();
-        Ok(Facts::label(self.dtype.or(input.and_then(|f| f.dtype)), input.and_then(|f| f.channels)))
+        let facts = Facts::label(self.dtype.or(input.and_then(|f| f.dtype)), input.and_then(|f| f.channels));
+        Ok(facts.with_shape(self.output_shape(inputs)?))
     }
 
     fn ports(&self) -> &'static [voxflow_core::Port] {

@@ -13,10 +13,9 @@
 //! dtype and affine kept.
 
 use crate::LabelsError;
-use crate::common::{LABEL_PORTS, check_unique, label_value, take_labels};
-use crate::components::{Connectivity, Keep, run_filter};
+use crate::components::{ComponentOp, Connectivity, Filter, Keep, component_op_node};
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Op, OpError};
 
 /// Parameters of `remove_small_components`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -42,32 +41,21 @@ voxflow_core::op_doc!(
     r#"{"min_voxels": 10}"#
 );
 
-#[typetag::serde(name = "remove_small_components")]
-impl Op for RemoveSmallComponents {
-    fn ports(&self) -> &'static [Port] {
-        LABEL_PORTS
+impl ComponentOp for RemoveSmallComponents {
+    fn filter(&self) -> Filter<'_> {
+        let keep = Keep::AtLeast(self.min_voxels);
+        Filter { connectivity: self.connectivity, labels: self.labels.as_deref(), keep, fill: self.fill }
     }
 
-    fn validate(&self) -> Result<(), OpError> {
+    fn check(&self) -> Result<(), OpError> {
         if self.min_voxels == 0 {
             return Err(LabelsError::param("min_voxels", "must be at least 1 (0 removes nothing)").into());
         }
-        if let Some(labels) = &self.labels {
-            check_unique("labels", labels)?;
-        }
         Ok(())
     }
+}
 
-    fn run(&self, _ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
-        self.validate()?;
-        let volume = take_labels(&mut inputs)?;
-        let out = run_filter(
-            &volume,
-            self.connectivity,
-            self.labels.as_deref(),
-            Keep::AtLeast(self.min_voxels),
-            self.fill,
-        )?;
-        Ok(label_value(out, &volume))
-    }
+#[typetag::serde(name = "remove_small_components")]
+impl Op for RemoveSmallComponents {
+    component_op_node!();
 }
