@@ -138,6 +138,24 @@ fn draw_all(ctx: &mut RunContext<'_>, choices: &[Choice], chosen: &[usize]) -> R
     Ok(Value::Draw(Arc::new(Chain::from_drawn(&ops)?)))
 }
 
+/// The `Op` items every composition shares: no inputs, a draw out, applying to the kinds all
+/// its choices apply to.
+macro_rules! composition_node {
+    () => {
+        fn ports(&self) -> &'static [Port] {
+            &[]
+        }
+
+        fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
+            Ok(Kind::Draw)
+        }
+
+        fn draw_applies_to(&self) -> &'static [Kind] {
+            applies_to(&self.choices)
+        }
+    };
+}
+
 /// Draws one of its choices, with probability proportional to the weights.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -155,20 +173,10 @@ crate::op_doc!(
 
 #[typetag::serde(name = "one_of")]
 impl Op for OneOf {
-    fn ports(&self) -> &'static [Port] {
-        &[]
-    }
+    composition_node!();
 
     fn validate(&self) -> Result<(), OpError> {
         check_choices(&self.choices)
-    }
-
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
-    }
-
-    fn draw_applies_to(&self) -> &'static [Kind] {
-        applies_to(&self.choices)
     }
 
     fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
@@ -234,9 +242,7 @@ crate::op_doc!(
 
 #[typetag::serde(name = "some_of")]
 impl Op for SomeOf {
-    fn ports(&self) -> &'static [Port] {
-        &[]
-    }
+    composition_node!();
 
     fn validate(&self) -> Result<(), OpError> {
         check_choices(&self.choices)?;
@@ -251,14 +257,6 @@ impl Op for SomeOf {
             ));
         }
         Ok(())
-    }
-
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
-    }
-
-    fn draw_applies_to(&self) -> &'static [Kind] {
-        applies_to(&self.choices)
     }
 
     fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
@@ -290,20 +288,10 @@ crate::op_doc!(
 
 #[typetag::serde(name = "random_order")]
 impl Op for RandomOrder {
-    fn ports(&self) -> &'static [Port] {
-        &[]
-    }
+    composition_node!();
 
     fn validate(&self) -> Result<(), OpError> {
         check_choices(&self.choices)
-    }
-
-    fn output_kind(&self, _inputs: &BTreeMap<String, Kind>) -> Result<Kind, OpError> {
-        Ok(Kind::Draw)
-    }
-
-    fn draw_applies_to(&self) -> &'static [Kind] {
-        applies_to(&self.choices)
     }
 
     fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
