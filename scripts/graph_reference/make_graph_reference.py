@@ -938,6 +938,7 @@ def main():
             warnings.append(f'{name}: {sim.edge_band} coordinates in the 1e-6 edge band; plain affine_transform differs in {sim.strict_edge_diff} voxels')
         manifest.append(case)
     manifest.extend(resample_to_cases(out))
+    manifest.extend(pad_to_multiple_cases(out))
     gen = f'numpy {np.__version__}, scipy {scipy.__version__}, nibabel {nib.__version__}'
     doc = {'generator': gen,
            'notes': ('x = input voxels as voxflow loads them (images: get_fdata(float64).astype(float32); '
@@ -1015,6 +1016,45 @@ def resample_to_cases(out):
             'expected_shape': list(data.shape),
             'expected_affine': y.affine.tolist(),
             'expected_dtype': str(data.dtype),
+        })
+    return found
+
+
+def pad_to_multiple_cases(out):
+    """`pad_to_multiple` against MONAI's DivisiblePad semantics written with numpy: total
+    d = ceil(n / k) * k - n per axis, `np.pad(x, [(d // 2, d - d // 2)])` (symmetric) or
+    `[(0, d)]` (end); the affine moves by the voxels added before (A . T(-before))."""
+    specs = [('syn_c', 'image', 16, 'symmetric', 'constant'), ('epi', 'image', [32, 16, 8], 'end', 'edge'),
+             ('lab', 'label', [8, 16, 32], 'symmetric', 'constant'), ('4d', 'image', 24, 'symmetric', 'reflect')]
+    found = []
+    for src, kind, k, position, mode in specs:
+        x, a = read_input(out, src, kind)
+        ks = [k] * 3 if isinstance(k, int) else k
+        n = x.shape[:3]
+        d = [(-(-n[i] // ks[i])) * ks[i] - n[i] for i in range(3)]
+        widths = [((di // 2, di - di // 2) if position == 'symmetric' else (0, di)) for di in d] + [(0, 0)]
+        np_mode = mode  # voxflow's pad modes are numpy's names
+        y = np.pad(x, widths, mode=np_mode)
+        before = [w[0] for w in widths[:3]]
+        y_aff = a @ translation([-b for b in before])
+        name = f'pad_to_multiple_{src}_{position}_{mode}'
+        ysave = y[..., 0] if y.shape[3] == 1 else y
+        save_nifti(np.ascontiguousarray(ysave), y_aff, os.path.join(out, 'expected', name + '.nii.gz'))
+        params = {'multiple': k, 'position': position, 'mode': mode}
+        found.append({
+            'name': name,
+            'input': 'inputs/' + INPUT_FILES[src],
+            'kind': kind,
+            'graph': {'seed': 0, 'nodes': [
+                {'name': 'in', 'op': 'load', 'params': {'input': 'image', 'kind': kind}},
+                {'name': 'op', 'op': 'pad_to_multiple', 'params': params, 'inputs': {'volume': 'in'}},
+                {'name': 'out', 'op': 'save', 'params': {'path': 'out.nii.gz'}, 'inputs': {'volume': 'op'}}]},
+            'expected': f'expected/{name}.nii.gz',
+            'exact': True,
+            'call': f"numpy.pad(x, {widths}, mode={np_mode!r})  # MONAI DivisiblePad({k}, method={position!r}) semantics",
+            'expected_shape': list(ysave.shape),
+            'expected_affine': y_aff.tolist(),
+            'expected_dtype': str(y.dtype),
         })
     return found
 

@@ -22,6 +22,7 @@ pub mod crop_or_pad;
 pub mod flip;
 pub mod foreground_crop;
 pub mod pad;
+pub mod pad_to_multiple;
 pub mod reorient;
 pub mod resample_to;
 pub mod resample_to_spacing;
