@@ -181,9 +181,8 @@ impl Op for OneOf {
 
     fn run(&self, ctx: &mut RunContext<'_>, _inputs: Inputs) -> Result<Value, OpError> {
         self.validate()?;
-        let all: Vec<usize> = (0..self.choices.len()).collect();
-        let chosen = pick(&mut ctx.rng, &self.choices, &all);
-        draw_all(ctx, &self.choices, &[chosen])
+        let chosen = choose(&mut ctx.rng, &self.choices, 1, Order::Given);
+        draw_all(ctx, &self.choices, &chosen)
     }
 }
 
@@ -263,9 +262,6 @@ impl Op for SomeOf {
         self.validate()?;
         let [lo, hi] = self.k_range();
         let k = ctx.rng.random_range(lo..=hi);
-        if k == 0 {
-            return Ok(Value::Draw(Arc::new(Chain { ops: Vec::new() })));
-        }
         let chosen = choose(&mut ctx.rng, &self.choices, k, self.order);
         draw_all(ctx, &self.choices, &chosen)
     }

@@ -354,7 +354,7 @@ impl PyGraph {
                 .map_err(|e| RunError::new_err(error_chain(&e)))?;
             capture.write = true;
             if let Some(nodes) = &mut capture.nodes {
-                nodes.extend(graph.saves().filter_map(|(node, _)| graph.node_index(&node.name)));
+                nodes.extend(self.save_nodes());
             }
         }
         let output_dir = write_to.unwrap_or(&scratch);
@@ -481,14 +481,7 @@ impl PyGraph {
         let targets: BTreeSet<usize> = if let Some(names) = nodes {
             names.iter().map(|n| self.node_index(n)).collect::<PyResult<_>>()?
         } else {
-            let saves: BTreeSet<usize> = self
-                .graph
-                .nodes
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| n.save.is_some())
-                .map(|(i, _)| i)
-                .collect();
+            let saves = self.save_nodes();
             if saves.is_empty() { self.sinks() } else { saves }
         };
         let inputs = Self::case_inputs(case, Some(inputs))?;
@@ -527,6 +520,11 @@ impl PyGraph {
 }
 
 impl PyGraph {
+    /// The `save` nodes, by index.
+    fn save_nodes(&self) -> BTreeSet<usize> {
+        (0..self.graph.nodes.len()).filter(|&i| self.graph.nodes[i].save.is_some()).collect()
+    }
+
     /// Nodes whose value no other node uses (what a graph without `save` nodes produces).
     fn sinks(&self) -> BTreeSet<usize> {
         let used: BTreeSet<usize> =

@@ -63,8 +63,16 @@ class Volume:
     def __init__(self, array: Any, affine: Any = None, kind: str = "image") -> None:
         if kind not in ("image", "label"):
             raise ValueError(f'kind must be "image" or "label", not {kind!r}')
+        self.kind = kind
+        self._array = self._checked_array(array)
+        self._affine = _checked_affine(affine)
+        self._handle = None
+
+    def _checked_array(self, array: Any) -> np.ndarray:
+        """``array`` as this volume's kind holds it: float32 for an image, an integer type for
+        a label map; 3D or 4D."""
         array = np.asarray(array)
-        if kind == "image":
+        if self.kind == "image":
             if array.dtype != np.float32:
                 array = array.astype(np.float32)
         else:
@@ -77,13 +85,7 @@ class Volume:
                 )
         if array.ndim not in (3, 4):
             raise ValueError(f"a volume's array must be 3D [x, y, z] or 4D [x, y, z, t], not {array.ndim}D")
-        affine = np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64)
-        if affine.shape != (4, 4):
-            raise ValueError(f"the affine must be 4x4, not {affine.shape}")
-        self._array = array
-        self._affine = affine
-        self.kind = kind
-        self._handle = None
+        return array
 
     # The first time a volume is a graph input its voxels are copied once into voxflow's layout
     # and kept (later runs copy nothing); the arrays are made read-only then, so that the kept
@@ -94,7 +96,7 @@ class Volume:
 
     @array.setter
     def array(self, value: Any) -> None:
-        self._array = Volume(value, self._affine, self.kind)._array
+        self._array = self._checked_array(value)
         self._handle = None
 
     @property
@@ -103,7 +105,7 @@ class Volume:
 
     @affine.setter
     def affine(self, value: Any) -> None:
-        self._affine = Volume(self._array, value, self.kind)._affine
+        self._affine = _checked_affine(value)
         self._handle = None
 
     # Picklable (DataLoader workers started with spawn get a copy); the kept copy is not sent.
@@ -169,6 +171,19 @@ class Volume:
     def __repr__(self) -> str:
         spacing = ", ".join(f"{s:.3g}" for s in self.spacing)
         return f"Volume(kind={self.kind!r}, shape={self.shape}, dtype={self.dtype}, spacing=({spacing}))"
+
+
+def _checked_affine(affine: Any) -> np.ndarray:
+    """A 4x4 float64 affine (the identity when ``None``)."""
+    affine = np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64)
+    if affine.shape != (4, 4):
+        raise ValueError(f"the affine must be 4x4, not {affine.shape}")
+    return affine
+
+
+def _given(inputs: Mapping[str, Any]) -> Dict[str, Any]:
+    """Graph inputs for the native module: a path as text, a Volume as its kept copy."""
+    return {str(k): (v._input() if isinstance(v, Volume) else os.fspath(v)) for k, v in inputs.items()}
 
 
 def _volume(native: tuple) -> Volume:
@@ -305,9 +320,8 @@ class Graph:
     def _run(self, inputs, case, output, seed, nodes, threads, write_to):
         if int(threads) < 1:
             raise ValueError("threads must be at least 1")
-        given = {str(k): (v._input() if isinstance(v, Volume) else os.fspath(v)) for k, v in inputs.items()}
         return self._graph.run(
-            given,
+            _given(inputs),
             str(case),
             int(output),
             seed=None if seed is None else int(seed),
@@ -326,9 +340,7 @@ class Graph:
         """The drawn parameters of one (case, output), by node name, as the manifest records
         them. Only the random nodes run; ``inputs`` are needed only when a draw reads a volume
         (e.g. a crop drawn within the image's grid)."""
-        given = None
-        if inputs is not None:
-            given = {str(k): (v._input() if isinstance(v, Volume) else os.fspath(v)) for k, v in inputs.items()}
+        given = None if inputs is None else _given(inputs)
         return json.loads(
             self._graph.draws(str(case), int(output), seed=None if seed is None else int(seed), inputs=given)
         )

@@ -154,12 +154,8 @@ class GraphDataset(_Base):
 
     def __getitem__(self, i: int) -> Dict[str, Any]:
         case_id, output = self.index(i)
-        inputs = self._inputs(i)
-        volumes = self.graph.run(
-            inputs, case=case_id, output=output, seed=self.seed, nodes=self.nodes, threads=self._threads()
-        )
         sample: Dict[str, Any] = {"case": case_id, "output": output}
-        for name, volume in volumes.items():
+        for name, volume in self.volumes(i).items():
             sample[name] = self._convert(volume.array)
             sample[f"{name}_affine"] = self._convert(volume.affine)
         return sample
