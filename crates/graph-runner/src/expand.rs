@@ -42,6 +42,10 @@ fn names(inputs: &Map<String, Value>, port: &str, node: &str) -> Result<Option<V
         .map(Some)
 }
 
+/// At most this many nodes once lists are written out: a graph is read before anything is
+/// checked, and lists multiply (volumes x draws), so their product is bounded first.
+pub const MAX_NODES: usize = 100_000;
+
 /// Writes out every list-form node (see the module doc); other nodes pass unchanged.
 pub fn expand(nodes: Vec<Value>) -> Result<Vec<Value>, ListError> {
     let mut out = Vec::with_capacity(nodes.len());
@@ -66,6 +70,14 @@ pub fn expand(nodes: Vec<Value>) -> Result<Vec<Value>, ListError> {
         if volumes.is_none() && draws.is_none() {
             out.push(node);
             continue;
+        }
+        let written = volumes.as_ref().map_or(1, Vec::len).saturating_mul(draws.as_ref().map_or(1, Vec::len));
+        if out.len().saturating_add(written) > MAX_NODES {
+            return Err(ListError {
+                node: name,
+                port: "volume".into(),
+                problem: "makes the graph more than 100000 nodes",
+            });
         }
         let listed = volumes.is_some();
         let volumes = match volumes {
@@ -135,6 +147,14 @@ mod tests {
         let names: Vec<&str> = out.iter().filter_map(|n| n["name"].as_str()).collect();
         assert_eq!(names, ["r.a", "r.b", "c.x", "c"]);
         assert_eq!(out[1]["params"]["shape"], json!([8, 8, 8]));
+    }
+
+    #[test]
+    fn lists_cannot_multiply_without_bound() {
+        let many: Vec<Value> = (0..400).map(|i| json!(format!("v{i}"))).collect();
+        let node = json!({"name": "n", "op": "apply", "inputs": {"volume": many.clone(), "draw": many}});
+        let err = expand(vec![node]).expect_err("160000 nodes");
+        assert!(err.to_string().contains("more than 100000 nodes"), "{err}");
     }
 
     #[test]
