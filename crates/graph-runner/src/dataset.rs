@@ -240,7 +240,9 @@ pub struct Shard {
 impl Shard {
     /// Parses `K/N` (0-based K).
     pub fn parse(text: &str) -> Result<Shard, DatasetError> {
-        let bad = || DatasetError::Usage(format!("--shard expects K/N with 0 <= K < N, got `{text}`"));
+        let bad = || {
+            DatasetError::Usage(format!("--shard expects K/N (0 <= K < N), slurm, k8s or auto, got `{text}`"))
+        };
         let (k, n) = text.split_once('/').ok_or_else(bad)?;
         let shard = Shard {
             index: k.trim().parse().map_err(|_| bad())?,
@@ -252,13 +254,28 @@ impl Shard {
         Ok(shard)
     }
 
-    /// From the environment of a job array: Slurm (`SLURM_ARRAY_TASK_ID`, with
-    /// `SLURM_ARRAY_TASK_COUNT`) or a Kubernetes indexed Job (`JOB_COMPLETION_INDEX`, with the
-    /// count in `VOXFLOW_SHARD_COUNT`, since Kubernetes does not export it). Slurm task ids are
-    /// taken relative to `SLURM_ARRAY_TASK_MIN` when set.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Shard>, DatasetError> {
+    /// This process's shard as asked (`--shard`, or `VOXFLOW_SHARD` in the environment):
+    /// `K/N`, `slurm`, `k8s` or `auto`, with the shard count from `--shard-count` /
+    /// `VOXFLOW_SHARD_COUNT` where needed. Returns the shard and where it came from, or `None`
+    /// when not sharding. The environment is read through `get` only, and only when asked:
+    ///
+    /// * `slurm`: the task id `SLURM_ARRAY_TASK_ID`. With a shard count N, the task id is the
+    ///   shard index (0 <= id < N), so any array works: stepped, listed, throttled, or one
+    ///   index resubmitted (`--array=2`). Without one, the array must be a regular range
+    ///   (`SLURM_ARRAY_TASK_MIN`/`MAX`/`STEP`/`COUNT` agree): shard = (id - min) / step of
+    ///   COUNT; a listed array, or a one-task array whose id is not 0 (a resubmitted index),
+    ///   is an error asking for the count.
+    /// * `k8s`: `JOB_COMPLETION_INDEX` of N (the count is required: Kubernetes does not export
+    ///   `completions`).
+    /// * `auto`: `slurm` in a Slurm array, else `k8s` in an Indexed Job, else no sharding.
+    pub fn resolve(
+        spec: Option<&str>,
+        count: Option<usize>,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<(Shard, String)>, DatasetError> {
         let num = |name: &str| -> Result<Option<usize>, DatasetError> {
             get(name)
+                .filter(|v| !v.trim().is_empty())
                 .map(|v| {
                     v.trim()
                         .parse::<usize>()
@@ -266,23 +283,46 @@ impl Shard {
                 })
                 .transpose()
         };
-        let (index, count) = if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
-            let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
-            let count = num("SLURM_ARRAY_TASK_COUNT")?.ok_or_else(|| {
-                DatasetError::Usage("SLURM_ARRAY_TASK_ID is set without SLURM_ARRAY_TASK_COUNT".into())
-            })?;
-            (id.saturating_sub(min), count)
-        } else if let Some(id) = num("JOB_COMPLETION_INDEX")? {
-            let count = num("VOXFLOW_SHARD_COUNT")?.ok_or_else(|| {
-                DatasetError::Usage(
-                    "JOB_COMPLETION_INDEX is set: give the shard count in VOXFLOW_SHARD_COUNT".into(),
-                )
-            })?;
-            (id, count)
-        } else {
+        let count = match (count, num("VOXFLOW_SHARD_COUNT")?) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(DatasetError::Usage(format!(
+                    "--shard-count {a} but VOXFLOW_SHARD_COUNT={b}: give one shard count"
+                )));
+            }
+            (Some(0), _) | (_, Some(0)) => {
+                return Err(DatasetError::Usage("the shard count must be at least 1".into()));
+            }
+            (a, b) => a.or(b),
+        };
+        let env_spec = get("VOXFLOW_SHARD").filter(|v| !v.trim().is_empty());
+        let Some(spec) = spec.map(str::to_owned).or(env_spec) else {
+            if count.is_some() {
+                return Err(DatasetError::Usage(
+                    "a shard count was given without --shard (slurm, k8s, auto or K/N)".into(),
+                ));
+            }
             return Ok(None);
         };
-        Shard::parse(&format!("{index}/{count}")).map(Some)
+        let spec = spec.trim().to_ascii_lowercase();
+        let in_slurm = get("SLURM_ARRAY_TASK_ID").is_some();
+        let in_k8s = get("JOB_COMPLETION_INDEX").is_some();
+        match spec.as_str() {
+            "slurm" => slurm(&num, count).map(Some),
+            "k8s" | "kubernetes" => k8s(&num, count).map(Some),
+            "auto" if in_slurm => slurm(&num, count).map(Some),
+            "auto" if in_k8s => k8s(&num, count).map(Some),
+            "auto" => Ok(None),
+            _ => {
+                let shard = Shard::parse(&spec)?;
+                if count.is_some_and(|n| n != shard.count) {
+                    return Err(DatasetError::Usage(format!(
+                        "--shard {spec} but a shard count of {}: they must agree",
+                        count.unwrap_or_default()
+                    )));
+                }
+                Ok(Some((shard, "--shard".to_owned())))
+            }
+        }
     }
 
     /// The cases of this shard (cases must be sorted).
@@ -290,4 +330,69 @@ impl Shard {
     pub fn select(self, cases: Vec<Case>) -> Vec<Case> {
         cases.into_iter().enumerate().filter(|(i, _)| i % self.count == self.index).map(|(_, c)| c).collect()
     }
+}
+
+type EnvNumber<'a> = dyn Fn(&str) -> Result<Option<usize>, DatasetError> + 'a;
+
+/// See [`Shard::resolve`].
+fn slurm(num: &EnvNumber<'_>, count: Option<usize>) -> Result<(Shard, String), DatasetError> {
+    let id = num("SLURM_ARRAY_TASK_ID")?.ok_or_else(|| {
+        DatasetError::Usage(
+            "--shard slurm, but SLURM_ARRAY_TASK_ID is not set (not a Slurm job array task)".into(),
+        )
+    })?;
+    if let Some(n) = count {
+        if id >= n {
+            return Err(DatasetError::Usage(format!(
+                "Slurm array task {id} with a shard count of {n}: with a shard count, task ids are shard \
+                 indices 0..{}",
+                n - 1
+            )));
+        }
+        return Ok((Shard { index: id, count: n }, format!("Slurm array task {id}")));
+    }
+    let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+    let tasks = num("SLURM_ARRAY_TASK_COUNT")?.ok_or_else(|| {
+        DatasetError::Usage(
+            "SLURM_ARRAY_TASK_ID is set without SLURM_ARRAY_TASK_COUNT: give --shard-count".into(),
+        )
+    })?;
+    let max = num("SLURM_ARRAY_TASK_MAX")?.unwrap_or(min + tasks.saturating_sub(1));
+    let step = num("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
+    let regular = id >= min && (id - min) % step == 0 && max >= min && (max - min) / step + 1 == tasks;
+    if !regular {
+        return Err(DatasetError::Usage(format!(
+            "Slurm array task {id} of an array that is not a regular range (ids {min}..{max}, step {step}, \
+             {tasks} tasks): give --shard-count N (or VOXFLOW_SHARD_COUNT); task ids are then shard indices"
+        )));
+    }
+    if tasks == 1 && id != 0 {
+        return Err(DatasetError::Usage(format!(
+            "a one-task Slurm array with task id {id} looks like one shard resubmitted: give the shard \
+             count of the whole array with --shard-count N (or VOXFLOW_SHARD_COUNT)"
+        )));
+    }
+    let index = (id - min) / step;
+    Ok((Shard { index, count: tasks }, format!("Slurm array task {id}")))
+}
+
+/// See [`Shard::resolve`].
+fn k8s(num: &EnvNumber<'_>, count: Option<usize>) -> Result<(Shard, String), DatasetError> {
+    let id = num("JOB_COMPLETION_INDEX")?.ok_or_else(|| {
+        DatasetError::Usage(
+            "--shard k8s, but JOB_COMPLETION_INDEX is not set (not a Kubernetes Indexed Job)".into(),
+        )
+    })?;
+    let n = count.ok_or_else(|| {
+        DatasetError::Usage(
+            "--shard k8s needs the shard count (the Job's `completions`) in --shard-count or VOXFLOW_SHARD_COUNT"
+                .into(),
+        )
+    })?;
+    if id >= n {
+        return Err(DatasetError::Usage(format!(
+            "JOB_COMPLETION_INDEX={id} with a shard count of {n}: the Job's completions and the shard count differ"
+        )));
+    }
+    Ok((Shard { index: id, count: n }, format!("Kubernetes completion index {id}")))
 }

@@ -8,6 +8,8 @@
 //! * [`dataset`]: where cases come from (nnU-Net folders, globs, lists, single inputs), shards.
 //! * [`run`]: runs a graph over cases, in parallel and bounded, writing outputs and the
 //!   manifest ([`manifest`]), with resume and replay.
+//! * [`ledger`]: `manifest.d/`, what each process writing into one output folder did (the
+//!   shards of a job array), merged into `manifest.jsonl`; `graphrun status` and `merge`.
 //! * [`paths`]: the output-folder policy (case ids, node names, rendered paths).
 //! * [`info`], [`dot`], [`ops`]: the inspection subcommands; [`schema`]: the graph file's JSON
 //!   Schema, with every op's parameters.
@@ -21,6 +23,7 @@ pub mod expand;
 pub mod graph;
 pub mod info;
 pub mod io;
+pub mod ledger;
 pub mod manifest;
 pub mod nifti;
 pub mod ops;

@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use voxflow_graph_runner::dataset::{self, Case, Shard};
 use voxflow_graph_runner::error_render::error_chain;
-use voxflow_graph_runner::{Graph, RunError, RunOptions, dot, info, manifest, ops, report, run};
+use voxflow_graph_runner::{Graph, RunError, RunOptions, dot, info, ledger, manifest, ops, report, run};
 
 #[derive(Parser, Debug)]
 #[command(name = "graphrun", version, about = "Run voxflow graphs over NIfTI datasets")]
@@ -72,6 +72,27 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Show how far the run in an output folder is: planned, done, failed and missing outputs,
+    /// per shard and in total, and every outstanding failure. Exit 0 only when it is complete.
+    Status {
+        /// The output folder of the run (`-o` of `graphrun run`).
+        output: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Check every done output's files whole (size and CRC-32), not only their size.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Rebuild the output folder's sorted `manifest.jsonl` from every process's lines in
+    /// `manifest.d/` (every run does this at its end; run it after a job array to be sure).
+    Merge {
+        /// The output folder of the run.
+        output: PathBuf,
+        /// Also write the HTML report of the whole run to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 // CLI flags are bools by nature.
@@ -114,13 +135,25 @@ struct RunArgs {
     /// node and parameter, before anything is allocated.
     #[arg(long, value_parser = parse_bytes)]
     max_memory: Option<u64>,
-    /// K/N: run the cases whose sorted index is K mod N (also from SLURM_ARRAY_TASK_ID /
-    /// SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX / VOXFLOW_SHARD_COUNT).
+    /// Run one shard of the cases: `K/N` (the cases whose sorted index is K mod N), `slurm`
+    /// (from the Slurm array task), `k8s` (from a Kubernetes Indexed Job's completion index) or
+    /// `auto` (whichever is present). Also read from VOXFLOW_SHARD. Never from the environment
+    /// unless asked.
     #[arg(long)]
     shard: Option<String>,
+    /// The number of shards (needed with `k8s`; with `slurm` it makes the array task id the
+    /// shard index, for stepped or listed arrays and resubmitted tasks). Also VOXFLOW_SHARD_COUNT.
+    #[arg(long)]
+    shard_count: Option<usize>,
     /// Skip outputs the manifest lists as complete.
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// Re-run only the cases with a failure recorded in the output folder (implies --resume).
+    #[arg(long, conflicts_with = "overwrite")]
+    only_failed: bool,
+    /// Without a terminal, log a progress line (done/total, rate, ETA) at most every SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    log_every: f64,
     /// Replace existing outputs.
     #[arg(long)]
     overwrite: bool,
@@ -316,6 +349,8 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Status { output, json, verify } => status_command(output, *json, *verify),
+        Command::Merge { output, report } => merge_command(output, report.as_deref(), cli.quiet),
         Command::Replay { reference, output } => {
             let line = manifest::resolve(reference).map_err(usage)?;
             let record = run::replay(&line, output)?;
@@ -345,7 +380,14 @@ fn render_svg(dot_text: &str, svg: &Path) -> Result<()> {
     Ok(())
 }
 
-fn cases_for(args: &RunArgs, graph: &Graph) -> Result<Vec<Case>> {
+/// The dataset's cases, and the shard of them this process runs (with where it came from).
+struct Selection {
+    all: Vec<Case>,
+    mine: Vec<Case>,
+    shard: Option<(Shard, String)>,
+}
+
+fn cases_for(args: &RunArgs, graph: &Graph) -> Result<Selection> {
     let cases = if let Some(dir) = &args.nnunet {
         dataset::nnunet(dir)?
     } else if let Some(images) = &args.images {
@@ -362,14 +404,135 @@ fn cases_for(args: &RunArgs, graph: &Graph) -> Result<Vec<Case>> {
     } else {
         bail!("no dataset: give --nnunet, --images, --list or --input (or a `dataset` in the graph)");
     };
-    let shard = match &args.shard {
-        Some(s) => Some(Shard::parse(s)?),
-        None => Shard::from_env(|k| std::env::var(k).ok())?,
+    let shard = Shard::resolve(args.shard.as_deref(), args.shard_count, |k| std::env::var(k).ok())?;
+    if shard.is_none() {
+        for var in ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"] {
+            if std::env::var_os(var).is_some() {
+                tracing::warn!(
+                    "{var} is set but sharding was not asked for: this process runs all {} cases \
+                     (pass --shard slurm, --shard k8s or --shard auto to split them)",
+                    cases.len()
+                );
+            }
+        }
+    }
+    let mine = match &shard {
+        Some((s, _)) => s.select(cases.clone()),
+        None => cases.clone(),
     };
-    Ok(match shard {
-        Some(shard) => shard.select(cases),
-        None => cases,
-    })
+    Ok(Selection { all: cases, mine, shard })
+}
+
+/// Refuses a shard count other than the one the folder's run is being written with: a
+/// resubmitted task that computes another split would silently leave cases out.
+fn check_shard_consistency(output: &Path, graph: &Graph, seed: u64, shard: Shard) -> Result<()> {
+    let folder = ledger::read(output)?;
+    let other = folder
+        .records
+        .iter()
+        .filter(|r| r.graph_hash == graph.hash && r.seed == seed)
+        .filter_map(|r| r.shard)
+        .find(|s| s.count != shard.count);
+    if let Some(other) = other {
+        bail!(
+            "{} is being written by {} shards (see {}/), but this process is shard {} of {}: pass \
+             --shard-count {} (or VOXFLOW_SHARD_COUNT), or --overwrite to start the run over",
+            output.display(),
+            other.count,
+            ledger::DIR,
+            shard.index,
+            shard.count,
+            other.count
+        );
+    }
+    Ok(())
+}
+
+fn status_command(output: &Path, json: bool, verify: bool) -> Result<u8> {
+    let status = match ledger::status(output, verify) {
+        Ok(s) => s,
+        Err(e @ ledger::StatusError::NoRun(_)) => return Err(usage(e)),
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        out!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        out!(
+            "{}: {} ({}, seed {}), {} cases x {} outputs",
+            output.display(),
+            if status.complete { "complete" } else { "incomplete" },
+            status.graph_hash,
+            status.seed,
+            status.cases,
+            status.outputs_per_case
+        );
+        out!("  {:<12} {:>8} {:>8} {:>8} {:>8}  processes", "shard", "planned", "done", "failed", "missing");
+        for s in &status.shards {
+            let name = s.shard.map_or_else(|| "all".to_owned(), |s| format!("{}/{}", s.index, s.count));
+            let writers = if s.writers == 0 {
+                "not started".to_owned()
+            } else {
+                format!("{} ({} finished)", s.writers, s.finished_writers)
+            };
+            out!("  {name:<12} {:>8} {:>8} {:>8} {:>8}  {writers}", s.planned, s.done, s.failed, s.missing);
+        }
+        out!(
+            "  {:<12} {:>8} {:>8} {:>8} {:>8}",
+            "total",
+            status.planned,
+            status.done,
+            status.failed,
+            status.missing
+        );
+        for f in &status.failures {
+            let output = f.output.map_or_else(String::new, |o| format!(", output {o}"));
+            let node = f.node.as_deref().map_or_else(String::new, |n| format!(", node `{n}`"));
+            out!("  failed: case `{}`{output}{node}: {}", f.case, f.message);
+        }
+        for (case, o) in &status.damaged {
+            out!("  damaged: case `{case}`, output {o}: a file is missing or changed since it was written");
+        }
+        for (case, o) in status.missing_outputs.iter().take(20) {
+            out!("  missing: case `{case}`, output {o}");
+        }
+        if status.missing_outputs.len() > 20 {
+            out!("  ... {} more missing (--json lists up to 1000)", status.missing - 20);
+        }
+        for other in &status.other_runs {
+            out!("  another run's lines are in the folder: {other}");
+        }
+    }
+    Ok(u8::from(!status.complete))
+}
+
+fn merge_command(output: &Path, report_path: Option<&Path>, quiet: bool) -> Result<u8> {
+    if !output.join(ledger::DIR).is_dir() {
+        return Err(usage(anyhow::anyhow!(
+            "{} has no {}/: not a voxflow output folder",
+            output.display(),
+            ledger::DIR
+        )));
+    }
+    let merged = ledger::merge(output, |_| Ok(()))?;
+    if let Some(path) = report_path {
+        write_folder_report(output, path, &merged.folder)?;
+    }
+    if !quiet {
+        out!("{}: {} outputs", manifest::path_in(output).display(), merged.lines);
+    }
+    Ok(0)
+}
+
+/// The report of everything the folder's run has done so far (every shard's outputs and
+/// timings), from its merged lines.
+fn write_folder_report(output: &Path, path: &Path, folder: &ledger::Folder) -> Result<()> {
+    let lines: Vec<manifest::ManifestLine> = folder.done.values().cloned().collect();
+    let Some(graph_path) = lines.iter().find_map(|l| l.graph.clone()) else {
+        bail!("no output of {} names its graph file: cannot write a report", output.display());
+    };
+    let graph = Graph::from_path(&graph_path).map_err(usage)?;
+    report::write_report(&graph, path, output, &lines, &folder.timings())?;
+    Ok(())
 }
 
 /// `8G`, `512M`, `1.5GiB`, `64k` or plain bytes (binary units).
@@ -399,8 +562,36 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
         voxflow_core::memory::set_budget(bytes);
     }
     let graph = Graph::from_path(&args.graph).map_err(usage)?;
-    let cases = cases_for(args, &graph).map_err(usage)?;
+    let selection = cases_for(args, &graph).map_err(usage)?;
+    let mut cases = selection.mine;
     let outputs = args.outputs.unwrap_or(graph.file.outputs);
+    let seed = args.seed.unwrap_or(graph.file.seed);
+    if let Some((shard, source)) = &selection.shard {
+        if !args.overwrite {
+            check_shard_consistency(&args.output, &graph, seed, *shard).map_err(usage)?;
+        }
+        if !quiet {
+            eprintln!(
+                "shard {} of {} ({source}): {} of {} cases",
+                shard.index,
+                shard.count,
+                cases.len(),
+                selection.all.len()
+            );
+        }
+    }
+    if args.only_failed {
+        let folder = ledger::read(&args.output)?;
+        let failed: std::collections::BTreeSet<String> =
+            folder.outstanding_failures().into_iter().map(|f| f.case.clone()).collect();
+        cases.retain(|c| failed.contains(&c.id));
+        if !quiet {
+            eprintln!("--only-failed: {} case(s) with a failure to re-run", cases.len());
+        }
+    }
+    if !(args.log_every.is_finite() && args.log_every >= 0.0) {
+        return Err(usage(anyhow::anyhow!("--log-every must be a number of seconds >= 0")));
+    }
     if outputs == 0 {
         return Err(usage(anyhow::anyhow!("--outputs must be at least 1")));
     }
@@ -423,13 +614,19 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
         max_cases_in_memory: args.max_cases_in_memory.unwrap_or(threads),
         seed: args.seed,
         outputs: Some(outputs),
-        resume: args.resume,
+        resume: args.resume || args.only_failed,
         overwrite: args.overwrite,
         progress: !quiet && std::io::stderr().is_terminal(),
+        log_every: (!quiet && !std::io::stderr().is_terminal())
+            .then(|| std::time::Duration::from_secs_f64(args.log_every)),
+        shard: selection.shard.as_ref().map(|(s, _)| *s),
+        dataset_cases: Some(selection.all.iter().map(|c| c.id.clone()).collect()),
     };
     let summary = match run::run(&graph, &cases, &opts) {
         Ok(s) => s,
-        Err(e @ (RunError::OutputExists { .. } | RunError::Resume(_))) => return Err(usage(e)),
+        Err(e @ (RunError::OutputExists { .. } | RunError::Resume(_) | RunError::OtherRun { .. })) => {
+            return Err(usage(e));
+        }
         Err(e) => return Err(e).context("run"),
     };
     for failure in &summary.failures {
@@ -450,17 +647,18 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
         if !(args.previews || args.report.is_some()) {
             return Ok(true);
         }
-        let case_ids: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
-        let lines: Vec<_> = manifest::read(&manifest::path_in(&args.output))?
-            .into_iter()
-            .filter(|l| case_ids.contains(l.case.as_str()))
-            .collect();
+        let folder = ledger::read(&args.output)?;
         if args.previews {
+            // This process's cases only: the other shards draw their own.
+            let case_ids: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+            let lines: Vec<_> =
+                folder.done.values().filter(|l| case_ids.contains(l.case.as_str())).cloned().collect();
             let n = report::write_previews(&graph, &args.output, &lines)?;
             tracing::info!("{n} previews written");
         }
         if let Some(path) = &args.report {
-            report::write_report(&graph, path, &args.output, &lines, &summary.timings)?;
+            // The whole folder's run so far (every shard): the last shard to end writes it whole.
+            write_folder_report(&args.output, path, &folder)?;
             tracing::info!("report written to {}", path.display());
         }
         Ok(true)

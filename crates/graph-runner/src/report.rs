@@ -159,5 +159,7 @@ pub fn write_report(
         timings.iter().map(|(node, t)| (node.clone(), t.as_secs_f64() * 1e3)).collect();
     timings.sort_by(|a, b| b.1.total_cmp(&a.1));
     let html = html_report("voxflow run report", &cases, &timings);
-    std::fs::write(report, html).map_err(|source| ReportError::Io { path: report.into(), source })
+    // Atomically: the shards of one job array may each write the folder's report.
+    crate::ledger::write_atomically(report, html.as_bytes())
+        .map_err(|source| ReportError::Io { path: report.into(), source })
 }

@@ -83,11 +83,15 @@ fn ok(out: &Output) {
     assert!(out.status.success(), "graphrun failed: {}", stderr(out));
 }
 
-/// Every file under `dir` (relative path, `/`-separated) with its bytes.
+/// Every file under `dir` (relative path, `/`-separated) with its bytes, but the per-process
+/// records of `manifest.d/` (named by host, pid and start time).
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).expect("read_dir") {
             let path = entry.expect("entry").path();
+            if path.ends_with("manifest.d") {
+                continue;
+            }
             if path.is_dir() {
                 walk(base, &path, out);
             } else {
@@ -109,9 +113,10 @@ fn output_bytes_do_not_depend_on_thread_count() {
     let (a, b) = (tmp.path().join("t1"), tmp.path().join("t2"));
     let first = graphrun(&[&g, &"--nnunet", &ds, &"-o", &a, &"--threads", &"1", &"--timings"]);
     ok(&first);
-    // Without a terminal: plain log lines per case, then the timings and the summary.
+    // Without a terminal: progress lines with done/total, rate and ETA, then the timings and
+    // the summary.
     let log = stderr(&first);
-    assert!(log.contains("case done") && log.contains("case=case2"), "{log}");
+    assert!(log.contains("3/3 cases (100%), 0 failed") && log.contains("cases/min"), "{log}");
     assert!(log.contains("time per node") && log.contains("save_label (resampling its input)"), "{log}");
     assert!(log.trim_end().ends_with("3 cases, 6 outputs written, 0 failed"), "{log}");
     ok(&graphrun(&[
@@ -149,14 +154,18 @@ fn shards_side_by_side_equal_one_run() {
     let s0 = tmp.path().join("s0");
     let s1 = tmp.path().join("s1");
     ok(&graphrun(&[&"run", &g, &"--nnunet", &ds, &"-o", &s0, &"--shard", &"0/2"]));
-    // Shard 1 from a Slurm job array's environment.
+    // Shard 1 from a Slurm job array's environment, when asked for.
     let out = Command::new(BIN)
         .args([g.as_os_str(), "--nnunet".as_ref(), ds.as_os_str(), "-o".as_ref(), s1.as_os_str()])
+        .args(["--shard", "slurm"])
         .env("SLURM_ARRAY_TASK_ID", "1")
+        .env("SLURM_ARRAY_TASK_MIN", "0")
+        .env("SLURM_ARRAY_TASK_MAX", "1")
         .env("SLURM_ARRAY_TASK_COUNT", "2")
         .output()
         .expect("run");
     ok(&out);
+    assert!(stderr(&out).contains("shard 1 of 2 (Slurm array task 1): 1 of 3 cases"), "{}", stderr(&out));
     let mut merged = files(&s0);
     let m0 = String::from_utf8_lossy(&merged.remove("manifest.jsonl").expect("manifest")).into_owned();
     let mut f1 = files(&s1);
@@ -195,7 +204,15 @@ fn resume_after_a_kill_equals_a_clean_run() {
         std::fs::write(killed.join(f), &clean_files[f]).expect("write");
     }
     std::fs::write(killed.join("case1/label_1.nii.gz"), &clean_files["case1/label_1.nii.gz"]).expect("write");
-    std::fs::write(killed.join("case1/.voxflow-x1y2z3.tmp"), b"half a gzip stream").expect("write");
+    // A temporary file of a process of this machine that is gone (no pid is that large) is
+    // removed; one of a live process (this test) or of another machine is not its to touch.
+    let host = voxflow_io_nifti::write::host_name();
+    let dead = format!("case1/.voxflow-999999999@{host}@x1y2z3.tmp");
+    let live = format!("case1/.voxflow-{}@{host}@a1b2c3.tmp", std::process::id());
+    let elsewhere = "case1/.voxflow-12@another-node@d4e5f6.tmp";
+    for name in [dead.as_str(), live.as_str(), elsewhere] {
+        std::fs::write(killed.join(name), b"half a gzip stream").expect("write");
+    }
     let image0 = &clean_files["case1/image_0.nii.gz"];
     std::fs::write(killed.join("case1/image_0.nii.gz"), &image0[..image0.len() / 3]).expect("write");
     // Without a flag, existing outputs are an error (exit 2) that names both flags.
@@ -205,6 +222,11 @@ fn resume_after_a_kill_equals_a_clean_run() {
     let resumed = graphrun(&[&g, &"--nnunet", &ds, &"-o", &killed, &"--resume"]);
     ok(&resumed);
     assert!(stderr(&resumed).contains("3 cases, 4 outputs written, 2 skipped"), "{}", stderr(&resumed));
+    assert!(!killed.join(&dead).exists(), "a dead process's temporary file stays");
+    for name in [live.as_str(), elsewhere] {
+        assert!(killed.join(name).exists(), "{name} was removed");
+        std::fs::remove_file(killed.join(name)).expect("rm");
+    }
     assert!(files(&killed) == clean_files, "a resumed run differs from a clean one");
 }
 

@@ -69,16 +69,64 @@ fn shards_from_flags_and_job_arrays() {
     for bad in ["3/3", "1", "a/2", "0/0"] {
         assert!(Shard::parse(bad).is_err(), "{bad}");
     }
-    let slurm = Shard::from_env(env(&[
-        ("SLURM_ARRAY_TASK_ID", "5"),
-        ("SLURM_ARRAY_TASK_MIN", "4"),
-        ("SLURM_ARRAY_TASK_COUNT", "2"),
-    ]));
-    assert_eq!(slurm.expect("ok"), Some(Shard { index: 1, count: 2 }));
-    let k8s = Shard::from_env(env(&[("JOB_COMPLETION_INDEX", "2"), ("VOXFLOW_SHARD_COUNT", "4")]));
-    assert_eq!(k8s.expect("ok"), Some(Shard { index: 2, count: 4 }));
-    assert!(Shard::from_env(env(&[("JOB_COMPLETION_INDEX", "2")])).is_err());
-    assert_eq!(Shard::from_env(env(&[])).expect("ok"), None);
+    let shard = |spec: Option<&str>, count: Option<usize>, pairs: &'static [(&'static str, &'static str)]| {
+        Shard::resolve(spec, count, env(pairs)).map(|s| s.map(|(s, _)| (s.index, s.count)))
+    };
+    let array =
+        |id: &'static str, min: &'static str, max: &'static str, step: &'static str, count: &'static str| {
+            let pairs: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
+                ("SLURM_ARRAY_TASK_ID", id),
+                ("SLURM_ARRAY_TASK_MIN", min),
+                ("SLURM_ARRAY_TASK_MAX", max),
+                ("SLURM_ARRAY_TASK_STEP", step),
+                ("SLURM_ARRAY_TASK_COUNT", count),
+            ]));
+            pairs
+        };
+    // Never from the environment unless asked.
+    assert_eq!(shard(None, None, array("1", "0", "3", "1", "4")).expect("ok"), None);
+    assert_eq!(shard(Some("auto"), None, &[]).expect("ok"), None);
+    // --array=0-3, 4-5 (relative to MIN), 0-6:2 (stepped), 0-3%2 (throttled: same variables).
+    assert_eq!(shard(Some("slurm"), None, array("2", "0", "3", "1", "4")).expect("ok"), Some((2, 4)));
+    assert_eq!(shard(Some("slurm"), None, array("5", "4", "5", "1", "2")).expect("ok"), Some((1, 2)));
+    assert_eq!(shard(Some("slurm"), None, array("4", "0", "6", "2", "4")).expect("ok"), Some((2, 4)));
+    assert_eq!(shard(Some("auto"), None, array("6", "0", "6", "2", "4")).expect("ok"), Some((3, 4)));
+    // A listed array (0,2,5,7) is not a range: an error without a count, the id with one.
+    let listed = array("5", "0", "7", "1", "4");
+    let e = shard(Some("slurm"), None, listed).expect_err("listed");
+    assert!(e.to_string().contains("--shard-count"), "{e}");
+    assert_eq!(shard(Some("slurm"), Some(8), listed).expect("ok"), Some((5, 8)));
+    assert!(shard(Some("slurm"), Some(4), listed).is_err(), "id 5 is not a shard of 4");
+    // One index resubmitted (--array=2): an error without a count, shard 2 of 4 with one.
+    let resubmitted = array("2", "2", "2", "1", "1");
+    assert!(
+        shard(Some("slurm"), None, resubmitted).expect_err("resubmitted").to_string().contains("resubmitted")
+    );
+    assert_eq!(shard(Some("slurm"), Some(4), resubmitted).expect("ok"), Some((2, 4)));
+    // Kubernetes: the count is required and must cover the index.
+    assert_eq!(
+        shard(Some("k8s"), None, &[("JOB_COMPLETION_INDEX", "2"), ("VOXFLOW_SHARD_COUNT", "4")]).expect("ok"),
+        Some((2, 4))
+    );
+    assert_eq!(
+        shard(
+            None,
+            None,
+            &[("VOXFLOW_SHARD", "auto"), ("JOB_COMPLETION_INDEX", "1"), ("VOXFLOW_SHARD_COUNT", "2")]
+        )
+        .expect("ok"),
+        Some((1, 2))
+    );
+    assert!(shard(Some("k8s"), None, &[("JOB_COMPLETION_INDEX", "2")]).is_err());
+    assert!(shard(Some("k8s"), Some(2), &[("JOB_COMPLETION_INDEX", "2")]).is_err());
+    assert!(shard(Some("slurm"), None, &[]).is_err(), "not in an array");
+    // Inconsistent settings are errors, never a silent skip.
+    assert!(shard(Some("1/3"), Some(4), &[]).is_err());
+    assert!(
+        shard(Some("k8s"), Some(4), &[("JOB_COMPLETION_INDEX", "1"), ("VOXFLOW_SHARD_COUNT", "8")]).is_err()
+    );
+    assert!(shard(None, Some(4), &[]).is_err(), "a count without --shard");
+    assert_eq!(shard(Some("1/3"), None, &[]).expect("ok"), Some((1, 3)));
 
     let cases: Vec<dataset::Case> =
         (0..7).map(|i| dataset::Case { id: format!("c{i}"), inputs: BTreeMap::new() }).collect();

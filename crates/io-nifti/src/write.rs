@@ -65,7 +65,8 @@ pub fn write(path: impl AsRef<Path>, volume: &Volume, options: &WriteOptions) ->
         _ => Path::new("."),
     };
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".voxflow-").suffix(".tmp");
+    let prefix = temp_prefix();
+    builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -84,6 +85,41 @@ pub fn write(path: impl AsRef<Path>, volume: &Volume, options: &WriteOptions) ->
     tmp.persist(path).map_err(|e| io(e.error))?;
     sync_dir(dir).map_err(io)?;
     Ok(())
+}
+
+/// The start of this process's temporary file names, `.voxflow-{pid}@{host}@` (then random
+/// characters and `.tmp`): several processes, on several machines, may write into one folder
+/// (a cluster job array on a shared filesystem), and a file left by a killed write can then be
+/// told from one still being written: see [`temp_owner`].
+#[must_use]
+pub fn temp_prefix() -> String {
+    format!(".voxflow-{}@{}@", std::process::id(), host_name())
+}
+
+/// The process (pid, host) whose temporary file this is, for a name made with
+/// [`temp_prefix`]; `None` for any other name.
+#[must_use]
+pub fn temp_owner(file_name: &str) -> Option<(u32, &str)> {
+    let rest = file_name.strip_prefix(".voxflow-")?.strip_suffix(".tmp")?;
+    let mut parts = rest.splitn(3, '@');
+    let pid = parts.next()?.parse().ok()?;
+    let host = parts.next()?;
+    parts.next()?;
+    Some((pid, host))
+}
+
+/// This machine's host name (the kernel's; `localhost` when it cannot be read).
+#[must_use]
+pub fn host_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().replace(['@', '/'], "_"))
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned())
+    })
 }
 
 /// Flushes a directory's entries (a rename or a new file in it) to the disk.

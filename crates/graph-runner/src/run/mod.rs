@@ -24,9 +24,10 @@ pub use case::{Capture, CaseRunner, NodeFailure, OutputRecord, materialize};
 pub use plan::{MAX_PLANNED_OUTPUTS, PlannedOutput, plan};
 pub use replay::replay;
 
-use crate::dataset::Case;
+use crate::dataset::{Case, Shard};
 use crate::error_render::error_chain;
 use crate::graph::Graph;
+use crate::ledger::{self, FailureLine, Ledger, RunIdentity};
 use crate::manifest::{self, ManifestLine};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -54,6 +55,13 @@ pub struct RunOptions {
     pub overwrite: bool,
     /// Show a progress bar.
     pub progress: bool,
+    /// Without a bar: log a progress line (done/total, rate, ETA) at most this often.
+    pub log_every: Option<Duration>,
+    /// The shard this process runs (recorded in `manifest.d` and named in progress lines).
+    pub shard: Option<Shard>,
+    /// Every case id of the dataset before sharding (what a complete run covers); default:
+    /// the cases given to [`run`].
+    pub dataset_cases: Option<Vec<String>>,
 }
 
 impl RunOptions {
@@ -68,6 +76,9 @@ impl RunOptions {
             resume: false,
             overwrite: false,
             progress: false,
+            log_every: None,
+            shard: None,
+            dataset_cases: None,
         }
     }
 }
@@ -77,6 +88,11 @@ impl RunOptions {
 pub enum RunError {
     #[error("{path} already exists: pass --resume to continue a run or --overwrite to replace it")]
     OutputExists { path: PathBuf },
+    #[error(
+        "{path} holds the outputs of another run ({other}; this one is {this}): pass --overwrite \
+         to replace them, or choose another output folder"
+    )]
+    OtherRun { path: PathBuf, other: String, this: String },
     #[error("cannot write to {path}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
@@ -159,57 +175,83 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
     let outputs = opts.outputs.unwrap_or(graph.file.outputs);
     let out_dir = &opts.output_dir;
     std::fs::create_dir_all(out_dir).map_err(|source| RunError::Io { path: out_dir.clone(), source })?;
-    let manifest_path = manifest::path_in(out_dir);
     let plan = plan(graph, cases, outputs)?;
+    let identity = RunIdentity { graph_hash: graph.hash.clone(), seed };
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |e: manifest::ManifestError| match e {
+            manifest::ManifestError::Io { source, .. } => RunError::Io { path, source },
+            other => RunError::Manifest(other),
+        }
+    };
 
-    // What is already there: complete outputs (resume) or a clash (neither flag).
+    // What is already there: complete outputs (resume), or a clash (neither flag). Other
+    // processes may be writing into the folder at the same time (shards of one job array):
+    // nothing of theirs is removed or rewritten here.
     let mut done: BTreeSet<(String, u64)> = BTreeSet::new();
     let run_case_ids: BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
     if opts.resume {
-        if manifest_path.exists() {
-            // Drops a line cut off by a kill, so appended lines start on a line of their own.
-            manifest::rewrite_sorted(&manifest_path)?;
-        }
+        ledger::adopt_legacy(out_dir)?;
         remove_stale_temp_files(out_dir, &plan);
-        for line in manifest::read(&manifest_path)? {
-            if line.graph_hash != graph.hash || line.seed != seed {
-                return Err(RunError::Resume(format!(
-                    "{} was written by another graph or seed (graph {} seed {}, now graph {} seed {seed})",
-                    manifest_path.display(),
-                    line.graph_hash,
-                    line.seed,
-                    graph.hash
-                )));
-            }
-            // An output counts as done only when its files are as they were written (size and
-            // CRC-32): a file emptied by a crash or truncated since is redone.
-            if run_case_ids.contains(line.case.as_str()) && line.files_intact(out_dir) {
-                done.insert((line.case, line.output));
+        let folder = ledger::read(out_dir)?;
+        if let Some(other) = folder.identities().into_iter().find(|i| *i != identity) {
+            return Err(RunError::Resume(format!(
+                "{} was written by another graph or seed ({other}, now {identity})",
+                out_dir.display()
+            )));
+        }
+        // An output counts as done only when its files are as they were written (size and
+        // CRC-32): a file emptied by a crash or truncated since is redone.
+        for (key, line) in folder.done {
+            if run_case_ids.contains(key.0.as_str()) && line.files_intact(out_dir) {
+                done.insert(key);
             }
         }
-    } else if !opts.overwrite {
-        let existing = std::iter::once(manifest_path.clone())
-            .chain(plan.iter().flat_map(|p| p.files.iter().map(|f| out_dir.join(f))))
-            .find(|p| p.exists());
-        if let Some(path) = existing {
+    } else if opts.overwrite {
+        ledger::remove_other_runs(out_dir, &identity)?;
+        let legacy = manifest::path_in(out_dir);
+        if !out_dir.join(ledger::DIR).exists() && legacy.exists() {
+            std::fs::remove_file(&legacy).map_err(|source| RunError::Io { path: legacy.clone(), source })?;
+        }
+    } else {
+        if let Some(path) =
+            plan.iter().flat_map(|p| p.files.iter().map(|f| out_dir.join(f))).find(|p| p.exists())
+        {
             return Err(RunError::OutputExists { path });
         }
-    } else if manifest_path.exists() {
-        std::fs::remove_file(&manifest_path)
-            .map_err(|source| RunError::Io { path: manifest_path.clone(), source })?;
+        // Another run's records (another graph or seed, or a manifest from before 0.2): the
+        // folder is not this run's. The same run's other shards are welcome.
+        let folder = ledger::read(out_dir)?;
+        if folder.legacy {
+            return Err(RunError::OutputExists { path: manifest::path_in(out_dir) });
+        }
+        if let Some(other) = folder.identities().into_iter().find(|i| *i != identity) {
+            return Err(RunError::OtherRun {
+                path: out_dir.clone(),
+                other: other.to_string(),
+                this: identity.to_string(),
+            });
+        }
     }
-    let manifest_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&manifest_path)
-        .map_err(|source| RunError::Io { path: manifest_path.clone(), source })?;
-    let manifest_file = Mutex::new(manifest_file);
+    let dataset_cases =
+        opts.dataset_cases.clone().unwrap_or_else(|| cases.iter().map(|c| c.id.clone()).collect());
+    let mut ledger = Ledger::start(
+        out_dir,
+        &identity,
+        outputs,
+        opts.shard,
+        dataset_cases,
+        cases.iter().map(|c| c.id.clone()).collect(),
+    )
+    .map_err(io(&out_dir.join(ledger::DIR)))?;
+    tracing::debug!(writer = ledger.writer(), "recording into {}", out_dir.join(ledger::DIR).display());
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()
         .map_err(|e| RunError::Pool(e.to_string()))?;
     let progress = progress_bar(opts.progress, cases.len());
+    let progress_log = Mutex::new(ProgressLog::new(cases.len(), opts.shard, opts.log_every));
     let next = AtomicUsize::new(0);
     let started = AtomicUsize::new(0);
     let stopped = std::sync::atomic::AtomicBool::new(false);
@@ -256,9 +298,7 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
                                     graph_hash: graph.hash.clone(),
                                     voxflow_version: crate::VERSION.to_owned(),
                                 };
-                                let mut file =
-                                    manifest_file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                                manifest::append(&mut file, &manifest_path, &line).map_err(|e| NodeFailure {
+                                ledger.append_done(&line).map_err(|e| NodeFailure {
                                     node: None,
                                     message: error_chain(&e),
                                     write_error: true,
@@ -282,15 +322,32 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
                             node: failure.node,
                             message: failure.message,
                         };
-                        // Rendered once, by the caller, from the summary; here only noted.
+                        // Rendered once, by the caller, from the summary; here only noted, and
+                        // recorded for `graphrun status` and `--only-failed`.
                         tracing::info!(case = %failure.case, node = ?failure.node, "failed");
+                        let record = FailureLine {
+                            case: failure.case.clone(),
+                            output: failure.output,
+                            node: failure.node.clone(),
+                            message: failure.message.clone(),
+                            writer: String::new(),
+                        };
+                        if let Err(e) = ledger.append_failure(&record) {
+                            s.run_errors.push(format!("cannot record a failure: {}", error_chain(&e)));
+                        }
                         s.failures.push(failure);
                     }
+                    let failed_cases =
+                        s.failures.iter().map(|f| f.case.as_str()).collect::<BTreeSet<_>>().len();
                     drop(s);
-                    tracing::info!(case = %case.id, "case done");
+                    tracing::debug!(case = %case.id, "case done");
                     if let Some(bar) = &progress {
                         bar.inc(1);
                     }
+                    progress_log
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .case_done(failed_cases);
                 }
             });
         }
@@ -300,32 +357,116 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
     }
     let mut summary = summary.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     summary.not_started = cases.len() - started.into_inner();
-    // The sorted rewrite is a convenience: when it fails (the disk is still full) the appended
-    // manifest stays, complete, and the failure joins the summary instead of hiding it.
-    if let Err(e) = manifest::rewrite_sorted(&manifest_path) {
-        summary.run_errors.push(format!("the manifest was left unsorted: {}", error_chain(&e)));
+    // The writer's own lines are complete already; the record's end and the merged
+    // `manifest.jsonl` are conveniences: when they fail (the disk is still full) the failure
+    // joins the summary instead of hiding it, and `graphrun merge` can redo them.
+    if let Err(e) = ledger.finish(&summary.timings) {
+        summary.run_errors.push(format!("the run's record was not finished: {}", error_chain(&e)));
+    }
+    if let Err(e) = ledger::merge(out_dir, |_| Ok(())) {
+        summary
+            .run_errors
+            .push(format!("manifest.jsonl was not merged (run `graphrun merge`): {}", error_chain(&e)));
     }
     summary.failures.sort_by(|a, b| (&a.case, a.output).cmp(&(&b.case, b.output)));
     Ok(summary)
 }
 
-/// Removes io-nifti's temporary files (`.voxflow-*.tmp`, left by a killed write) from the
-/// directories this run writes to.
+/// Removes temporary files (`.voxflow-{pid}@{host}@*.tmp`, see
+/// [`voxflow_io_nifti::write::temp_prefix`]) left by a killed write, from the output folder and
+/// the directories this run writes to: only those of a process of this machine that is no
+/// longer running. Other machines' files, and files of live processes (another shard writing
+/// now), are never touched.
 fn remove_stale_temp_files(out_dir: &Path, plan: &[PlannedOutput]) {
+    let host = voxflow_io_nifti::write::host_name();
     let dirs: BTreeSet<PathBuf> = plan
         .iter()
         .flat_map(|p| p.files.iter())
         .filter_map(|f| out_dir.join(f).parent().map(Path::to_path_buf))
+        .chain([out_dir.to_path_buf(), out_dir.join(ledger::DIR)])
         .collect();
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with(".voxflow-") && entry.path().extension().is_some_and(|e| e == "tmp") {
+            let Some((pid, owner_host)) = voxflow_io_nifti::write::temp_owner(&name) else { continue };
+            if owner_host == host && !process_alive(pid) {
                 tracing::info!(file = %entry.path().display(), "removing a temporary file left by an interrupted write");
                 let _ = std::fs::remove_file(entry.path());
             }
         }
+    }
+}
+
+/// Whether a process of this machine is running (Linux: `/proc/PID` exists). Where that cannot
+/// be told, every process counts as running, so nothing is removed.
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Progress as log lines, for runs without a terminal (a job's log file): done/total, failed,
+/// rate and ETA, with the shard, at most once per interval and at the end.
+struct ProgressLog {
+    total: usize,
+    done: usize,
+    shard: Option<Shard>,
+    every: Option<Duration>,
+    started: std::time::Instant,
+    last: std::time::Instant,
+}
+
+impl ProgressLog {
+    fn new(total: usize, shard: Option<Shard>, every: Option<Duration>) -> Self {
+        let now = std::time::Instant::now();
+        ProgressLog { total, done: 0, shard, every, started: now, last: now }
+    }
+
+    fn case_done(&mut self, failed: usize) {
+        self.done += 1;
+        let Some(every) = self.every else { return };
+        if self.last.elapsed() < every && self.done < self.total {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let line = progress_line(self.done, self.total, failed, self.started.elapsed(), self.shard);
+        tracing::info!("{line}");
+    }
+}
+
+/// `shard 2/4: 12/40 cases (30%), 1 failed, 3.1 cases/min, ETA 9m02s`.
+fn progress_line(
+    done: usize,
+    total: usize,
+    failed: usize,
+    elapsed: Duration,
+    shard: Option<Shard>,
+) -> String {
+    let mut s = String::new();
+    if let Some(shard) = shard {
+        let _ = write!(s, "shard {}/{}: ", shard.index, shard.count);
+    }
+    let percent = if total == 0 { 100.0 } else { 100.0 * done as f64 / total as f64 };
+    let _ = write!(s, "{done}/{total} cases ({percent:.0}%), {failed} failed");
+    let secs = elapsed.as_secs_f64();
+    if done > 0 && secs > 0.0 {
+        let _ = write!(s, ", {:.1} cases/min", done as f64 * 60.0 / secs);
+        let left = (secs / done as f64 * (total - done) as f64).round() as u64;
+        let _ = write!(s, ", ETA {}", clock(left));
+    }
+    let _ = write!(s, ", elapsed {}", clock(elapsed.as_secs()));
+    s
+}
+
+/// `1h02m03s`, `9m02s`, `42s`.
+fn clock(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m:02}m{s:02}s")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
     }
 }
 
@@ -403,6 +544,17 @@ fn progress_bar(enabled: bool, len: usize) -> Option<indicatif::ProgressBar> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_lines_say_shard_count_rate_and_eta() {
+        let shard = Some(Shard { index: 2, count: 4 });
+        assert_eq!(
+            progress_line(10, 40, 1, Duration::from_mins(2), shard),
+            "shard 2/4: 10/40 cases (25%), 1 failed, 5.0 cases/min, ETA 6m00s, elapsed 2m00s"
+        );
+        assert_eq!(progress_line(0, 3, 0, Duration::ZERO, None), "0/3 cases (0%), 0 failed, elapsed 0s");
+        assert_eq!(clock(3723), "1h02m03s");
+    }
 
     #[test]
     fn a_panic_fails_its_case_only() {
