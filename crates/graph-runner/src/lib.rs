@@ -5,6 +5,7 @@
 //! * [`graph`]: the graph file format ([`graph::GraphFile`]), parsed, then validated and built
 //!   into a [`graph::Graph`] (ops, wiring, kinds, topological order) before any data is read.
 //! * [`io`]: the `load` and `save` ops, the only nodes that touch files.
+//! * [`datalist`]: `--datalist`, the outputs as a MONAI-style JSON datalist or a CSV.
 //! * [`dataset`]: where cases come from (nnU-Net folders, globs, lists, single inputs), shards.
 //! * [`run`]: runs a graph over cases, in parallel and bounded, writing outputs and the
 //!   manifest ([`manifest`]), with resume and replay.
@@ -16,6 +17,7 @@
 //! * [`report`]: previews next to outputs, the HTML run report, `graphrun preview`.
 //! * [`error_render`]: error chains flattened once (`a: b: c`), "did you mean" for unknown names.
 
+pub mod datalist;
 pub mod dataset;
 pub mod dot;
 pub mod error_render;

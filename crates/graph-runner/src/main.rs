@@ -9,7 +9,9 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use voxflow_graph_runner::dataset::{self, Case, Shard};
 use voxflow_graph_runner::error_render::error_chain;
-use voxflow_graph_runner::{Graph, RunError, RunOptions, dot, info, ledger, manifest, ops, report, run};
+use voxflow_graph_runner::{
+    Graph, RunError, RunOptions, datalist, dot, info, ledger, manifest, ops, report, run,
+};
 
 #[derive(Parser, Debug)]
 #[command(name = "graphrun", version, about = "Run voxflow graphs over NIfTI datasets")]
@@ -92,6 +94,10 @@ enum Command {
         /// Also write the HTML report of the whole run to this file.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Also write the outputs as a datalist: MONAI's JSON (`.json`) or a CSV (`.csv`), one
+        /// entry per output with a key per save node (`save_image` → `image`).
+        #[arg(long)]
+        datalist: Option<PathBuf>,
     },
 }
 
@@ -169,6 +175,11 @@ struct RunArgs {
     /// Write a self-contained HTML report (inputs, outputs, draws, timings) to this file.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Write the outputs as a datalist: MONAI's JSON (`.json`, `{"training": [{"image": ...,
+    /// "label": ...}]}`) or a CSV (`.csv`), one entry per output, a key per save node
+    /// (`save_image` → `image`). With shards: every shard's outputs so far.
+    #[arg(long)]
+    datalist: Option<PathBuf>,
 }
 
 /// A usage or graph error: exit code 2. Transparent: its message and sources are the wrapped
@@ -350,7 +361,9 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Status { output, json, verify } => status_command(output, *json, *verify),
-        Command::Merge { output, report } => merge_command(output, report.as_deref(), cli.quiet),
+        Command::Merge { output, report, datalist } => {
+            merge_command(output, report.as_deref(), datalist.as_deref(), cli.quiet)
+        }
         Command::Replay { reference, output } => {
             let line = manifest::resolve(reference).map_err(usage)?;
             let record = run::replay(&line, output)?;
@@ -505,7 +518,12 @@ fn status_command(output: &Path, json: bool, verify: bool) -> Result<u8> {
     Ok(u8::from(!status.complete))
 }
 
-fn merge_command(output: &Path, report_path: Option<&Path>, quiet: bool) -> Result<u8> {
+fn merge_command(
+    output: &Path,
+    report_path: Option<&Path>,
+    datalist: Option<&Path>,
+    quiet: bool,
+) -> Result<u8> {
     if !output.join(ledger::DIR).is_dir() {
         return Err(usage(anyhow::anyhow!(
             "{} has no {}/: not a voxflow output folder",
@@ -516,6 +534,10 @@ fn merge_command(output: &Path, report_path: Option<&Path>, quiet: bool) -> Resu
     let merged = ledger::merge(output, |_| Ok(()))?;
     if let Some(path) = report_path {
         write_folder_report(output, path, &merged.folder)?;
+    }
+    if let Some(path) = datalist {
+        let lines: Vec<manifest::ManifestLine> = merged.folder.done.values().cloned().collect();
+        datalist::write(path, output, &lines)?;
     }
     if !quiet {
         out!("{}: {} outputs", manifest::path_in(output).display(), merged.lines);
@@ -644,10 +666,15 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
     // Previews and the report come after the run; when they fail (the disk that stopped the
     // run is still full) the summary is still printed.
     let extras = || -> Result<bool> {
-        if !(args.previews || args.report.is_some()) {
+        if !(args.previews || args.report.is_some() || args.datalist.is_some()) {
             return Ok(true);
         }
         let folder = ledger::read(&args.output)?;
+        if let Some(path) = &args.datalist {
+            let lines: Vec<manifest::ManifestLine> = folder.done.values().cloned().collect();
+            datalist::write(path, &args.output, &lines)?;
+            tracing::info!("datalist written to {}", path.display());
+        }
         if args.previews {
             // This process's cases only: the other shards draw their own.
             let case_ids: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();

@@ -19,6 +19,11 @@ pub struct ManifestLine {
     pub draws: BTreeMap<String, serde_json::Value>,
     /// Files written, relative to the output directory, `/`-separated.
     pub files: Vec<String>,
+    /// The same files by the `save` node that wrote them (`{"save_image": ..., "save_label":
+    /// ...}`), so a training script need not guess which is which. Empty in manifests of
+    /// voxflow before 0.2.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub saved: BTreeMap<String, String>,
     /// Each file's size and CRC-32 when it was written (same order as `files`), so `--resume`
     /// redoes an output whose file is missing, truncated or changed. Empty in manifests of
     /// voxflow before 0.1.1.

@@ -357,3 +357,42 @@ fn replay_refuses_an_edited_line_that_would_write_outside_the_folder() {
     }
     assert!(!tmp.path().join("escaped").exists() && !Path::new("/abs").exists());
 }
+
+#[test]
+fn datalists_and_manifest_name_each_file_by_its_save_node() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ds = dataset(tmp.path(), 2);
+    let g = graph_file(tmp.path());
+    let out = tmp.path().join("out");
+    let json = out.join("datalist.json");
+    ok(&graphrun(&[&g, &"--nnunet", &ds, &"-o", &out, &"--datalist", &json]));
+    let list: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("datalist")).expect("json");
+    let entries = list["training"].as_array().expect("MONAI's `training` list");
+    assert_eq!(entries.len(), 4);
+    for e in entries {
+        for key in ["image", "label"] {
+            let rel = e[key].as_str().unwrap_or_else(|| panic!("{key} in {e}"));
+            assert!(!Path::new(rel).is_absolute() && out.join(rel).is_file(), "{rel}");
+        }
+        let expected = format!("{}/image_{}.nii.gz", e["case"].as_str().expect("case"), e["output"]);
+        assert_eq!(e["image"], expected.as_str());
+    }
+    let manifest = std::fs::read_to_string(out.join("manifest.jsonl")).expect("manifest");
+    let first: serde_json::Value =
+        serde_json::from_str(manifest.lines().next().expect("line")).expect("json");
+    assert_eq!(first["saved"]["save_label"], "case0/label_0.nii.gz");
+    // A CSV outside the output folder: absolute paths; a datalist of another kind is refused.
+    std::fs::create_dir_all(tmp.path().join("lists")).expect("mkdir");
+    let csv = tmp.path().join("lists/list.csv");
+    ok(&graphrun(&[&"merge", &out, &"--datalist", &csv]));
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], "case,output,image,label");
+    assert_eq!(rows.len(), 5);
+    let image = rows[1].split(',').nth(2).expect("image column");
+    assert!(Path::new(image).is_absolute() && Path::new(image).is_file(), "{image}");
+    let bad = graphrun(&[&"merge", &out, &"--datalist", &tmp.path().join("list.txt")]);
+    assert_ne!(bad.status.code(), Some(0));
+    assert!(stderr(&bad).contains(".json or .csv"), "{}", stderr(&bad));
+}

@@ -49,6 +49,8 @@ pub struct OutputRecord {
     pub draws: BTreeMap<String, serde_json::Value>,
     /// Files written, relative to the output directory.
     pub files: Vec<String>,
+    /// The same files by the `save` node that wrote them.
+    pub saved: BTreeMap<String, String>,
     /// The values of the captured nodes ([`Capture::nodes`]), by node name, resampled.
     pub volumes: BTreeMap<String, Arc<Volume>>,
 }
@@ -201,7 +203,12 @@ impl<'a> CaseRunner<'a> {
     /// Runs the (needed) non-`load` nodes for one output. When a node fails, the files this
     /// output already wrote are removed: an output is all its files or none.
     pub fn run_output(&mut self, output: u64) -> Result<OutputRecord, NodeFailure> {
-        let mut record = OutputRecord { draws: BTreeMap::new(), files: Vec::new(), volumes: BTreeMap::new() };
+        let mut record = OutputRecord {
+            draws: BTreeMap::new(),
+            files: Vec::new(),
+            saved: BTreeMap::new(),
+            volumes: BTreeMap::new(),
+        };
         match self.run_output_into(output, &mut record) {
             Ok(()) => Ok(record),
             Err(failure) => {
@@ -286,7 +293,9 @@ impl<'a> CaseRunner<'a> {
                 } else {
                     let (value, written) = self.run_node(i, output, inputs)?;
                     for path in written {
-                        record.files.push(relative(self.output_dir, &path));
+                        let file = relative(self.output_dir, &path);
+                        record.saved.insert(node.name.clone(), file.clone());
+                        record.files.push(file);
                     }
                     value
                 }

@@ -292,6 +292,7 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
                                     seed,
                                     draws: record.draws,
                                     files: record.files,
+                                    saved: record.saved,
                                     file_checks,
                                     inputs: case.inputs.clone(),
                                     graph: graph_path.clone(),
