@@ -219,7 +219,7 @@ def ceil_tolerant(v):
 def merge_resampling(p):
     return dict(interpolation=p.get('interpolation', 'linear'),
                 label_interpolation=p.get('label_interpolation', 'nearest'),
-                mode=p.get('mode', 'constant'), fill=p.get('fill', 0.0),
+                mode=p.get('mode', 'constant'), fill=p.get('fill', 'minimum'),
                 label_fill=p.get('label_fill', 0))
 
 

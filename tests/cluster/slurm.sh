@@ -16,6 +16,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 graphrun=$(realpath "${1:-$repo/target/debug/graphrun}")
 sbatch_script="$repo/docs/cluster/voxflow-array.sbatch"
 work=$(mktemp -d /tmp/voxflow-slurm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
 host=$(hostname -s)
 log() { printf '[slurm test] %s\n' "$*"; }
 
@@ -135,4 +136,4 @@ log "ok   after the cancel, status says: $(grep -E '^  2/4' "$work/status.txt" |
 job=$(submit "$work/cancelled" --array=2 --export=ALL,VOXFLOW_SHARD_COUNT=4)
 wait_job "$job"
 check "task 2 cancelled mid-run, resubmitted with --array=2" "$work/cancelled" "$work/single40"
-log "all Slurm scenarios passed ($work)"
+log "all Slurm scenarios passed"

@@ -34,6 +34,6 @@ pub use error::{CoreError, OpError};
 pub use inventory;
 pub use op::{Facts, Inputs, Kind, Materialize, Op, Port, RunContext, Value};
 pub use orientation::{Orientation, OrientationError};
-pub use resample::{BoundaryMode, Deferred, DisplacementField, Fill, Interpolation, ResampleSpec};
+pub use resample::{BoundaryMode, Deferred, DisplacementField, Fill, FillRule, Interpolation, ResampleSpec};
 pub use schemars;
 pub use volume::{Affine, LabelArray, LabelType, Volume, Voxels};

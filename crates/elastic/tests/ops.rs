@@ -251,7 +251,7 @@ fn skipped_draws_are_the_identity_and_draws_are_reproducible() {
     let Value::Draw(d) = run(&skip, vec![]).unwrap() else { panic!("a draw") };
     assert_eq!(
         serde_json::to_string(&*d).unwrap(),
-        r#"{"op":"elastic","params":{"model":{"type":"identity"},"seed":0,"interpolation":"linear","label_interpolation":"nearest","mode":"constant","fill":0.0,"label_fill":0}}"#
+        r#"{"op":"elastic","params":{"model":{"type":"identity"},"seed":0,"interpolation":"linear","label_interpolation":"nearest","mode":"constant","fill":"minimum","label_fill":0}}"#
     );
     let Value::Draw(a) = run(&RandomElastic::default(), vec![]).unwrap() else { panic!("a draw") };
     let Value::Draw(b) = run(&RandomElastic::default(), vec![]).unwrap() else { panic!("a draw") };

@@ -14,7 +14,9 @@ use nalgebra::Matrix4;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use voxflow_core::{Affine, BoundaryMode, Deferred, Fill, Interpolation, Kind, ResampleSpec, Value, Volume};
+use voxflow_core::{
+    Affine, BoundaryMode, Deferred, Fill, FillRule, Interpolation, Kind, ResampleSpec, Value, Volume,
+};
 
 /// Resampling settings shared by every spatial op (flattened into its parameters).
 ///
@@ -34,12 +36,18 @@ pub struct Resampling {
     /// `nearest`, `reflect`, `mirror`, `wrap`, `grid-wrap`.
     #[serde(default)]
     pub mode: BoundaryMode,
-    /// Fill value for images outside the input: a number (default 0) or `"minimum"`.
-    #[serde(default)]
+    /// Fill value for images outside the input: `"minimum"` (default: the image's minimum, so
+    /// that air stays air after normalisation and 0 HU, water, is not painted into CT) or a
+    /// number (`0` is scipy's `cval=0`).
+    #[serde(default = "minimum")]
     pub fill: Fill,
     /// Fill label for label maps outside the input (default 0; e.g. 255 or -1 for "ignore").
     #[serde(default)]
     pub label_fill: i64,
+}
+
+fn minimum() -> Fill {
+    Fill::Rule(FillRule::Minimum)
 }
 
 fn nearest() -> Interpolation {
@@ -52,7 +60,7 @@ impl Default for Resampling {
             interpolation: Interpolation::Linear,
             label_interpolation: Interpolation::Nearest,
             mode: BoundaryMode::Constant,
-            fill: Fill::Value(0.0),
+            fill: minimum(),
             label_fill: 0,
         }
     }

@@ -132,7 +132,12 @@ fn singular_affine_is_an_error() {
 }
 
 fn to_spacing(spacing: [f64; 3], oblique: Oblique) -> ResampleToSpacing {
-    ResampleToSpacing { spacing, oblique, resampling: Resampling::default() }
+    // nibabel's `resample_to_output` fills with `cval=0`.
+    ResampleToSpacing {
+        spacing,
+        oblique,
+        resampling: Resampling { fill: voxflow_core::Fill::Value(0.0), ..Resampling::default() },
+    }
 }
 
 #[test]

@@ -282,7 +282,7 @@ impl Graph {
         }
         let order = topological_order(&nodes)?;
         infer_kinds(&mut nodes, &order)?;
-        let hash = hash_graph(&file);
+        let hash = hash_graph(&file, &nodes);
         Ok(Graph { file, path: None, nodes, order, hash })
     }
 
@@ -564,10 +564,31 @@ fn check_grids(node: &Node, nodes: &[Node], facts: &BTreeMap<String, Facts>) -> 
     }
 }
 
-/// FNV-1a 64 of the canonical JSON (keys sorted, no whitespace) of the graph file, in hex.
+/// FNV-1a 64, in hex, of the canonical JSON (keys sorted, no whitespace) of the graph as it
+/// runs: the seed, outputs and dataset, and every node's name, inputs and op **with every
+/// parameter resolved, defaults included**. Two files that run the same are one hash however
+/// they are written, and a changed default (voxflow 0.2 fills images with their minimum) is
+/// a changed hash, so `--resume` never mixes outputs made under two meanings of one file.
 #[must_use]
-pub fn hash_graph(file: &GraphFile) -> String {
-    let value = serde_json::to_value(file).unwrap_or(serde_json::Value::Null);
+pub fn hash_graph(file: &GraphFile, nodes: &[Node]) -> String {
+    let resolved: Vec<serde_json::Value> = file
+        .nodes
+        .iter()
+        .zip(nodes)
+        .map(|(spec, node)| {
+            serde_json::json!({
+                "name": spec.name,
+                "op": serde_json::to_value(&*node.op).unwrap_or(serde_json::Value::Null),
+                "inputs": spec.inputs,
+            })
+        })
+        .collect();
+    let value = serde_json::json!({
+        "seed": file.seed,
+        "outputs": file.outputs,
+        "dataset": file.dataset,
+        "nodes": resolved,
+    });
     let mut text = String::new();
     canonical_json(&value, &mut text);
     format!("fnv1a64:{:016x}", voxflow_core::hash::fnv1a(text.as_bytes()))

@@ -218,7 +218,7 @@ pub struct Folder {
     /// Lines of another graph or seed than the newest record's, by identity.
     pub foreign: BTreeMap<RunIdentity, usize>,
     pub failures: Vec<FailureLine>,
-    /// `manifest.jsonl` without `manifest.d`: a folder written by voxflow before 0.2, whose
+    /// `manifest.jsonl` without `manifest.d`: a folder written by voxflow before 0.2.0, whose
     /// lines are read as one writer's.
     pub legacy: bool,
     /// (file, bytes) of every writer file read: two reads with equal fingerprints saw the
@@ -402,7 +402,7 @@ pub fn remove_other_runs(output_dir: &Path, keep: &RunIdentity) -> Result<usize,
     Ok(removed)
 }
 
-/// Makes a folder written by voxflow before 0.2 (a `manifest.jsonl` only) one of this kind:
+/// Makes a folder written by voxflow before 0.2.0 (a `manifest.jsonl` only) one of this kind:
 /// its lines become the writer `legacy`'s. Safe to run by several processes at once.
 pub fn adopt_legacy(output_dir: &Path) -> Result<(), ManifestError> {
     let dir = output_dir.join(DIR);

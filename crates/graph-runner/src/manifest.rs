@@ -21,7 +21,7 @@ pub struct ManifestLine {
     pub files: Vec<String>,
     /// The same files by the `save` node that wrote them (`{"save_image": ..., "save_label":
     /// ...}`), so a training script need not guess which is which. Empty in manifests of
-    /// voxflow before 0.2.
+    /// voxflow before 0.2.0.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub saved: BTreeMap<String, String>,
     /// Each file's size and CRC-32 when it was written (same order as `files`), so `--resume`
@@ -33,7 +33,7 @@ pub struct ManifestLine {
     pub inputs: BTreeMap<String, PathBuf>,
     /// The graph file (absolute), for `graphrun replay`.
     pub graph: Option<PathBuf>,
-    /// Hash of the canonical graph JSON (see [`crate::graph::hash_graph`]).
+    /// Hash of the graph as it runs, defaults resolved (see [`crate::graph::hash_graph`]).
     pub graph_hash: String,
     pub voxflow_version: String,
 }

@@ -17,10 +17,13 @@ pub fn replay(line: &ManifestLine, output_dir: &Path) -> Result<OutputRecord, Ru
     let graph = Graph::from_path(graph_path).map_err(|e| RunError::Replay(error_chain(&e)))?;
     if graph.hash != line.graph_hash {
         return Err(RunError::Replay(format!(
-            "{} has changed since the run (hash {} now, {} then)",
+            "{} has changed since the run, or runs differently in this voxflow (hash {} now, {} then, \
+             written by voxflow {}; this is {})",
             graph_path.display(),
             graph.hash,
-            line.graph_hash
+            line.graph_hash,
+            line.voxflow_version,
+            crate::VERSION
         )));
     }
     std::fs::create_dir_all(output_dir).map_err(|source| RunError::Io { path: output_dir.into(), source })?;
