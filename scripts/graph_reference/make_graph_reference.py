@@ -125,6 +125,9 @@ import numpy as np
 import scipy
 import scipy.ndimage as ndi
 from nibabel.orientations import inv_ornt_aff, io_orientation
+from spatial_cases import spatial_cases
+
+from intensity_cases import intensity_cases
 
 SEED = 20240611
 SNAP_GRID = float(1 << 20)
@@ -939,6 +942,8 @@ def main():
         manifest.append(case)
     manifest.extend(resample_to_cases(out))
     manifest.extend(pad_to_multiple_cases(out))
+    manifest.extend(intensity_cases(out))
+    manifest.extend(spatial_cases(out))
     gen = f'numpy {np.__version__}, scipy {scipy.__version__}, nibabel {nib.__version__}'
     doc = {'generator': gen,
            'notes': ('x = input voxels as voxflow loads them (images: get_fdata(float64).astype(float32); '

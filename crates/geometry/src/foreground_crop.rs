@@ -8,10 +8,23 @@
 //! without foreground falls back to a uniform corner, without error.
 //!
 //! Sampling is two passes over the label map and allocates nothing per voxel: count the
-//! foreground voxels (per class with `balanced_classes`), draw `k`, then find the `k`-th.
+//! voxels per label, draw `k`, then find the `k`-th.
+//!
+//! Which voxel: every foreground voxel equally likely (default); with `balanced_classes`, a
+//! foreground class uniformly, then a voxel of it; with `class_ratios`, a class among the listed
+//! classes present, with probability proportional to its weight, then a voxel of it (MONAI's
+//! `RandCropByLabelClasses(ratios)`, which zeroes the ratio of an absent class; TorchIO's
+//! `LabelSampler(label_probabilities)` before its 2026 rewrite (c236629e), which divided each
+//! label's probability by its voxel count; the rewrite weights every voxel instead, so a
+//! class's share grows with its size there). `p_foreground: 1` for their behaviour. The class
+//! is drawn as `u · total` against the running sum of the weights in label order. Without
+//! `class_ratios` the draws are those of earlier versions, byte for byte.
 //!
 //! ```json
 //! {"name": "patch", "op": "random_foreground_crop", "params": {"size": [96, 96, 96], "p_foreground": 0.33},
+//!  "inputs": {"like": "label"}}
+//! {"name": "patch", "op": "random_foreground_crop",
+//!  "params": {"size": [96, 96, 96], "p_foreground": 1, "class_ratios": {"0": 1, "1": 2, "2": 2}},
 //!  "inputs": {"like": "label"}}
 //! ```
 
@@ -46,10 +59,20 @@ pub struct RandomForegroundCrop {
     /// seen as often as large ones). Default false: every foreground voxel is equally likely.
     #[serde(default)]
     pub balanced_classes: bool,
+    /// Per-class weights: `{"label": weight}` (MONAI's `RandCropByLabelClasses(ratios=...)`;
+    /// weights of classes, not of voxels). When given, a centred crop draws a class among the
+    /// listed classes present in the label map, with probability proportional to its weight,
+    /// then a uniform voxel of it; a listed class may be 0 (background). Not with `labels` or
+    /// `balanced_classes`. Default: none (the draws above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_ratios: Option<BTreeMap<i64, f64>>,
 }
 
 impl RandomForegroundCrop {
     fn is_foreground(&self, label: i128) -> bool {
+        if let Some(ratios) = &self.class_ratios {
+            return i64::try_from(label).is_ok_and(|l| ratios.get(&l).is_some_and(|&w| w > 0.0));
+        }
         match &self.labels {
             Some(list) => list.iter().any(|&l| i128::from(l) == label),
             None => label != 0,
@@ -125,7 +148,23 @@ impl RandomForegroundCrop {
         if counts.is_empty() {
             return None;
         }
-        let (class, k) = if self.balanced_classes {
+        let (class, k) = if let Some(ratios) = &self.class_ratios {
+            // Present classes (with a positive weight, by `retain` above), in label order.
+            let weight =
+                |l: &T| i64::try_from(l.to_i128()).ok().and_then(|l| ratios.get(&l)).copied().unwrap_or(0.0);
+            let total: f64 = counts.keys().map(weight).sum();
+            let r = rng.random::<f64>() * total;
+            let mut acc = 0.0;
+            let mut chosen = *counts.keys().next_back().expect("not empty");
+            for l in counts.keys() {
+                acc += weight(l);
+                if r < acc {
+                    chosen = *l;
+                    break;
+                }
+            }
+            (Some(chosen), rng.random_range(0..counts[&chosen]))
+        } else if self.balanced_classes {
             let class = *counts.keys().nth(rng.random_range(0..counts.len())).expect("in range");
             (Some(class), rng.random_range(0..counts[&class]))
         } else {
@@ -165,6 +204,26 @@ impl RandomOp for RandomForegroundCrop {
     fn check(&self) -> Result<(), OpError> {
         check_size("size", self.size)?;
         voxflow_core::params::check_probability("p_foreground", self.p_foreground)?;
+        if let Some(ratios) = &self.class_ratios {
+            if self.labels.is_some() || self.balanced_classes {
+                return Err(OpError::param(
+                    "class_ratios",
+                    "chooses the classes and their weights itself; leave out `labels` and `balanced_classes`",
+                ));
+            }
+            if let Some((l, w)) = ratios.iter().find(|(_, w)| !w.is_finite() || **w < 0.0) {
+                return Err(OpError::param(
+                    "class_ratios",
+                    format!("the weight of class {l} is {w}; weights must be finite and non-negative"),
+                ));
+            }
+            if !ratios.values().any(|&w| w > 0.0) {
+                return Err(OpError::param(
+                    "class_ratios",
+                    "needs at least one class with a positive weight",
+                ));
+            }
+        }
         if self.labels.as_ref().is_some_and(Vec::is_empty) {
             return Err(OpError::param(
                 "labels",

@@ -7,9 +7,10 @@
 //! volume's physical centre. In a graph, spatial ops hand each other [`voxflow_core::Deferred`]
 //! values and resample once ([`spatial`]).
 //!
-//! The exact grid ops (flip, crop, pad, crop-or-pad, reorient) never interpolate: on a volume in
-//! memory they copy voxels (row by row, at memory speed); on a pending resample they compose their
-//! index matrix into it, so a chain of spatial ops still resamples once.
+//! The exact grid ops (flip, crop, pad, crop-or-pad, crop to the non-zero box, reorient, rot90,
+//! transpose) never interpolate: on a volume in memory they copy voxels (row by row, at memory
+//! speed); on a pending resample they compose their index matrix into it, so a chain of spatial
+//! ops still resamples once.
 
 pub mod error;
 pub mod resample;
@@ -18,6 +19,7 @@ pub mod spatial;
 // Ops: one file each (parameter struct, kernel, random sampler if any, node).
 pub mod affine;
 pub mod crop;
+pub mod crop_nonzero;
 pub mod crop_or_pad;
 pub mod flip;
 pub mod foreground_crop;
@@ -27,9 +29,12 @@ pub mod reorient;
 pub mod resample_to;
 pub mod resample_to_spacing;
 pub mod resize;
+pub mod rot90;
 pub mod rotate;
 pub mod scale;
 pub mod shift;
+pub mod transpose;
+pub mod weighted_crop;
 
 pub use error::GeometryError;
 

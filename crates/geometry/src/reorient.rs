@@ -57,6 +57,43 @@ pub fn reorient<T: Voxel>(input: ArrayView3<'_, T>, orientation: &Orientation) -
 
 struct Kernel(Orientation);
 
+/// Moves the voxel axes of a volume in memory as `o` says (input axis `i` becomes output axis
+/// `o.axis[i]`, reversed when `o.flip[i]`; frames alike), with the affine updated so every
+/// voxel keeps its world position. The one kernel behind `reorient`, `rot90` and `transpose`.
+pub(crate) fn permute_volume(volume: &Volume, o: Orientation) -> Result<Volume, OpError> {
+    if o == Orientation::IDENTITY {
+        return Ok(volume.clone());
+    }
+    let affine = volume.affine * o.index_matrix(volume.shape3());
+    grid::map_volume(volume, affine, 0.0, "volume", &Kernel(o))
+}
+
+/// [`permute_volume`] as a node's `run`: a pending resample gets the exact index map composed
+/// in (no second interpolation); a volume in memory is copied. The identity passes the value
+/// through untouched.
+pub(crate) fn run_permutation(
+    ctx: &RunContext<'_>,
+    mut inputs: Inputs,
+    o: Orientation,
+) -> Result<Value, OpError> {
+    if o == Orientation::IDENTITY {
+        return match inputs.take("volume")? {
+            Value::Draw(_) => {
+                Err(OpError::Input { port: "volume".into(), message: "expected a volume".into() })
+            }
+            v => Ok(v),
+        };
+    }
+    grid::run(
+        ctx,
+        inputs,
+        |pending| {
+            Ok(grid::compose(pending, o.shape(pending.spec.shape), &o.index_matrix(pending.spec.shape), true))
+        },
+        |v| permute_volume(v, o),
+    )
+}
+
 impl grid::FrameKernel for Kernel {
     fn frame<T: Voxel>(&self, frame: ArrayView3<'_, T>, _fill: T) -> Array3<T> {
         reorient(frame, &self.0)
@@ -70,12 +107,7 @@ fn orientation(affine: &Affine) -> Result<Orientation, OpError> {
 impl Reorient {
     /// Reorients a volume in memory (returns a copy unchanged when it is already RAS+).
     pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
-        let o = orientation(&volume.affine)?;
-        if o == Orientation::IDENTITY {
-            return Ok(volume.clone());
-        }
-        let affine = volume.affine * o.index_matrix(volume.shape3());
-        grid::map_volume(volume, affine, 0.0, "volume", &Kernel(o))
+        permute_volume(volume, orientation(&volume.affine)?)
     }
 }
 
@@ -99,23 +131,15 @@ impl Op for Reorient {
 
     fn run(&self, ctx: &mut RunContext<'_>, mut inputs: Inputs) -> Result<Value, OpError> {
         let value = inputs.take("volume")?;
-        let (affine, shape) = match &value {
-            Value::Volume(v) => (v.affine, v.shape3()),
-            Value::Deferred(d) => (d.spec.affine, d.spec.shape),
+        let affine = match &value {
+            Value::Volume(v) => v.affine,
+            Value::Deferred(d) => d.spec.affine,
             Value::Draw(_) => {
                 return Err(OpError::Input { port: "volume".into(), message: "expected a volume".into() });
             }
         };
         let o = orientation(&affine)?;
-        if o == Orientation::IDENTITY {
-            return Ok(value);
-        }
         inputs.0.insert("volume".into(), value);
-        grid::run(
-            ctx,
-            inputs,
-            |pending| Ok(grid::compose(pending, o.shape(shape), &o.index_matrix(shape), true)),
-            |v| self.apply(v),
-        )
+        run_permutation(ctx, inputs, o)
     }
 }

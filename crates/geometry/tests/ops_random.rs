@@ -151,8 +151,13 @@ fn contains(c: &Crop, at: [usize; 3]) -> bool {
 fn foreground_crop_always_contains_foreground_when_p_is_one() {
     let labels = Volume::label3(blobs(), Affine::identity());
     let Voxels::Label(l) = &labels.voxels else { unreachable!() };
-    let op =
-        RandomForegroundCrop { size: [8, 8, 8], labels: None, p_foreground: 1.0, balanced_classes: false };
+    let op = RandomForegroundCrop {
+        size: [8, 8, 8],
+        labels: None,
+        p_foreground: 1.0,
+        balanced_classes: false,
+        class_ratios: None,
+    };
     let mut hit_small = 0;
     for i in 0..100 {
         let c = op.sample(&mut rng(i), l).expect("draw");
@@ -177,8 +182,13 @@ fn foreground_crop_always_contains_foreground_when_p_is_one() {
 #[test]
 fn foreground_crop_falls_back_to_uniform_on_an_empty_map() {
     let empty = LabelArray::U8(Array3::<u8>::zeros([12, 10, 8]).insert_axis(Axis(3)));
-    let op =
-        RandomForegroundCrop { size: [4, 4, 4], labels: None, p_foreground: 1.0, balanced_classes: false };
+    let op = RandomForegroundCrop {
+        size: [4, 4, 4],
+        labels: None,
+        p_foreground: 1.0,
+        balanced_classes: false,
+        class_ratios: None,
+    };
     let starts: Vec<[i64; 3]> =
         (0..50).map(|i| op.sample(&mut rng(i), &empty).expect("fallback").start.expect("corner")).collect();
     assert!(
@@ -195,8 +205,13 @@ fn foreground_crop_falls_back_to_uniform_on_an_empty_map() {
 #[test]
 fn foreground_crop_runs_as_a_node_and_checks_its_parameters() {
     let labels = Arc::new(Volume::label3(blobs(), Affine::identity()));
-    let op =
-        RandomForegroundCrop { size: [8, 8, 8], labels: None, p_foreground: 1.0, balanced_classes: false };
+    let op = RandomForegroundCrop {
+        size: [8, 8, 8],
+        labels: None,
+        p_foreground: 1.0,
+        balanced_classes: false,
+        class_ratios: None,
+    };
     let draw = draw_of(run_with(&op, 3, vec![("like", Value::Volume(Arc::clone(&labels)))]).expect("draw"));
     assert_eq!(op.output_kind(&BTreeMap::new()).expect("kind"), Kind::Draw);
     assert!(format!("{draw:?}").starts_with("Crop"));

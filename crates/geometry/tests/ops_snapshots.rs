@@ -107,7 +107,13 @@ fn epi_snapshots() {
 fn tissue_label_snapshots() {
     let l = read("mni152_tissue_labels.nii.gz", Kind::Label);
     let Voxels::Label(labels) = &l.voxels else { panic!("labels") };
-    let fg = RandomForegroundCrop { size: [64; 3], labels: None, p_foreground: 1.0, balanced_classes: true };
+    let fg = RandomForegroundCrop {
+        size: [64; 3],
+        labels: None,
+        p_foreground: 1.0,
+        balanced_classes: true,
+        class_ratios: None,
+    };
     let draw = fg
         .sample(
             &mut voxflow_core::seed::rng_for(&voxflow_core::seed::DrawKey {
@@ -136,4 +142,49 @@ fn tissue_label_snapshots() {
     .collect();
     let summaries: BTreeMap<&str, Json> = outputs.iter().map(|(k, v)| (*k, summary(v))).collect();
     insta::assert_json_snapshot!("tissue_labels", summaries);
+}
+
+#[test]
+fn axis_and_box_op_snapshots() {
+    use voxflow_geometry::crop_nonzero::CropNonzero;
+    use voxflow_geometry::rot90::Rot90;
+    use voxflow_geometry::transpose::Transpose;
+    use voxflow_geometry::weighted_crop::RandomWeightedCrop;
+    let v = read("someones_anatomy.nii.gz", Kind::Image);
+    let l = read("mni152_tissue_labels.nii.gz", Kind::Label);
+    let Voxels::Label(labels) = &l.voxels else { panic!("labels") };
+    let rng = |node: &str| {
+        voxflow_core::seed::rng_for(&voxflow_core::seed::DrawKey {
+            graph_seed: 7,
+            case_id: "snap",
+            output_index: 0,
+            node,
+        })
+    };
+    let ratios = RandomForegroundCrop {
+        size: [48; 3],
+        labels: None,
+        p_foreground: 1.0,
+        balanced_classes: false,
+        class_ratios: Some([(1, 1.0), (3, 4.0)].into_iter().collect()),
+    };
+    let class_draw = ratios.sample(&mut rng("classes"), labels).expect("draw");
+    let weights = v.image().expect("image").index_axis(ndarray::Axis(3), 0);
+    let weighted_draw =
+        RandomWeightedCrop { size: [32, 40, 30] }.sample(&mut rng("weighted"), weights).expect("draw");
+    let margin2 = CropNonzero { margin: [2; 3], ..CropNonzero::default() };
+    let outputs: BTreeMap<&str, Volume> = [
+        ("anatomy_rot90_k1_xy", Rot90 { k: 1, axes: [0, 1] }.apply(&v).expect("rot90")),
+        ("anatomy_rot90_k3_yz", Rot90 { k: 3, axes: [1, 2] }.apply(&v).expect("rot90")),
+        ("anatomy_transpose_201", Transpose { axes: [2, 0, 1] }.apply(&v).expect("transpose")),
+        ("anatomy_crop_nonzero_margin_2", margin2.apply(&v, None).expect("crop")),
+        ("anatomy_weighted_crop", weighted_draw.apply(&v).expect("crop")),
+        ("labels_rot90_k2_xz", Rot90 { k: 2, axes: [0, 2] }.apply(&l).expect("rot90")),
+        ("labels_crop_nonzero", CropNonzero::default().apply(&l, None).expect("crop")),
+        ("labels_class_ratios_crop_48", class_draw.apply(&l).expect("crop")),
+    ]
+    .into_iter()
+    .collect();
+    let summaries: BTreeMap<&str, Json> = outputs.iter().map(|(k, v)| (*k, summary(v))).collect();
+    insta::assert_json_snapshot!("axis_and_box_ops", summaries);
 }

@@ -67,7 +67,10 @@ fn node_percentile_clip_in_place(bencher: divan::Bencher) {
 
 #[divan::bench]
 fn node_gamma_in_place(bencher: divan::Bencher) {
-    bench_node(bencher, &voxflow_intensity::gamma::Gamma { gamma: 0.8, rescale: false, invert: false });
+    bench_node(
+        bencher,
+        &voxflow_intensity::gamma::Gamma { gamma: 0.8, rescale: false, invert: false, retain_stats: false },
+    );
 }
 
 #[divan::bench]

@@ -59,7 +59,12 @@ fn main() {
             "clone" => drop(black_box(a.clone())),
             "zscore_node" => drop(black_box(run_node(&Normalize::default(), a.clone()))),
             "gamma_node" => {
-                let g = voxflow_intensity::gamma::Gamma { gamma: 0.8, rescale: false, invert: false };
+                let g = voxflow_intensity::gamma::Gamma {
+                    gamma: 0.8,
+                    rescale: false,
+                    invert: false,
+                    retain_stats: false,
+                };
                 drop(black_box(run_node(&g, a.clone())));
             }
             "noise" => drop(black_box(voxflow_intensity::noise::add_noise(v, 0.0, 1.0, 7, 0))),

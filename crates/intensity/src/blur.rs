@@ -53,7 +53,7 @@ pub struct RandomBlur {
     pub p: f64,
 }
 
-fn default_truncate() -> f64 {
+pub(crate) fn default_truncate() -> f64 {
     4.0
 }
 fn default_std() -> [f64; 2] {
@@ -215,11 +215,20 @@ pub fn gaussian_filter(input: ArrayView3<'_, f32>, sigma_voxels: [f64; 3], trunc
 
 /// Sigma in voxels from sigma in mm and the voxel spacing.
 pub fn sigma_voxels(sigma_mm: [f64; 3], spacing: [f64; 3]) -> Result<[f64; 3], IntensityError> {
+    sigma_voxels_of("sigma_mm", sigma_mm, spacing)
+}
+
+/// [`sigma_voxels`] for the parameter `param` (named in the error).
+pub(crate) fn sigma_voxels_of(
+    param: &'static str,
+    sigma_mm: [f64; 3],
+    spacing: [f64; 3],
+) -> Result<[f64; 3], IntensityError> {
     let mut out = [0.0; 3];
     for i in 0..3 {
         if !(spacing[i].is_finite() && spacing[i] > 0.0) {
             return Err(IntensityError::param(
-                "sigma_mm",
+                param,
                 format!(
                     "the affine's voxel size along axis {i} is {}, so mm cannot be converted to voxels",
                     spacing[i]
@@ -243,14 +252,20 @@ voxflow_core::op_doc!(
 /// few voxels for tiny axes). At that size the blur has long since flattened the axis.
 const MAX_RADIUS_PER_LENGTH: f64 = 4.0;
 
-/// Checks the kernel radii (scipy's `int(truncate·σ + 0.5)`) against the axes they run along.
-fn check_kernel(sigma_voxels: [f64; 3], truncate: f64, shape: [usize; 3]) -> Result<(), OpError> {
+/// Checks the kernel radii (scipy's `int(truncate·σ + 0.5)`) against the axes they run along;
+/// the error names `param`.
+pub(crate) fn check_kernel(
+    param: &'static str,
+    sigma_voxels: [f64; 3],
+    truncate: f64,
+    shape: [usize; 3],
+) -> Result<(), OpError> {
     for a in 0..3 {
         let radius = (truncate * sigma_voxels[a] + 0.5).floor();
         let limit = MAX_RADIUS_PER_LENGTH * shape[a] as f64 + 16.0;
         if radius.is_nan() || radius > limit {
             return Err(OpError::param(
-                "sigma_mm",
+                param,
                 format!(
                     "gives a kernel radius of {radius:.3e} voxels along axis {a}, over {limit} \
                      ({MAX_RADIUS_PER_LENGTH}x the axis length of {}): use a smaller sigma",
@@ -286,7 +301,7 @@ impl Op for Blur {
             return Ok(Value::Volume(volume));
         }
         let sv = sigma_voxels(sigma, volume.spacing())?;
-        check_kernel(sv, self.truncate, volume.shape3())?;
+        check_kernel("sigma_mm", sv, self.truncate, volume.shape3())?;
         map_image(&volume, |_, frame| Ok(gaussian_filter(frame, sv, self.truncate)))
     }
 }

@@ -20,9 +20,20 @@
 //! `-x` and the result negated, which brightens dark voxels instead of bright ones. It only
 //! has an effect with `rescale: true`: TorchIO's odd-symmetric power gives back exactly the
 //! same image after the two negations.
+//!
+//! `retain_stats: true` is batchgenerators' `augment_gamma(..., retain_stats=True)`
+//! (`batchgenerators/augmentations/color_augmentations.py`): after the power, the frame is
+//! mapped back to the mean and standard deviation (numpy's, `ddof = 0`) it had before,
+//! `y = (z - mean(z)) / (std(z) + 1e-8) · std(x) + mean(x)`, in f64, rounded to f32. The
+//! statistics are over the frame's finite voxels (batchgenerators' `per_channel=True`: a frame
+//! is a channel). With `invert` this is the same formula on the final image, since
+//! batchgenerators negates the image, takes its statistics, and negates the result. It applies
+//! to TorchIO's power too (`rescale: false`), which batchgenerators does not have.
 
 use crate::frame::{CHUNK, fortran_slice, map_voxel_slices};
-use crate::node::{IMAGE_PORTS, map_image_slices, take_image};
+use crate::moments::moments;
+use crate::node::{IMAGE_PORTS, map_image, map_image_slices, take_image};
+use crate::region::FlatRegion;
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 use schemars::JsonSchema;
@@ -43,6 +54,10 @@ pub struct Gamma {
     /// batchgenerators' `invert_image` (only meaningful with `rescale`). Default false.
     #[serde(default)]
     pub invert: bool,
+    /// batchgenerators' `retain_stats`: give the result the mean and standard deviation the
+    /// frame had before. Default false (then not written in manifests).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain_stats: bool,
 }
 
 /// Parameters of `random_gamma`.
@@ -61,6 +76,9 @@ pub struct RandomGamma {
     /// See [`Gamma::invert`].
     #[serde(default)]
     pub invert: bool,
+    /// See [`Gamma::retain_stats`]. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain_stats: bool,
 }
 
 fn default_log_gamma() -> [f64; 2] {
@@ -71,6 +89,25 @@ fn default_log_gamma() -> [f64; 2] {
 #[must_use]
 pub fn gamma(input: ArrayView3<'_, f32>, gamma: f64, rescale: bool, invert: bool) -> Array3<f32> {
     map_voxel_slices(input, gamma_fn(input, gamma, rescale, invert))
+}
+
+/// batchgenerators' `retain_stats`: maps `output` (the power of `input`) to `input`'s mean and
+/// standard deviation, `(z - mean(z)) / (std(z) + 1e-8) · std(x) + mean(x)` (`ddof = 0`, over
+/// the finite voxels; a frame without one is left as it is).
+pub fn retain_stats(input: ArrayView3<'_, f32>, output: &mut Array3<f32>) {
+    let before = moments(&fortran_slice(input), &FlatRegion::All, false);
+    let data = output.as_slice_memory_order_mut().expect("a kernel's output is contiguous");
+    let after = moments(data, &FlatRegion::All, false);
+    let (Some(var_before), Some(var_after)) = (before.variance(0), after.variance(0)) else {
+        return;
+    };
+    let scale = var_before.sqrt() / (var_after.sqrt() + 1e-8);
+    let (mean_before, mean_after) = (before.mean, after.mean);
+    data.par_chunks_mut(CHUNK).for_each(|chunk| {
+        for v in chunk {
+            *v = ((f64::from(*v) - mean_after) * scale + mean_before) as f32;
+        }
+    });
 }
 
 /// The power in place on a slice of a frame (with batchgenerators' rescaling, the frame's min
@@ -296,6 +333,13 @@ impl Op for Gamma {
         if self.gamma == 1.0 {
             return Ok(Value::Volume(volume));
         }
+        if self.retain_stats {
+            return map_image(&volume, |_, frame| {
+                let mut out = gamma(frame, self.gamma, self.rescale, self.invert);
+                retain_stats(frame, &mut out);
+                Ok(out)
+            });
+        }
         map_image_slices(volume, |_, frame| Ok(gamma_fn(frame, self.gamma, self.rescale, self.invert)))
     }
 }
@@ -304,7 +348,7 @@ impl RandomGamma {
     /// Draws the concrete op.
     pub fn sample(&self, rng: &mut voxflow_core::seed::Rng) -> Gamma {
         let gamma = if happens(rng, self.p) { uniform(rng, self.log_gamma).exp() } else { 1.0 };
-        Gamma { gamma, rescale: self.rescale, invert: self.invert }
+        Gamma { gamma, rescale: self.rescale, invert: self.invert, retain_stats: self.retain_stats }
     }
 }
 

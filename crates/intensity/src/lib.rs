@@ -11,17 +11,22 @@
 //! | [`percentile_clip`](percentile_clip::PercentileClip) | clip to two percentiles | `numpy.clip(x, *numpy.percentile(x, [lo, hi]))` |
 //! | [`ct_window`](ct_window::CtWindow) | clip to a CT window (level/width in HU), optionally to `[0, 1]` | radiology presets |
 //! | [`normalize`](normalize::Normalize) | z-score or min-max over all / non-zero / masked voxels | numpy, nnU-Net |
-//! | [`gamma`](gamma::Gamma), `random_gamma` | `sign(x)·|x|^γ` | TorchIO `RandomGamma` |
+//! | [`gamma`](gamma::Gamma), `random_gamma` | `sign(x)·|x|^γ` (optionally on `[0, 1]`, keeping mean and std) | TorchIO `RandomGamma`, batchgenerators `augment_gamma` |
 //! | [`noise`](noise::Noise), `random_noise` | additive Gaussian noise | TorchIO `RandomNoise` |
 //! | [`blur`](blur::Blur), `random_blur` | Gaussian blur, sigma in mm | `scipy.ndimage.gaussian_filter` |
 //! | [`bias_field`](bias_field::BiasField), `random_bias_field` | multiply by `exp(polynomial)` | TorchIO `RandomBiasField` |
 //! | [`brightness_contrast`](brightness_contrast::BrightnessContrast), `random_brightness_contrast` | `x·multiplier + shift` | batchgenerators |
+//! | [`contrast`](contrast::Contrast), `random_contrast` | `(x - mean)·factor + mean`, clipped to the original range | batchgenerators `augment_contrast` |
+//! | [`sharpen`](sharpen::Sharpen), `random_sharpen` | `b + α·(b - blur(b, σ2))`, `b = blur(x, σ1)`, sigma in mm | MONAI `GaussianSharpen`, `RandGaussianSharpen` |
+//! | [`rician_noise`](rician_noise::RicianNoise), `random_rician_noise` | `sqrt((x + n1)² + n2²)` | MONAI `RandRicianNoise`, batchgenerators `augment_rician_noise` |
+//! | [`dropout`](dropout::Dropout), `random_dropout` | boxes set to a fill value (cut-out) | MONAI `RandCoarseDropout` |
 //! | [`low_resolution`](low_resolution::LowResolution), `random_low_resolution` | resample down by `zoom` and back up (geometry's core), same grid | nnU-Net `SimulateLowResolutionTransform`, MONAI `RandSimulateLowResolution` |
 //!
 //! Ops that compute statistics take an optional `mask` input (a label map: voxels whose label
 //! is non-zero, or one of a given list of labels). Random ops take no input; they output the
 //! deterministic op with the drawn values (a draw that the probability `p` skips is the same op
-//! with its neutral value, e.g. `gamma: 1`, which returns the input untouched).
+//! with its neutral value, e.g. `gamma: 1`, which returns the input untouched; for
+//! `random_rician_noise`, whose `std: 0` still gives `|x|`, it is an empty `chain`).
 //!
 //! Plain functions (used by the conformance runner and usable without a graph):
 //! [`clip()`](clip::clip), [`percentile_clip()`](percentile_clip::percentile_clip),
@@ -29,13 +34,18 @@
 //! [`gaussian_filter`](blur::gaussian_filter), [`gamma()`](gamma::gamma),
 //! [`add_noise`](noise::add_noise), [`bias_field()`](bias_field::bias_field),
 //! [`ct_window()`](ct_window::ct_window), [`brightness_contrast()`](brightness_contrast::brightness_contrast),
-//! [`simulate_low_resolution`](low_resolution::simulate_low_resolution).
+//! [`simulate_low_resolution`](low_resolution::simulate_low_resolution),
+//! [`retain_stats`](gamma::retain_stats), [`contrast()`](contrast::contrast),
+//! [`sharpen()`](sharpen::sharpen), [`add_rician_noise`](rician_noise::add_rician_noise),
+//! [`dropout()`](dropout::dropout).
 
 pub mod bias_field;
 pub mod blur;
 pub mod brightness_contrast;
 pub mod clip;
+pub mod contrast;
 pub mod ct_window;
+pub mod dropout;
 pub mod error;
 mod frame;
 pub mod gamma;
@@ -46,6 +56,8 @@ pub mod noise;
 pub mod normalize;
 pub mod percentile_clip;
 mod region;
+pub mod rician_noise;
+pub mod sharpen;
 
 pub use blur::gaussian_filter;
 pub use clip::clip;

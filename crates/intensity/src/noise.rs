@@ -60,39 +60,64 @@ fn default_std() -> [f64; 2] {
     [0.0, 0.25]
 }
 
-/// One standard normal value (Marsaglia's polar method; the second value of each pair is kept
-/// in `spare`).
-fn standard_normal(rng: &mut Rng, spare: &mut Option<f64>) -> f64 {
-    if let Some(z) = spare.take() {
-        return z;
+/// The standard normal values of one noise chunk: a ChaCha8 generator seeded with `seed` on
+/// stream `frame << 40 | chunk`, through Marsaglia's polar method in f64 (the second value of
+/// each pair is kept for the next call). `noise` and `rician_noise` draw from it.
+pub(crate) struct Normals {
+    rng: Rng,
+    spare: Option<f64>,
+}
+
+impl Normals {
+    fn new(seed: u64, frame: u64, chunk: usize) -> Self {
+        let mut rng = Rng::seed_from_u64(seed);
+        rng.set_stream((frame << 40) | chunk as u64);
+        Normals { rng, spare: None }
     }
-    loop {
-        let u = 2.0 * rng.random::<f64>() - 1.0;
-        let v = 2.0 * rng.random::<f64>() - 1.0;
-        let s = u * u + v * v;
-        if s > 0.0 && s < 1.0 {
-            let f = (-2.0 * s.ln() / s).sqrt();
-            *spare = Some(v * f);
-            return u * f;
+
+    /// The next standard normal value.
+    pub(crate) fn next(&mut self) -> f64 {
+        if let Some(z) = self.spare.take() {
+            return z;
+        }
+        loop {
+            let u = 2.0 * self.rng.random::<f64>() - 1.0;
+            let v = 2.0 * self.rng.random::<f64>() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                let f = (-2.0 * s.ln() / s).sqrt();
+                self.spare = Some(v * f);
+                return u * f;
+            }
         }
     }
+}
+
+/// `f(voxel, normals)` for every voxel of frame `frame`, the normals of each chunk of
+/// [`NOISE_CHUNK`] voxels (Fortran order) drawn from [`Normals`] in voxel order: the same bits
+/// for any number of threads.
+pub(crate) fn map_with_normals(
+    input: ArrayView3<'_, f32>,
+    seed: u64,
+    frame: u64,
+    f: impl Fn(f32, &mut Normals) -> f32 + Sync,
+) -> Array3<f32> {
+    let shape = shape3(&input);
+    let data = fortran_slice(input);
+    let mut out = vec![0f32; data.len()];
+    out.par_chunks_mut(NOISE_CHUNK).zip(data.par_chunks(NOISE_CHUNK)).enumerate().for_each(|(c, (o, i))| {
+        let mut normals = Normals::new(seed, frame, c);
+        for (o, &v) in o.iter_mut().zip(i) {
+            *o = f(v, &mut normals);
+        }
+    });
+    from_fortran(shape, out)
 }
 
 /// `input + N(mean, std²)`, the noise of frame `frame` drawn from `seed` as the module says.
 #[must_use]
 pub fn add_noise(input: ArrayView3<'_, f32>, mean: f64, std: f64, seed: u64, frame: u64) -> Array3<f32> {
-    let shape = shape3(&input);
-    let data = fortran_slice(input);
-    let mut out = vec![0f32; data.len()];
-    out.par_chunks_mut(NOISE_CHUNK).zip(data.par_chunks(NOISE_CHUNK)).enumerate().for_each(|(c, (o, i))| {
-        let mut rng = Rng::seed_from_u64(seed);
-        rng.set_stream((frame << 40) | c as u64);
-        let mut spare = None;
-        for (o, &v) in o.iter_mut().zip(i) {
-            *o = (f64::from(v) + mean + std * standard_normal(&mut rng, &mut spare)) as f32;
-        }
-    });
-    from_fortran(shape, out)
+    map_with_normals(input, seed, frame, |v, normals| (f64::from(v) + mean + std * normals.next()) as f32)
 }
 
 voxflow_core::op_doc!(

@@ -182,8 +182,14 @@ fn brightness_contrast_is_affine() {
 #[test]
 fn random_ops_draw_within_their_ranges_and_skip_with_p_zero() {
     for seed in 0..20 {
-        let g = RandomGamma { log_gamma: [-0.3, 0.3], p: 1.0, rescale: false, invert: false }
-            .sample(&mut rng(seed));
+        let g = RandomGamma {
+            log_gamma: [-0.3, 0.3],
+            p: 1.0,
+            rescale: false,
+            invert: false,
+            retain_stats: false,
+        }
+        .sample(&mut rng(seed));
         assert!((-0.3..=0.3).contains(&g.gamma.ln()), "{g:?}");
         let n = RandomNoise { std: [0.1, 0.2], mean: [0.0, 0.0], p: 1.0 }.sample(&mut rng(seed));
         assert!((0.1..=0.2).contains(&n.std) && n.mean == 0.0, "{n:?}");
@@ -196,7 +202,7 @@ fn random_ops_draw_within_their_ranges_and_skip_with_p_zero() {
         assert!((0.75..=1.25).contains(&c.multiplier), "{c:?}");
     }
     assert_eq!(
-        RandomGamma { log_gamma: [-0.3, 0.3], p: 0.0, rescale: false, invert: false }
+        RandomGamma { log_gamma: [-0.3, 0.3], p: 0.0, rescale: false, invert: false, retain_stats: false }
             .sample(&mut rng(1))
             .gamma,
         1.0
@@ -223,6 +229,10 @@ fn a_draw_is_the_concrete_op_and_applies_to_images_only() {
         ("random_blur", serde_json::json!({"std": [0.5, 1.0]})),
         ("random_bias_field", serde_json::json!({})),
         ("random_brightness_contrast", serde_json::json!({"shift": [-1, 1]})),
+        ("random_contrast", serde_json::json!({})),
+        ("random_sharpen", serde_json::json!({})),
+        ("random_rician_noise", serde_json::json!({"std": [0.5, 1.0]})),
+        ("random_gamma", serde_json::json!({"rescale": true, "retain_stats": true})),
     ] {
         let node = op(name, params);
         assert_eq!(node.draw_applies_to(), &[Kind::Image], "{name}");
@@ -246,7 +256,7 @@ fn a_draw_is_the_concrete_op_and_applies_to_images_only() {
     }
     // Neutral draws return the input untouched.
     for neutral in [
-        Arc::new(Gamma { gamma: 1.0, rescale: false, invert: false }) as Arc<dyn Op>,
+        Arc::new(Gamma { gamma: 1.0, rescale: false, invert: false, retain_stats: false }) as Arc<dyn Op>,
         Arc::new(Noise { std: 0.0, mean: 0.0, seed: 3 }),
         Arc::new(BiasField { coefficients: vec![0.0; 20], order: 3 }),
     ] {

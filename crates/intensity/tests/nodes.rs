@@ -22,6 +22,15 @@ fn nodes() -> Vec<(&'static str, &'static str, serde_json::Value)> {
         ("blur", "blur", json!({"sigma_mm": [2.75, 5.5, 0]})),
         ("bias_field", "bias_field", json!({"order": 1, "coefficients": [0.1, -0.2, 0.3, 0.2]})),
         ("brightness_contrast", "brightness_contrast", json!({"multiplier": 0.9, "shift": 5})),
+        ("gamma_retain_stats", "gamma", json!({"gamma": 1.3, "rescale": true, "retain_stats": true})),
+        ("contrast", "contrast", json!({"factor": 1.4})),
+        ("sharpen", "sharpen", json!({"sigma1_mm": 3.0, "sigma2_mm": 1.5, "alpha": 10})),
+        ("rician_noise", "rician_noise", json!({"std": 3.0, "seed": 11})),
+        (
+            "dropout",
+            "dropout",
+            json!({"boxes": [{"start": [10, 20, 15], "size": [12, 10, 8]}, {"start": [50, 60, 50], "size": [20, 20, 20]}], "fill": "mean"}),
+        ),
     ]
 }
 
@@ -122,6 +131,19 @@ fn bad_parameters_name_the_parameter() {
         ("random_bias_field", json!({"order": 9}), "order"),
         ("normalize", json!({"mode": "minmax", "range": [1, 0]}), "range"),
         ("random_brightness_contrast", json!({"multiplier": [2, 1]}), "multiplier"),
+        ("contrast", json!({"factor": -0.5}), "factor"),
+        ("random_contrast", json!({"factor": [1.5, 1.0]}), "factor"),
+        ("random_contrast", json!({"factor": [-1.0, 1.0]}), "factor"),
+        ("sharpen", json!({"sigma1_mm": -1}), "sigma1_mm"),
+        ("sharpen", json!({"sigma2_mm": [1, 1, -1]}), "sigma2_mm"),
+        ("sharpen", json!({"truncate": 0}), "truncate"),
+        ("random_sharpen", json!({"sigma1": [1, 0.5]}), "sigma1"),
+        ("random_sharpen", json!({"sigma2": 0.8}), "sigma2"),
+        ("random_sharpen", json!({"sigma2": [0.3, 0.1]}), "sigma2"),
+        ("random_sharpen", json!({"alpha": [30, 10]}), "alpha"),
+        ("rician_noise", json!({"std": -1}), "std"),
+        ("random_rician_noise", json!({"std": [-1, 1]}), "std"),
+        ("random_rician_noise", json!({"mean": [1, -1]}), "mean"),
     ];
     for (name, params, param) in cases {
         let node = op(name, params.clone());
@@ -129,9 +151,15 @@ fn bad_parameters_name_the_parameter() {
         assert!(matches!(&err, OpError::Param { param: p, .. } if *p == param), "{name} {params}: {err}");
     }
     // Unknown fields are refused when the graph is parsed.
-    for (name, params) in
-        [("clip", json!({"min": 0, "max": 1, "mni": 0})), ("random_gamma", json!({"gama": 1}))]
-    {
+    for (name, params) in [
+        ("clip", json!({"min": 0, "max": 1, "mni": 0})),
+        ("random_gamma", json!({"gama": 1})),
+        ("contrast", json!({"factor": 1, "preserve": true})),
+        ("sharpen", json!({"sigma1": 1})),
+        ("rician_noise", json!({"std": 1, "sd": 1})),
+        ("dropout", json!({"boxes": [{"start": [0, 0, 0], "size": [1, 1, 1], "end": [1, 1, 1]}]})),
+        ("random_dropout", json!({"size": [1, 1, 1], "holes_max": 3})),
+    ] {
         let parsed: Result<Box<dyn voxflow_core::Op>, _> =
             serde_json::from_value(json!({"op": name, "params": params}));
         assert!(parsed.is_err(), "{name}");

@@ -62,7 +62,7 @@ pub fn rows() -> anyhow::Result<Vec<Row>> {
     let v = a.view();
     let volume = Volume::image3(a.clone(), Affine::identity());
     let node_ms = |op: &dyn Op| median_ms_with(RUNS, || volume.clone(), |owned| run_node(op, owned).ok());
-    let gamma_node = Gamma { gamma: 0.8, rescale: false, invert: false };
+    let gamma_node = Gamma { gamma: 0.8, rescale: false, invert: false, retain_stats: false };
     let zscore = Normalize::default();
     let minmax = Normalize { mode: NormalizeMode::Minmax, over: Some(Over::All), ..Normalize::default() };
     let coefficients: Vec<f64> = (0..20).map(|i| 0.02 * f64::from(i % 7) - 0.06).collect();

@@ -1,0 +1,190 @@
+//! `transpose`: permutes the voxel axes (`numpy.transpose(x, axes)` on `[x, y, z]`, frames
+//! alike), and `random_transpose`, which draws a permutation of some axes (batchgenerators' /
+//! nnU-Net's `TransposeAxesTransform(transpose_any_of_these)`).
+//!
+//! A grid op without interpolation: output axis `j` is input axis `axes[j]`; voxels are moved,
+//! never recomputed, and the affine's columns are permuted alike, so every voxel keeps its world
+//! position (nnU-Net's planner transposes its arrays, `transpose_forward`, and keeps the spacing
+//! in step). With different lengths the shape is permuted too. As `rot90`, it is an exact index
+//! map: copied in memory, composed into a pending resample.
+//!
+//! ```json
+//! {"name": "zyx", "op": "transpose", "params": {"axes": [2, 1, 0]}}
+//! {"name": "draw", "op": "random_transpose", "params": {"axes": [0, 1]}}
+//! ```
+//!
+//! `random_transpose` shuffles the axes listed in `axes` among their own slots (uniform over
+//! their permutations, the identity included, as batchgenerators' `augment_transpose_axes`
+//! does with `np.random.shuffle`); the other axes stay. batchgenerators needs equal lengths along
+//! the shuffled axes because it stacks a batch; here a volume is its own array, so lengths may
+//! differ (the shape is then drawn: the draw's facts say it keeps the grid, exact for equal
+//! lengths, as for `random_rot90`).
+
+use crate::reorient::{Orientation, permute_volume, run_permutation};
+use rand::RngExt;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use voxflow_core::params::check_p;
+use voxflow_core::random::{RandomOp, happens};
+use voxflow_core::seed::Rng;
+use voxflow_core::{Facts, Inputs, Kind, Op, OpError, RunContext, Value, Volume};
+
+/// Permutes the voxel axes: output axis `j` is input axis `axes[j]` (numpy.transpose).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transpose {
+    /// A permutation of `[0, 1, 2]`: output axis `j` is input axis `axes[j]` (numpy's `axes`;
+    /// `[2, 1, 0]` is numpy's default reversal). Required.
+    pub axes: [usize; 3],
+}
+
+/// Checks a permutation of the three voxel axes.
+fn check_permutation(param: &'static str, axes: [usize; 3]) -> Result<(), OpError> {
+    let mut seen = [false; 3];
+    for &a in &axes {
+        if a > 2 || seen[a] {
+            return Err(OpError::param(
+                param,
+                format!("{axes:?} is not a permutation of [0, 1, 2] (each of x, y, z once)"),
+            ));
+        }
+        seen[a] = true;
+    }
+    Ok(())
+}
+
+/// The axis map of `numpy.transpose(x, axes)`: input axis `axes[j]` becomes output axis `j`.
+/// `axes` must be a permutation of `[0, 1, 2]`.
+#[must_use]
+pub fn transpose_orientation(axes: [usize; 3]) -> Orientation {
+    let mut o = Orientation::IDENTITY;
+    for (j, &a) in axes.iter().enumerate() {
+        o.axis[a.min(2)] = j;
+    }
+    o
+}
+
+impl Transpose {
+    /// Transposes a volume in memory (every frame alike; the affine is updated).
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        check_permutation("axes", self.axes)?;
+        permute_volume(volume, transpose_orientation(self.axes))
+    }
+}
+
+voxflow_core::op_doc!(
+    "transpose",
+    Transpose,
+    "Permutes the voxel axes without interpolation (numpy.transpose: output axis j is input axis `axes[j]`); a grid op: the affine is updated so every voxel keeps its world position.",
+    r#"{"axes": [2, 1, 0]}"#
+);
+
+#[typetag::serde(name = "transpose")]
+impl Op for Transpose {
+    fn validate(&self) -> Result<(), OpError> {
+        check_permutation("axes", self.axes)
+    }
+
+    fn accepts_deferred(&self) -> bool {
+        true
+    }
+
+    fn output_shape(&self, inputs: &BTreeMap<String, Facts>) -> Result<Option<[usize; 3]>, OpError> {
+        Ok(inputs.get("volume").and_then(|f| f.shape).map(|s| self.axes.map(|a| s[a.min(2)])))
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>, inputs: Inputs) -> Result<Value, OpError> {
+        self.validate()?;
+        run_permutation(ctx, inputs, transpose_orientation(self.axes))
+    }
+}
+
+fn default_axes() -> Vec<usize> {
+    vec![0, 1, 2]
+}
+
+/// Draws a [`Transpose`] that shuffles the axes of `axes` among themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RandomTranspose {
+    /// The axes to shuffle (at least two; batchgenerators' `transpose_any_of_these`). Default
+    /// `[0, 1, 2]`.
+    #[serde(default = "default_axes")]
+    pub axes: Vec<usize>,
+    /// The probability of shuffling at all (else the identity). Default 1 (batchgenerators'
+    /// `p_per_sample` is 1 too).
+    #[serde(default = "voxflow_core::params::default_p")]
+    pub p: f64,
+}
+
+impl Default for RandomTranspose {
+    fn default() -> Self {
+        RandomTranspose { axes: default_axes(), p: 1.0 }
+    }
+}
+
+impl RandomTranspose {
+    /// Draws the permutation: the listed axes shuffled (Fisher-Yates, uniform) into their own
+    /// slots, in order; the identity when `p` says skip.
+    pub fn sample(&self, rng: &mut Rng) -> Transpose {
+        let mut axes = [0, 1, 2];
+        if !happens(rng, self.p) {
+            return Transpose { axes };
+        }
+        let mut shuffled = self.axes.clone();
+        for i in (1..shuffled.len()).rev() {
+            let j = rng.random_range(0..=i);
+            shuffled.swap(i, j);
+        }
+        let mut slots: Vec<usize> = self.axes.clone();
+        slots.sort_unstable();
+        for (slot, a) in slots.into_iter().zip(shuffled) {
+            if slot < 3 {
+                axes[slot] = a;
+            }
+        }
+        Transpose { axes }
+    }
+}
+
+voxflow_core::op_doc!(
+    "random_transpose",
+    RandomTranspose,
+    "Draws a `transpose` shuffling the voxel axes listed in `axes` among themselves, with probability `p` (batchgenerators TransposeAxesTransform); apply the draw with `apply`. A grid op: the affine is updated.",
+    "{}"
+);
+
+impl RandomOp for RandomTranspose {
+    type Drawn = Transpose;
+    type Like = ();
+    const APPLIES_TO: &'static [Kind] = &[Kind::Image, Kind::Label];
+
+    fn check(&self) -> Result<(), OpError> {
+        if !(2..=3).contains(&self.axes.len()) {
+            return Err(OpError::param(
+                "axes",
+                format!("{:?}: give two or three axes to shuffle", self.axes),
+            ));
+        }
+        if let Some(a) = self.axes.iter().find(|&&a| a > 2) {
+            return Err(OpError::param(
+                "axes",
+                format!("axis {a} is out of range: axes are 0 (x), 1 (y), 2 (z)"),
+            ));
+        }
+        if self.axes.iter().enumerate().any(|(i, a)| self.axes[..i].contains(a)) {
+            return Err(OpError::param("axes", format!("{:?}: an axis is listed twice", self.axes)));
+        }
+        check_p(self.p)
+    }
+
+    fn draw(&self, rng: &mut Rng, (): ()) -> Result<Transpose, OpError> {
+        Ok(self.sample(rng))
+    }
+}
+
+#[typetag::serde(name = "random_transpose")]
+impl Op for RandomTranspose {
+    voxflow_core::random_op_node!(RandomTranspose);
+}
