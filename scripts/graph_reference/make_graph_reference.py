@@ -806,11 +806,14 @@ def crosscheck(name, key, kind, ops, x, a, y, y_aff):
     if len(ops) != 1:
         return None
     order = ORDER[p.get('interpolation', 'linear')] if kind == 'image' else 0
+    # The fill the case's graph uses (voxflow's default is the image's minimum), as the peer's cval.
+    fill = p.get('fill', 'minimum') if kind == 'image' else p.get('label_fill', 0)
+    cval = float(np.nanmin(x)) if fill == 'minimum' else float(fill)
     if op == 'resize' and 'factor' in p:
         gm = p.get('grid_mode', False)
-        kw = dict(order=order, mode='grid-constant' if gm else 'constant', grid_mode=gm)
+        kw = dict(order=order, mode='grid-constant' if gm else 'constant', grid_mode=gm, cval=cval)
         z = np.stack([ndi.zoom(x[..., t], p['factor'], **kw) for t in range(x.shape[3])], -1)
-        call = f"scipy.ndimage.zoom(x, {p['factor']}, order={order}, mode='{kw['mode']}', grid_mode={gm})"
+        call = f"scipy.ndimage.zoom(x, {p['factor']}, order={order}, mode='{kw['mode']}', grid_mode={gm}, cval={cval!r})"
         return compare(call, z, y)
     if op == 'resample_to_spacing':
         oblique = p.get('oblique', 'keep_orientation')
@@ -819,12 +822,12 @@ def crosscheck(name, key, kind, ops, x, a, y, y_aff):
         outs, aff = [], None
         for t in range(x.shape[3]):
             r = nibabel.processing.resample_to_output(nib.Nifti1Image(x[..., t], a), p['spacing'], order=order,
-                                                      mode='constant', cval=0.0)
+                                                      mode='constant', cval=cval)
             outs.append(np.asanyarray(r.dataobj))
             aff = r.affine
         z = np.stack(outs, -1)
         call = (f"nibabel.processing.resample_to_output(nibabel.Nifti1Image(x, A), {p['spacing']}, order={order}, "
-                f"mode='constant', cval=0.0)" + (' per frame' if x.shape[3] > 1 else ''))
+                f"mode='constant', cval={cval!r})" + (' per frame' if x.shape[3] > 1 else ''))
         res = compare(call, z, y)
         res['affine_max_abs_diff'] = float(np.abs(aff - y_aff).max())
         return res
@@ -1004,7 +1007,7 @@ def resample_to_cases(out):
         nodes = [
             {'name': 'in', 'op': 'load', 'params': {'input': 'image', 'kind': kind}},
             {'name': 'like', 'op': 'load', 'params': {'input': 'like'}},
-            {'name': 'op', 'op': 'resample_to', 'params': {'interpolation': interp},
+            {'name': 'op', 'op': 'resample_to', 'params': {'interpolation': interp, 'fill': 0},
              'inputs': {'volume': 'in', 'like': 'like'}},
             {'name': 'out', 'op': 'save', 'params': {'path': 'out.nii.gz'}, 'inputs': {'volume': 'op'}},
         ]
