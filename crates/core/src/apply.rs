@@ -46,7 +46,11 @@ impl Op for Apply {
     }
 
     fn output_shape(&self, inputs: &BTreeMap<String, Facts>) -> Result<Option<[usize; 3]>, OpError> {
-        // A draw's facts say the shape its op makes (a crop's size), or nothing: it keeps the grid.
+        // A draw's facts say the shape its op makes (a crop's size), that only the draw decides
+        // it (a quarter turn), or nothing: it keeps the grid.
+        if inputs.get("draw").is_some_and(|d| d.reshapes) {
+            return Ok(None);
+        }
         let drawn = inputs.get("draw").and_then(|d| d.shape);
         Ok(drawn.or_else(|| inputs.get("volume").and_then(|v| v.shape)))
     }

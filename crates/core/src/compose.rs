@@ -153,6 +153,14 @@ macro_rules! composition_node {
         fn draw_applies_to(&self) -> &'static [Kind] {
             applies_to(&self.choices)
         }
+
+        // Which choice is drawn is known only once drawn: any choice that changes the shape
+        // (by its parameters or by its draw) makes the composition's shape unknown.
+        fn draw_reshapes(&self) -> bool {
+            self.choices.iter().any(|c| {
+                c.draw.draw_reshapes() || c.draw.output_shape(&BTreeMap::new()).ok().flatten().is_some()
+            })
+        }
     };
 }
 

@@ -53,28 +53,32 @@ pub struct Facts {
     /// The length of the 4th axis when the graph fixes it (see above); `None`: as loaded.
     pub channels: Option<usize>,
     /// The grid shape `[x, y, z]` when validation knows it (see above); `None`: known only once
-    /// the data is read. For a draw: the shape its op gives (`None`: it keeps the grid).
+    /// the data is read. For a draw: the shape its op gives (`None`: it keeps the grid, unless
+    /// `reshapes`).
     pub shape: Option<[usize; 3]>,
+    /// For a draw: its op changes the grid's shape in a way known only once drawn (a quarter
+    /// turn of two axes of different lengths), so a volume it is applied to has no known shape.
+    pub reshapes: bool,
 }
 
 impl Facts {
     /// An f32 image with `channels` (None: as loaded).
     #[must_use]
     pub fn image(channels: Option<usize>) -> Self {
-        Facts { kind: Kind::Image, dtype: Some(DType::F32), channels, shape: None }
+        Facts { kind: Kind::Image, dtype: Some(DType::F32), channels, shape: None, reshapes: false }
     }
 
     /// A label map of `dtype` (None: the file's) with `channels`.
     #[must_use]
     pub fn label(dtype: Option<DType>, channels: Option<usize>) -> Self {
-        Facts { kind: Kind::Label, dtype, channels, shape: None }
+        Facts { kind: Kind::Label, dtype, channels, shape: None, reshapes: false }
     }
 
     /// A draw (no voxels) whose op keeps the grid; see [`Facts::with_shape`] for one that
     /// does not.
     #[must_use]
     pub fn draw() -> Self {
-        Facts { kind: Kind::Draw, dtype: None, channels: None, shape: None }
+        Facts { kind: Kind::Draw, dtype: None, channels: None, shape: None, reshapes: false }
     }
 
     /// The same facts on a grid of `shape` (`None`: unknown until the data is read; for a
@@ -276,9 +280,15 @@ pub trait Op: Send + Sync + std::fmt::Debug {
         let facts = match kind {
             Kind::Image => Facts::image(same.and_then(|f| f.channels)),
             Kind::Label => Facts::label(same.and_then(|f| f.dtype), same.and_then(|f| f.channels)),
-            Kind::Draw => Facts::draw(),
+            Kind::Draw => Facts { reshapes: self.draw_reshapes(), ..Facts::draw() },
         };
         Ok(facts.with_shape(self.output_shape(inputs)?))
+    }
+
+    /// For a random op: whether its drawn op may change the grid's shape in a way the
+    /// parameters do not fix (see [`Facts::reshapes`]). Default false.
+    fn draw_reshapes(&self) -> bool {
+        false
     }
 
     /// The output's grid shape as far as validation can know it (see [`Facts`]). The default

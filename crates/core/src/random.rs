@@ -29,6 +29,9 @@ pub trait RandomOp {
     fn drawn_shape(&self) -> Option<[usize; 3]> {
         None
     }
+    /// Whether a drawn op may change the grid's shape in a way only the draw decides (see
+    /// [`crate::Facts::reshapes`]); default false.
+    const RESHAPES: bool = false;
 }
 
 /// A value uniform in `[low, high]` (`low` itself, drawing nothing, when `high <= low`).
@@ -175,6 +178,10 @@ macro_rules! random_op_node {
 
         fn accepts_deferred(&self) -> bool {
             <<$ty as $crate::random::RandomOp>::Like as $crate::random::Like>::ACCEPTS_DEFERRED
+        }
+
+        fn draw_reshapes(&self) -> bool {
+            <$ty as $crate::random::RandomOp>::RESHAPES
         }
 
         fn draw_applies_to(&self) -> &'static [$crate::Kind] {

@@ -30,8 +30,7 @@
 //!
 //! Facts: `rot90` states its output shape (the input's, with the plane's lengths swapped for
 //! odd `k`). A `random_rot90` draw cannot: whether it swaps two lengths is drawn. Its facts say
-//! it keeps the grid (a draw states a fixed shape or none), which is exact when the plane's two
-//! axes have equal lengths; otherwise the shape after `apply` is known when the data is read.
+//! so (`reshapes`), and the shape after its `apply` is known when the data is read.
 
 use crate::reorient::{Orientation, permute_volume, run_permutation};
 use rand::RngExt;
@@ -218,6 +217,8 @@ impl RandomOp for RandomRot90 {
     type Drawn = Rot90;
     type Like = ();
     const APPLIES_TO: &'static [Kind] = &[Kind::Image, Kind::Label];
+    // Which axes swap is drawn: the shape after `apply` is known once the data is read.
+    const RESHAPES: bool = true;
 
     fn check(&self) -> Result<(), OpError> {
         if self.k.is_empty() {

@@ -17,8 +17,8 @@
 //! their permutations, the identity included, as batchgenerators' `augment_transpose_axes`
 //! does with `np.random.shuffle`); the other axes stay. batchgenerators needs equal lengths along
 //! the shuffled axes because it stacks a batch; here a volume is its own array, so lengths may
-//! differ (the shape is then drawn: the draw's facts say it keeps the grid, exact for equal
-//! lengths, as for `random_rot90`).
+//! differ (the shape is then drawn: the draw's facts say so, `reshapes`, and the shape after its
+//! `apply` is known when the data is read, as for `random_rot90`).
 
 use crate::reorient::{Orientation, permute_volume, run_permutation};
 use rand::RngExt;
@@ -159,6 +159,8 @@ impl RandomOp for RandomTranspose {
     type Drawn = Transpose;
     type Like = ();
     const APPLIES_TO: &'static [Kind] = &[Kind::Image, Kind::Label];
+    // Which axes swap is drawn: the shape after `apply` is known once the data is read.
+    const RESHAPES: bool = true;
 
     fn check(&self) -> Result<(), OpError> {
         if !(2..=3).contains(&self.axes.len()) {

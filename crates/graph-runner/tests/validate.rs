@@ -336,3 +336,32 @@ fn grid_ops_set_adjust_keep_or_forget_the_shape() {
     assert_eq!(shape("hot"), Some([16, 16, 8]));
     assert_eq!(shape("norm"), Some([16, 16, 8]));
 }
+
+#[test]
+fn draws_that_swap_axes_leave_the_shape_to_the_data() {
+    voxflow_graph_runner::register_all();
+    let graph = Graph::from_json(
+        r#"{"nodes": [
+          {"name": "image", "op": "load"},
+          {"name": "box", "op": "crop_or_pad", "params": {"shape": [16, 12, 8]}, "inputs": {"volume": "image"}},
+          {"name": "turn", "op": "random_rot90", "params": {"axes": [0, 1]}},
+          {"name": "swap", "op": "random_transpose"},
+          {"name": "flip", "op": "random_flip"},
+          {"name": "either", "op": "one_of", "params": {"choices": [{"draw": {"op": "random_flip"}}, {"draw": {"op": "random_rot90"}}]}},
+          {"name": "flips", "op": "one_of", "params": {"choices": [{"draw": {"op": "random_flip"}}, {"draw": {"op": "random_gamma"}}]}},
+          {"name": "turned", "op": "apply", "inputs": {"volume": "box", "draw": "turn"}},
+          {"name": "swapped", "op": "apply", "inputs": {"volume": "box", "draw": "swap"}},
+          {"name": "flipped", "op": "apply", "inputs": {"volume": "box", "draw": "flip"}},
+          {"name": "maybe_turned", "op": "apply", "inputs": {"volume": "box", "draw": "either"}},
+          {"name": "kept", "op": "apply", "inputs": {"volume": "box", "draw": "flips"}}
+        ]}"#,
+    )
+    .expect("a valid graph");
+    let shape = |name: &str| graph.nodes[graph.node_index(name).expect("node")].facts.shape;
+    assert_eq!(shape("box"), Some([16, 12, 8]));
+    assert_eq!(shape("turned"), None, "a quarter turn of 16 x 12 may swap them");
+    assert_eq!(shape("swapped"), None);
+    assert_eq!(shape("maybe_turned"), None, "a composition with a turn among its choices");
+    assert_eq!(shape("flipped"), Some([16, 12, 8]));
+    assert_eq!(shape("kept"), Some([16, 12, 8]));
+}
