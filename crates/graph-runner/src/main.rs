@@ -58,16 +58,12 @@ enum Command {
         #[arg(long)]
         svg: Option<PathBuf>,
     },
-    /// Draw the middle sagittal, coronal and axial slices of a volume (world orientation,
-    /// spacing respected, optional label overlay) to a PNG.
-    Preview {
-        file: PathBuf,
-        /// A label map on the same grid, overlaid in colour.
-        #[arg(long)]
-        label: Option<PathBuf>,
-        #[arg(short, long)]
-        output: PathBuf,
-    },
+    /// Draw the middle sagittal, coronal and axial slices of volumes to a PNG or JPEG: world
+    /// orientation (radiological: the patient's right on the viewer's left) with R/L, A/P, S/I
+    /// letters around every panel, voxel spacing respected, an optional label overlay with a
+    /// legend. Several FILEs make a grid, one row per file (e.g. a case's outputs).
+    #[command(after_help = PREVIEW_EXAMPLES)]
+    Preview(Box<PreviewArgs>),
     /// Re-run one output from its manifest line (`FILE:LINE`, a one-line file, or the JSON line).
     Replay {
         reference: String,
@@ -180,6 +176,56 @@ struct RunArgs {
     /// (`save_image` → `image`). With shards: every shard's outputs so far.
     #[arg(long)]
     datalist: Option<PathBuf>,
+}
+
+const PREVIEW_EXAMPLES: &str = "\
+Examples:
+  graphrun preview data/mni152_t1.nii.gz --label data/mni152_tissue_labels.nii.gz -o mni.png
+  graphrun preview ct.nii.gz --window 400 --level 40 -o ct.jpg
+  graphrun preview Dataset001/imagesTr/c1_0000.nii.gz --label Dataset001/labelsTr/c1.nii.gz \\
+      --labels Dataset001/dataset.json --outline -o c1.png
+  # a grid, one row per file; --label once per file, in the same order ('' for none):
+  graphrun preview out/c1/image_0.nii.gz out/c1/image_1.nii.gz out/c1/image_2.nii.gz \\
+      --label out/c1/label_0.nii.gz --label out/c1/label_1.nii.gz --label '' -o grid.png";
+
+#[derive(Args, Debug)]
+struct PreviewArgs {
+    /// The volumes to draw, one row each.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// A label map on the same grid as its FILE, overlaid in colour. With several FILEs, give
+    /// it once per FILE in the same order (`--label ''` for a FILE without one), or not at all.
+    #[arg(long, value_name = "LABEL", value_parser = clap::builder::OsStringValueParser::new())]
+    label: Vec<std::ffi::OsString>,
+    /// Names for the legend: nnU-Net's or MSD's dataset.json (or its folder), or a text file of
+    /// `VALUE NAME` lines. Alone, it looks for dataset.json next to the first FILE and in the
+    /// folder above (before the FILEs, write `--labels=FILE`). Without it the legend shows the
+    /// label values present.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    // clap's form of a flag whose value is optional: absent, `--labels`, `--labels FILE`.
+    #[allow(clippy::option_option)]
+    labels: Option<Option<PathBuf>>,
+    /// The picture to write: PNG (`.png`) or JPEG (`.jpg`, `.jpeg`), by the extension.
+    #[arg(short, long, value_name = "OUT.png|OUT.jpg")]
+    output: PathBuf,
+    /// Opacity of the filled label overlay, 0 to 1.
+    #[arg(long, default_value_t = 0.3)]
+    opacity: f32,
+    /// Draw label outlines instead of the filled overlay.
+    #[arg(long)]
+    outline: bool,
+    /// The frame of a 4D volume to show, from 0 (the title says which of how many).
+    #[arg(long, default_value_t = 0)]
+    frame: usize,
+    /// Absolute intensity window width (with --level), e.g. CT soft tissue 400.
+    #[arg(long, requires = "level", allow_negative_numbers = true)]
+    window: Option<f64>,
+    /// Absolute intensity window centre (with --window), e.g. CT soft tissue 40.
+    #[arg(long, requires = "window", allow_negative_numbers = true)]
+    level: Option<f64>,
+    /// Intensity window as percentiles of the voxels (default 0.5 99.5).
+    #[arg(long, num_args = 2, value_names = ["LOW", "HIGH"], conflicts_with = "window")]
+    percentiles: Option<Vec<f64>>,
 }
 
 /// A usage or graph error: exit code 2. Transparent: its message and sources are the wrapped
@@ -353,10 +399,10 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Preview { file, label, output } => {
-            report::preview_file(file, label.as_deref(), output)?;
+        Command::Preview(args) => {
+            preview_command(args)?;
             if !cli.quiet {
-                out!("{}", output.display());
+                out!("{}", args.output.display());
             }
             Ok(0)
         }
@@ -375,6 +421,45 @@ fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `graphrun preview`: checks the flags (usage errors) before reading any volume.
+fn preview_command(args: &PreviewArgs) -> Result<()> {
+    let format = report::picture_format(&args.output).map_err(usage)?;
+    if !args.label.is_empty() && args.label.len() != args.files.len() {
+        return Err(usage(anyhow::anyhow!(
+            "{} files but {} --label: give --label once per file, in the same order (--label '' \
+             for a file without one), or not at all",
+            args.files.len(),
+            args.label.len()
+        )));
+    }
+    let window = match (args.window, args.level, &args.percentiles) {
+        (Some(width), Some(level), _) => voxflow_preview::IntensityWindow::Absolute { width, level },
+        (_, _, Some(p)) => voxflow_preview::IntensityWindow::Percentiles { low: p[0], high: p[1] },
+        _ => voxflow_preview::PreviewOptions::default().window,
+    };
+    let mut options = voxflow_preview::PreviewOptions {
+        window,
+        label_opacity: args.opacity,
+        outline: args.outline,
+        frame: args.frame,
+        ..voxflow_preview::PreviewOptions::default()
+    };
+    options.check().map_err(usage)?;
+    options.label_names = match &args.labels {
+        None => voxflow_preview::LabelNames::default(),
+        Some(Some(path)) => report::read_label_names(path)?,
+        Some(None) => report::read_label_names(&report::find_dataset_json(&args.files[0])?)?,
+    };
+    let rows: Vec<(PathBuf, Option<PathBuf>)> = args
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| (file.clone(), args.label.get(i).filter(|l| !l.is_empty()).map(PathBuf::from)))
+        .collect();
+    report::preview_files(&rows, &options, &args.output, format)?;
+    Ok(())
 }
 
 /// Renders DOT text to SVG with Graphviz's `dot`.

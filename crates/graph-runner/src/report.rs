@@ -3,12 +3,13 @@
 
 use crate::Graph;
 use crate::manifest::ManifestLine;
+use image::RgbImage;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use voxflow_core::{Kind, Volume};
-use voxflow_preview::report::{ReportCase, ReportOutput, html_report, png_bytes};
-use voxflow_preview::{PreviewOptions, describe, render};
+use voxflow_preview::report::{ReportCase, ReportOutput, html_report, jpeg_bytes, png_bytes};
+use voxflow_preview::{LabelNames, PreviewOptions, describe, render, stack};
 
 /// A preview or report could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -17,10 +18,45 @@ pub enum ReportError {
     Nifti(#[from] voxflow_io_nifti::NiftiError),
     #[error("cannot draw a preview of {path}")]
     Preview { path: PathBuf, source: voxflow_preview::PreviewError },
-    #[error("cannot encode the preview of {path} as PNG")]
-    Png { path: PathBuf, source: image::ImageError },
+    #[error("cannot encode the preview {path}")]
+    Encode { path: PathBuf, source: image::ImageError },
     #[error("cannot write {path}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{path}: the picture format is chosen by the extension, `{extension}` is none of .png, .jpg, .jpeg"
+    )]
+    Format { path: PathBuf, extension: String },
+    #[error("cannot read label names from {path}")]
+    LabelNames { path: PathBuf, source: voxflow_preview::LabelNamesError },
+    #[error(
+        "--labels {path}: a volume, not label names (put --labels after the files, or write \
+         --labels=FILE; the overlay is --label)"
+    )]
+    LabelsIsVolume { path: PathBuf },
+    #[error("--labels: no dataset.json in {} or {}: give --labels FILE", .looked[0].display(), .looked[1].display())]
+    NoDatasetJson { looked: [PathBuf; 2] },
+}
+
+/// The encoding of a picture file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PictureFormat {
+    Png,
+    Jpeg,
+}
+
+/// The picture format `path`'s extension names: `.png`, or `.jpg` / `.jpeg` (any case).
+pub fn picture_format(path: &Path) -> Result<PictureFormat, ReportError> {
+    let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    match extension.as_str() {
+        "png" => Ok(PictureFormat::Png),
+        "jpg" | "jpeg" => Ok(PictureFormat::Jpeg),
+        _ => Err(ReportError::Format {
+            path: path.into(),
+            extension: if extension.is_empty() { "(no extension)".into() } else { format!(".{extension}") },
+        }),
+    }
 }
 
 /// Reads a file as a label map when it is stored with an integer type and `kind` was not given.
@@ -33,21 +69,71 @@ fn read_as(path: &Path, kind: Option<Kind>) -> Result<Volume, ReportError> {
     Ok(voxflow_io_nifti::read(path, kind)?)
 }
 
-/// The preview of `image` (with `label` overlaid) as PNG bytes.
-fn preview_png(image: &Path, label: Option<&Path>) -> Result<Vec<u8>, ReportError> {
+/// The preview of `image` (with `label` overlaid) under the title of its file name.
+fn render_file(
+    image: &Path,
+    label: Option<&Path>,
+    options: &PreviewOptions,
+) -> Result<RgbImage, ReportError> {
     let volume = read_as(image, Some(Kind::Image))?;
     let labels = label.map(|l| read_as(l, Some(Kind::Label))).transpose()?;
     let name =
         image.file_name().map_or_else(|| image.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let picture = render(&volume, labels.as_ref(), &describe(&name, &volume), &PreviewOptions::default())
-        .map_err(|source| ReportError::Preview { path: image.into(), source })?;
-    png_bytes(&picture).map_err(|source| ReportError::Png { path: image.into(), source })
+    render(&volume, labels.as_ref(), &describe(&name, &volume), options)
+        .map_err(|source| ReportError::Preview { path: image.into(), source })
 }
 
-/// `graphrun preview`: writes the three-slice preview of `image` (and `label`) to `out`.
-pub fn preview_file(image: &Path, label: Option<&Path>, out: &Path) -> Result<(), ReportError> {
-    let png = preview_png(image, label)?;
-    std::fs::write(out, png).map_err(|source| ReportError::Io { path: out.into(), source })
+/// The preview of `image` (with `label` overlaid) as PNG bytes, drawn the default way.
+fn preview_png(image: &Path, label: Option<&Path>) -> Result<Vec<u8>, ReportError> {
+    let picture = render_file(image, label, &PreviewOptions::default())?;
+    png_bytes(&picture).map_err(|source| ReportError::Encode { path: image.into(), source })
+}
+
+/// `graphrun preview`: the three-slice preview of each `(image, label)` row, one row under the
+/// other, written to `out` as `format`. Each row is rendered and its volumes dropped before the
+/// next is read, so memory holds one case's volumes and the pictures.
+pub fn preview_files(
+    rows: &[(PathBuf, Option<PathBuf>)],
+    options: &PreviewOptions,
+    out: &Path,
+    format: PictureFormat,
+) -> Result<(), ReportError> {
+    let mut pictures = Vec::with_capacity(rows.len());
+    for (image, label) in rows {
+        pictures.push(render_file(image, label.as_deref(), options)?);
+    }
+    let picture = if pictures.len() == 1 { pictures.swap_remove(0) } else { stack(&pictures) };
+    drop(pictures);
+    let bytes = match format {
+        PictureFormat::Png => png_bytes(&picture),
+        PictureFormat::Jpeg => jpeg_bytes(&picture),
+    }
+    .map_err(|source| ReportError::Encode { path: out.into(), source })?;
+    std::fs::write(out, bytes).map_err(|source| ReportError::Io { path: out.into(), source })
+}
+
+/// Label names from `path`: nnU-Net's or MSD's `dataset.json` (a folder means its
+/// `dataset.json`), or a `VALUE NAME` text file.
+pub fn read_label_names(path: &Path) -> Result<LabelNames, ReportError> {
+    let path = if path.is_dir() { path.join("dataset.json") } else { path.to_owned() };
+    let name = path.to_string_lossy();
+    if name.ends_with(".nii") || name.ends_with(".nii.gz") {
+        return Err(ReportError::LabelsIsVolume { path });
+    }
+    let text =
+        std::fs::read_to_string(&path).map_err(|source| ReportError::Read { path: path.clone(), source })?;
+    LabelNames::parse(&text).map_err(|source| ReportError::LabelNames { path, source })
+}
+
+/// The `dataset.json` that names `image`'s labels: in its folder, or in the folder above (the
+/// nnU-Net layout, `DatasetXXX/imagesTr/case_0000.nii.gz`).
+pub fn find_dataset_json(image: &Path) -> Result<PathBuf, ReportError> {
+    let folder = match image.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let looked = [folder.join("dataset.json"), folder.join("..").join("dataset.json")];
+    looked.iter().find(|p| p.is_file()).cloned().ok_or(ReportError::NoDatasetJson { looked })
 }
 
 /// Splits an output's files into images and label maps, as absolute paths: by the kind of the

@@ -13,6 +13,14 @@ fn graphrun(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_graphrun")).args(args).output().expect("graphrun starts")
 }
 
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn preview_command_writes_a_png_of_three_panels() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -20,17 +28,185 @@ fn preview_command_writes_a_png_of_three_panels() {
     let data = workspace().join("data");
     let result = graphrun(&[
         "preview",
-        data.join("mni152_t1.nii.gz").to_str().expect("utf-8 path"),
+        path(&data.join("mni152_t1.nii.gz")),
         "--label",
-        data.join("mni152_tissue_labels.nii.gz").to_str().expect("utf-8 path"),
+        path(&data.join("mni152_tissue_labels.nii.gz")),
         "-o",
-        out.to_str().expect("utf-8 path"),
+        path(&out),
     ]);
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(std::fs::read(&out).expect("written").starts_with(b"\x89PNG"));
     let picture = image::open(&out).expect("a PNG").to_rgb8();
-    // Three 1 mm panels, the tallest (coronal/sagittal, 189 mm) drawn 256 px high.
-    assert_eq!(picture.height(), 26 + 256 + 8);
+    // Three 1 mm panels, the tallest (axial, 233 mm) drawn 256 px high, between the title, the
+    // letter margins above and below, and one legend row (labels 1 and 2).
+    assert_eq!(picture.height(), 26 + 18 + 256 + 18 + 18 + 8);
     assert!(picture.width() > 3 * 200, "{}", picture.width());
+}
+
+#[test]
+fn preview_format_follows_the_extension() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = workspace().join("data/someones_anatomy.nii.gz");
+    for name in ["a.jpg", "b.JPEG"] {
+        let out = dir.path().join(name);
+        let result = graphrun(&["preview", path(&image), "-o", path(&out)]);
+        assert!(result.status.success(), "{}", stderr(&result));
+        let bytes = std::fs::read(&out).expect("written");
+        assert!(bytes.starts_with(&[0xFF, 0xD8, 0xFF]), "{name}: JPEG bytes");
+        let picture = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).expect("decodes");
+        assert!(picture.width() > 300);
+    }
+    for (name, named) in [("c.bmp", ".bmp"), ("noext", "(no extension)")] {
+        let out = dir.path().join(name);
+        let result = graphrun(&["preview", path(&image), "-o", path(&out)]);
+        assert_eq!(result.status.code(), Some(2), "{}", stderr(&result));
+        let message = stderr(&result);
+        assert!(message.contains(named) && message.contains(name), "{message}");
+        assert!(!out.exists(), "nothing written for {name}");
+    }
+}
+
+#[test]
+fn preview_grid_has_one_row_per_file_each_as_drawn_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = workspace().join("data");
+    let (t1, labels, epi) = (
+        data.join("mni152_t1.nii.gz"),
+        data.join("mni152_tissue_labels.nii.gz"),
+        data.join("someones_epi.nii.gz"),
+    );
+    let grid = dir.path().join("grid.png");
+    let result = graphrun(&[
+        "preview",
+        path(&t1),
+        path(&epi),
+        path(&t1),
+        "--label",
+        path(&labels),
+        "--label",
+        "",
+        "--label",
+        path(&labels),
+        "--outline",
+        "-o",
+        path(&grid),
+    ]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    let grid = image::open(&grid).expect("a PNG").to_rgb8();
+    let mut top = 0;
+    for (i, (file, label)) in
+        [(&t1, Some(&labels)), (&epi, None), (&t1, Some(&labels))].into_iter().enumerate()
+    {
+        let alone = dir.path().join(format!("row{i}.png"));
+        let mut args = vec!["preview", path(file), "--outline", "-o", path(&alone)];
+        if let Some(label) = label {
+            args.extend(["--label", path(label)]);
+        }
+        let result = graphrun(&args);
+        assert!(result.status.success(), "{}", stderr(&result));
+        let row = image::open(&alone).expect("a PNG").to_rgb8();
+        let (w, h) = row.dimensions();
+        let cut = image::imageops::crop_imm(&grid, 0, top, w, h).to_image();
+        assert!(cut == row, "row {i} of the grid differs from its preview alone");
+        top += h;
+    }
+    assert_eq!(grid.height(), top, "nothing but the rows");
+
+    // One --label for two files: which file it goes with is ambiguous.
+    let result = graphrun(&["preview", path(&t1), path(&epi), "--label", path(&labels), "-o", "x.png"]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(stderr(&result).contains("2 files but 1 --label"), "{}", stderr(&result));
+}
+
+#[test]
+fn preview_flags_are_checked_and_a_missing_frame_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("f.png");
+    let functional = workspace().join("data/functional.nii");
+    let ok = graphrun(&[
+        "preview",
+        path(&functional),
+        "--frame",
+        "19",
+        "--window",
+        "400",
+        "--level",
+        "-40",
+        "-o",
+        path(&out),
+    ]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let result = graphrun(&["preview", path(&functional), "--frame", "20", "-o", path(&out)]);
+    assert_eq!(result.status.code(), Some(1), "an error, not a panic: {}", stderr(&result));
+    let message = stderr(&result);
+    assert!(message.contains("functional.nii") && message.contains("numbered 0 to 19"), "{message}");
+    for (args, expected) in [
+        (&["--opacity", "1.5"][..], "opacity"),
+        (&["--percentiles", "90", "10"][..], "window"),
+        (&["--window", "0", "--level", "40"][..], "window"),
+        (&["--window", "400"][..], "--level"),
+    ] {
+        let mut all = vec!["preview", path(&functional), "-o", path(&out)];
+        all.extend(args);
+        let result = graphrun(&all);
+        assert_eq!(result.status.code(), Some(2), "{args:?}: {}", stderr(&result));
+        assert!(stderr(&result).contains(expected), "{args:?}: {}", stderr(&result));
+    }
+}
+
+#[test]
+fn preview_legend_names_come_from_dataset_json_only_when_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = workspace().join("data");
+    let images = dir.path().join("imagesTr");
+    std::fs::create_dir(&images).expect("mkdir");
+    let (image, label) = (images.join("mni_0000.nii.gz"), images.join("mni.nii.gz"));
+    std::fs::copy(data.join("mni152_t1.nii.gz"), &image).expect("copy");
+    std::fs::copy(data.join("mni152_tissue_labels.nii.gz"), &label).expect("copy");
+    let draw = |extra: &[&str], out: &str| {
+        let out = dir.path().join(out);
+        let mut args = vec!["preview", path(&image), "--label", path(&label), "-o", path(&out)];
+        args.extend(extra);
+        let result = graphrun(&args);
+        (result, out)
+    };
+    // No dataset.json yet: asked for, it is an error naming where it looked.
+    let (result, _) = draw(&["--labels"], "none.png");
+    assert_eq!(result.status.code(), Some(1));
+    assert!(stderr(&result).contains("dataset.json"), "{}", stderr(&result));
+
+    std::fs::write(
+        dir.path().join("dataset.json"),
+        r#"{"channel_names": {"0": "T1"}, "labels": {"background": 0, "grey matter": 1, "white matter": 2}}"#,
+    )
+    .expect("write");
+    let (plain, plain_png) = draw(&[], "plain.png");
+    let (named, named_png) = draw(&["--labels"], "named.png");
+    let names = dir.path().join("names.txt");
+    std::fs::write(&names, "1 grey matter\n2 white matter\n").expect("write");
+    let (text, text_png) = draw(&["--labels", path(&names)], "text.png");
+    for r in [&plain, &named, &text] {
+        assert!(r.status.success(), "{}", stderr(r));
+    }
+    let [plain, named, text] =
+        [plain_png, named_png, text_png].map(|p| image::open(p).expect("PNG").to_rgb8());
+    // dataset.json is read only when asked; the names widen the legend's text, nothing else.
+    assert!(plain != named, "the names are drawn");
+    assert_eq!(plain.dimensions(), named.dimensions());
+    let above_legend =
+        |p: &image::RgbImage| image::imageops::crop_imm(p, 0, 0, p.width(), p.height() - 26).to_image();
+    assert!(above_legend(&plain) == above_legend(&named), "only the legend changes");
+    assert!(named == text, "dataset.json and the text file name the same labels");
+    let lit = |p: &image::RgbImage| p.pixels().filter(|px| px.0.iter().all(|&c| c > 100)).count();
+    assert!(lit(&named) > lit(&plain), "longer legend text");
+
+    std::fs::write(&names, "1 grey matter\nwhite matter\n").expect("write");
+    let (bad, _) = draw(&["--labels", path(&names)], "bad.png");
+    let message = stderr(&bad);
+    assert!(
+        !bad.status.success() && message.contains("names.txt") && message.contains("line 2"),
+        "{message}"
+    );
 }
 
 #[test]
