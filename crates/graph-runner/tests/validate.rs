@@ -214,18 +214,21 @@ fn schema_file_is_fresh() {
 #[test]
 fn every_committed_graph_validates() {
     voxflow_graph_runner::register_all();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../graphs");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../graphs");
     let mut n = 0;
-    for entry in std::fs::read_dir(dir).expect("graphs/") {
-        let path = entry.expect("entry").path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let is_graph = path.extension().is_some_and(|e| e == "json") && !name.contains(".schema.");
-        if is_graph {
-            Graph::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            n += 1;
+    // The graphs and the guide's recipes (graphs/recipes/).
+    for dir in [root.to_owned(), format!("{root}/recipes")] {
+        for entry in std::fs::read_dir(&dir).expect("graphs/") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let is_graph = path.extension().is_some_and(|e| e == "json") && !name.contains(".schema.");
+            if is_graph {
+                Graph::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                n += 1;
+            }
         }
     }
-    assert!(n >= 1);
+    assert!(n >= 8, "{n} graphs");
 }
 
 #[test]
