@@ -29,11 +29,21 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a graph over a dataset (`graphrun GRAPH.json ...` is short for this).
+    #[command(after_help = RUN_EXAMPLES)]
     Run(Box<RunArgs>),
-    /// Validate a graph without reading any data.
-    Validate { graph: PathBuf },
+    /// Validate a graph without reading any data: every node's kind, dtype, frames and shape.
+    #[command(
+        after_help = "Examples:\n  graphrun validate graphs/tutorial.json\n  graphrun -q validate my_graph.json && echo valid"
+    )]
+    Validate {
+        /// The graph file (JSON).
+        graph: PathBuf,
+    },
     /// List every registered op with its parameters (type, allowed values, default), or one op
     /// in full with `graphrun ops NAME`.
+    #[command(
+        after_help = "Examples:\n  graphrun ops\n  graphrun ops random_rotate\n  graphrun ops --json > ops.json"
+    )]
     Ops {
         /// Show only this op, with each parameter's description.
         name: Option<String>,
@@ -41,10 +51,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the JSON Schema of the graph file format.
+    /// Print the JSON Schema of the graph file format (for editors: `"$schema"` in a graph).
+    #[command(
+        after_help = "Examples:\n  graphrun schema > graph.schema.json\n  graphrun schema | python3 -m json.tool | less"
+    )]
     Schema,
     /// Show NIfTI files' header and intensity summary (like nib-ls).
+    #[command(
+        after_help = "Examples:\n  graphrun info data/*.nii.gz\n  graphrun info --json scan.nii.gz | python3 -m json.tool"
+    )]
     Info {
+        /// NIfTI files (.nii or .nii.gz, NIfTI-1 or -2).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// One JSON object per file, per line.
@@ -52,7 +69,11 @@ enum Command {
         json: bool,
     },
     /// Print a graph as Graphviz DOT.
+    #[command(
+        after_help = "Examples:\n  graphrun dot graphs/tutorial.json --svg tutorial.svg\n  graphrun dot graphs/brats.json | dot -Tpng -o brats.png"
+    )]
     Dot {
+        /// The graph file (JSON).
         graph: PathBuf,
         /// Also render it to this SVG file with Graphviz's `dot` (which must be installed).
         #[arg(long)]
@@ -65,13 +86,21 @@ enum Command {
     #[command(after_help = PREVIEW_EXAMPLES)]
     Preview(Box<PreviewArgs>),
     /// Re-run one output from its manifest line (`FILE:LINE`, a one-line file, or the JSON line).
+    #[command(
+        after_help = "Examples:\n  graphrun replay out/manifest.jsonl:3 -o redo\n  tail -1 out/manifest.jsonl > last.jsonl && graphrun replay last.jsonl -o redo"
+    )]
     Replay {
+        /// The manifest line: `FILE:LINE` (1-based), a file holding one line, or the JSON text.
         reference: String,
+        /// The folder to write the output's files into (under their recorded names).
         #[arg(short, long)]
         output: PathBuf,
     },
     /// Show how far the run in an output folder is: planned, done, failed and missing outputs,
     /// per shard and in total, and every outstanding failure. Exit 0 only when it is complete.
+    #[command(
+        after_help = "Examples:\n  graphrun status /scratch/augmented\n  graphrun status /scratch/augmented --json --verify > status.json"
+    )]
     Status {
         /// The output folder of the run (`-o` of `graphrun run`).
         output: PathBuf,
@@ -84,6 +113,9 @@ enum Command {
     },
     /// Rebuild the output folder's sorted `manifest.jsonl` from every process's lines in
     /// `manifest.d/` (every run does this at its end; run it after a job array to be sure).
+    #[command(
+        after_help = "Examples:\n  graphrun merge /scratch/augmented\n  graphrun merge /scratch/augmented --report report.html --datalist /scratch/augmented/datalist.json"
+    )]
     Merge {
         /// The output folder of the run.
         output: PathBuf,
@@ -101,6 +133,7 @@ enum Command {
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Args, Debug)]
 struct RunArgs {
+    /// The graph file (JSON): what happens to each case.
     graph: PathBuf,
     /// Output directory (`save` paths are relative to it).
     #[arg(short, long)]
@@ -177,6 +210,13 @@ struct RunArgs {
     #[arg(long)]
     datalist: Option<PathBuf>,
 }
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  graphrun run graphs/tutorial.json -o out/tutorial --previews --report out/tutorial/report.html
+  graphrun run graphs/recipes/nnunet_augment.json --nnunet Dataset001_Brain -o out --outputs 4 --resume
+  graphrun run my_graph.json --images 'scans/*.nii.gz' --labels 'masks/*.nii.gz' -o out --dry-run
+  graphrun run my_graph.json --list cases.csv -o /scratch/out --shard slurm   # in a Slurm job array";
 
 const PREVIEW_EXAMPLES: &str = "\
 Examples:
@@ -781,4 +821,33 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
     });
     eprintln!("{}", summary.line());
     Ok(u8::from(!(summary.complete() && extras_ok)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_argument_is_described_and_every_subcommand_has_two_examples() {
+        let mut cli = Cli::command();
+        cli.build();
+        // `help` is clap's own.
+        for sub in cli.get_subcommands().filter(|s| s.get_name() != "help") {
+            let after = sub.get_after_help().map(ToString::to_string).unwrap_or_default();
+            let examples = after.lines().filter(|l| l.contains("graphrun ")).count();
+            assert!(examples >= 2, "`graphrun {}` has {examples} examples in its help", sub.get_name());
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(
+                    arg.get_help().is_some() || arg.get_long_help().is_some(),
+                    "`graphrun {}`: argument `{id}` has no description",
+                    sub.get_name()
+                );
+            }
+        }
+    }
 }
