@@ -272,7 +272,7 @@ impl JsonSchema for NoOtherParams {
 }
 
 /// A spatial op whose effect is one [`Step`] on its input's grid (shift, rotate, scale, affine,
-/// resize), made a graph node by [`spatial_op_node!`](crate::spatial::spatial_op_node): its
+/// resize), made a graph node by `spatial_op_node!`: its
 /// `run` composes the step into the pending resample ([`run_step`]).
 pub trait SpatialOp {
     /// Checks the parameters (the node's `validate`).

@@ -30,8 +30,8 @@
 //!
 //! Plain functions (used by the conformance runner and usable without a graph):
 //! [`clip()`](clip::clip), [`percentile_clip()`](percentile_clip::percentile_clip),
-//! [`percentiles`](percentile_clip::percentiles), [`normalize()`](normalize::normalize),
-//! [`gaussian_filter`](blur::gaussian_filter), [`gamma()`](gamma::gamma),
+//! [`percentiles`], [`normalize()`](normalize::normalize),
+//! [`gaussian_filter`], [`gamma()`](gamma::gamma),
 //! [`add_noise`](noise::add_noise), [`bias_field()`](bias_field::bias_field),
 //! [`ct_window()`](ct_window::ct_window), [`brightness_contrast()`](brightness_contrast::brightness_contrast),
 //! [`simulate_low_resolution`](low_resolution::simulate_low_resolution),

@@ -97,7 +97,7 @@ pub struct Qform {
     pub bcd: [f64; 3],
     /// qoffset_x, y, z.
     pub offset: [f64; 3],
-    /// pixdim[0]: 1 or -1.
+    /// `pixdim[0]`: 1 or -1.
     pub qfac: f64,
     /// pixdim[1..=3]: the column norms.
     pub zooms: [f64; 3],

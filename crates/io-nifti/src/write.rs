@@ -12,7 +12,7 @@
 //!   independent gzip members, concatenated: a valid multi-member gzip file (nibabel, zlib's
 //!   `gzread` and `gzip -d` read it), byte-identical for any thread count. Each member has a
 //!   `VF` extra field with its length, so [`crate::read()`] can inflate them in parallel.
-//! * [`write`] is atomic: it writes a temporary file in the target directory and renames it.
+//! * [`write()`] is atomic: it writes a temporary file in the target directory and renames it.
 
 use crate::affine::affine_to_qform;
 use crate::error::{NiftiError, STREAM};

@@ -23,7 +23,7 @@
 //! [`region_channels`](merge_labels::region_channels), [`region_map`](merge_labels::region_map),
 //! [`one_hot()`](one_hot::one_hot), [`argmax()`](argmax::argmax),
 //! [`remove_labels()`](remove_labels::remove_labels),
-//! [`filter_components`](components::filter_components).
+//! [`filter_components`].
 
 pub mod argmax;
 mod common;

@@ -128,7 +128,7 @@ impl<'a> CaseRunner<'a> {
 
     /// Runs the `load` nodes the capture needs (reading files, or taking the given volumes).
     /// A case's volumes may lie on different grids; where they meet, the grids must agree:
-    /// ops with a mask check theirs, and [`DrawGrids`] checks that one draw is applied on one
+    /// ops with a mask check theirs, and `DrawGrids` checks that one draw is applied on one
     /// grid (so image and label move alike); `resample_to` puts a volume on another's grid.
     pub fn new(
         graph: &'a Graph,

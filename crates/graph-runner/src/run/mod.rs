@@ -11,10 +11,10 @@
 //!   whatever the thread count or case order.
 //! * A failing case is reported with its node; the other cases finish.
 //!
-//! The pieces: [`plan`] (every output's files, checked against the output-folder policy before
-//! any work), [`case`] (the executor: one case's nodes in topological order, for any number of
+//! The pieces: `plan` (every output's files, checked against the output-folder policy before
+//! any work), `case` (the executor: one case's nodes in topological order, for any number of
 //! outputs, writing files or handing volumes back in memory), this module (the scheduler over
-//! cases, the manifest, resume) and [`replay`] (one manifest line again).
+//! cases, the manifest, resume) and `replay` (one manifest line again).
 
 mod case;
 mod plan;
