@@ -678,7 +678,16 @@ fn write_folder_report(output: &Path, path: &Path, folder: &ledger::Folder) -> R
         bail!("no output of {} names its graph file: cannot write a report", output.display());
     };
     let graph = Graph::from_path(&graph_path).map_err(usage)?;
-    report::write_report(&graph, path, output, &lines, &folder.timings())?;
+    let failures: Vec<String> = folder
+        .outstanding_failures()
+        .into_iter()
+        .map(|f| {
+            let output = f.output.map_or_else(String::new, |o| format!(", output {o}"));
+            let node = f.node.as_deref().map_or_else(String::new, |n| format!(", node `{n}`"));
+            format!("case `{}`{output}{node}: {}", f.case, f.message)
+        })
+        .collect();
+    report::write_report(&graph, path, output, &lines, &folder.timings(), &failures)?;
     Ok(())
 }
 

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use voxflow_core::{Kind, Volume};
-use voxflow_preview::report::{ReportCase, ReportOutput, html_report, jpeg_bytes, png_bytes};
+use voxflow_preview::report::{
+    Picture, ReportCase, ReportOutput, ReportSummary, html_report, jpeg_bytes, png_bytes, thumbnail,
+};
 use voxflow_preview::{LabelNames, PreviewOptions, describe, render, stack};
 
 /// A preview or report could not be made.
@@ -81,12 +83,6 @@ fn render_file(
         image.file_name().map_or_else(|| image.display().to_string(), |n| n.to_string_lossy().into_owned());
     render(&volume, labels.as_ref(), &describe(&name, &volume), options)
         .map_err(|source| ReportError::Preview { path: image.into(), source })
-}
-
-/// The preview of `image` (with `label` overlaid) as PNG bytes, drawn the default way.
-fn preview_png(image: &Path, label: Option<&Path>) -> Result<Vec<u8>, ReportError> {
-    let picture = render_file(image, label, &PreviewOptions::default())?;
-    png_bytes(&picture).map_err(|source| ReportError::Encode { path: image.into(), source })
 }
 
 /// `graphrun preview`: the three-slice preview of each `(image, label)` row, one row under the
@@ -162,22 +158,36 @@ fn images_and_labels(
     Ok((images, labels))
 }
 
-/// The preview of one output: its first image with its first label map overlaid (or the first
-/// label map alone). `None` when the output wrote no volume.
+/// The preview of one output as PNG bytes (see [`output_picture`]), with the path of the volume
+/// it shows. `None` when the output wrote no volume.
 fn output_png(
     graph: &Graph,
     output_dir: &Path,
     line: &ManifestLine,
 ) -> Result<Option<(PathBuf, Vec<u8>)>, ReportError> {
     let (images, labels) = images_and_labels(graph, output_dir, line)?;
+    let Some(shown) = images.first().or(labels.first()).cloned() else { return Ok(None) };
+    let Some(picture) = output_picture(graph, output_dir, line)? else { return Ok(None) };
+    let png = png_bytes(&picture).map_err(|source| ReportError::Encode { path: shown.clone(), source })?;
+    Ok(Some((shown, png)))
+}
+
+/// The preview of one output: its first image with its first label map overlaid (a label map
+/// on another grid is shown without the overlay rather than failing), or the first label map
+/// alone. `None` when the output wrote no volume.
+fn output_picture(
+    graph: &Graph,
+    output_dir: &Path,
+    line: &ManifestLine,
+) -> Result<Option<RgbImage>, ReportError> {
+    let (images, labels) = images_and_labels(graph, output_dir, line)?;
+    let options = PreviewOptions::default();
     match (images.first(), labels.first()) {
-        (Some(image), label) => {
-            // A label map on another grid is shown without the overlay rather than failing.
-            let label = label.map(PathBuf::as_path);
-            let png = preview_png(image, label).or_else(|_| preview_png(image, None))?;
-            Ok(Some((image.clone(), png)))
-        }
-        (None, Some(label)) => Ok(Some((label.clone(), preview_png(label, None)?))),
+        (Some(image), label) => Ok(Some(
+            render_file(image, label.map(PathBuf::as_path), &options)
+                .or_else(|_| render_file(image, None, &options))?,
+        )),
+        (None, Some(label)) => Ok(Some(render_file(label, None, &options)?)),
         (None, None) => Ok(None),
     }
 }
@@ -207,44 +217,76 @@ pub fn preview_path(volume: &Path) -> PathBuf {
     volume.with_file_name(format!("{stem}.png"))
 }
 
-/// `--report`: one self-contained HTML page: per case, the input and each output side by side,
-/// the parameters drawn for each output, and the per-node timings of the run.
+/// `--report`: the HTML report of a run (see [`html_report`]), with its pictures (full previews
+/// and thumbnails) in `REPORT_files/` beside it. Cases are drawn in parallel; `failures` are the
+/// run's outstanding failures, one line each.
 pub fn write_report(
     graph: &Graph,
     report: &Path,
     output_dir: &Path,
     lines: &[ManifestLine],
     timings: &BTreeMap<String, Duration>,
+    failures: &[String],
 ) -> Result<(), ReportError> {
+    use rayon::prelude::*;
+    let stem = report.file_stem().map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
+    let files_name = format!("{stem}_files");
+    let files_dir = report.with_file_name(&files_name);
+    std::fs::create_dir_all(&files_dir)
+        .map_err(|source| ReportError::Io { path: files_dir.clone(), source })?;
     let mut by_case: BTreeMap<&str, Vec<&ManifestLine>> = BTreeMap::new();
     for line in lines {
         by_case.entry(&line.case).or_default().push(line);
     }
-    let mut cases = Vec::new();
-    for (case_id, mut outputs) in by_case {
-        outputs.sort_by_key(|l| l.output);
-        let inputs = &outputs[0].inputs;
-        let input_image = inputs.get("image").or_else(|| inputs.values().next());
-        let input_png = match input_image {
-            Some(image) => {
-                let label = inputs.get("label").filter(|l| Some(*l) != input_image).map(PathBuf::as_path);
-                Some(preview_png(image, label).or_else(|_| preview_png(image, None))?)
-            }
-            None => None,
-        };
-        let mut report_outputs = Vec::new();
-        for line in outputs {
-            if let Some((_, png)) = output_png(graph, output_dir, line)? {
-                let draws = serde_json::to_value(&line.draws).unwrap_or_default();
-                report_outputs.push(ReportOutput { output_index: line.output, png, draws });
-            }
+    // Writes a picture and its thumbnail; returns their links relative to the page.
+    let save = |picture: &RgbImage, name: &str| -> Result<Picture, ReportError> {
+        let full = files_dir.join(format!("{name}.png"));
+        let thumb = files_dir.join(format!("{name}_thumb.png"));
+        for (path, image) in [(&full, picture.clone()), (&thumb, thumbnail(picture, 160))] {
+            let bytes =
+                png_bytes(&image).map_err(|source| ReportError::Encode { path: path.clone(), source })?;
+            std::fs::write(path, bytes).map_err(|source| ReportError::Io { path: path.clone(), source })?;
         }
-        cases.push(ReportCase { case_id: case_id.to_owned(), input_png, outputs: report_outputs });
-    }
+        Ok(Picture {
+            href: format!("{files_name}/{name}.png"),
+            thumbnail: format!("{files_name}/{name}_thumb.png"),
+        })
+    };
+    let cases: Vec<ReportCase> = by_case
+        .into_par_iter()
+        .map(|(case_id, mut outputs)| -> Result<ReportCase, ReportError> {
+            outputs.sort_by_key(|l| l.output);
+            let inputs = &outputs[0].inputs;
+            let input_image = inputs.get("image").or_else(|| inputs.values().next());
+            let input = match input_image {
+                Some(image) => {
+                    let label = inputs.get("label").filter(|l| Some(*l) != input_image).map(PathBuf::as_path);
+                    let picture = render_file(image, label, &PreviewOptions::default())
+                        .or_else(|_| render_file(image, None, &PreviewOptions::default()))?;
+                    Some(save(&picture, &format!("{case_id}_input"))?)
+                }
+                None => None,
+            };
+            let mut report_outputs = Vec::new();
+            for line in outputs {
+                let picture = match output_picture(graph, output_dir, line)? {
+                    Some(picture) => Some(save(&picture, &format!("{case_id}_{}", line.output))?),
+                    None => None,
+                };
+                report_outputs.push(ReportOutput {
+                    output_index: line.output,
+                    picture,
+                    draws: line.draws.clone(),
+                });
+            }
+            Ok(ReportCase { case_id: case_id.to_owned(), input, outputs: report_outputs })
+        })
+        .collect::<Result<_, _>>()?;
     let mut timings: Vec<(String, f64)> =
         timings.iter().map(|(node, t)| (node.clone(), t.as_secs_f64() * 1e3)).collect();
     timings.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let html = html_report("voxflow run report", &cases, &timings);
+    let summary = ReportSummary { failures: failures.to_vec() };
+    let html = html_report("voxflow run report", &summary, &cases, &timings);
     // Atomically: the shards of one job array may each write the folder's report.
     crate::ledger::write_atomically(report, html.as_bytes())
         .map_err(|source| ReportError::Io { path: report.into(), source })

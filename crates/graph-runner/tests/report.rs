@@ -2,6 +2,8 @@
 //! Chromium. The browser part runs where `chromium` is installed; CI installs it and sets
 //! `VOXFLOW_REQUIRE_CHROMIUM=1`, which turns a missing browser into a failure.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -217,32 +219,55 @@ fn preview_of_a_missing_file_names_it() {
 }
 
 #[test]
-fn report_has_every_preview_and_renders_in_chromium() {
+fn previews_are_written_next_to_every_output() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");
-    let report = dir.path().join("report.html");
     let graph = workspace().join("graphs/flip.json");
-    let result = graphrun(&[
-        "run",
-        graph.to_str().expect("utf-8 path"),
-        "-o",
-        out.to_str().expect("utf-8 path"),
-        "--previews",
-        "--report",
-        report.to_str().expect("utf-8 path"),
-        "--quiet",
-    ]);
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
-    // A preview next to every output (the flip graph: one case, two outputs).
+    let result = graphrun(&["run", path(&graph), "-o", path(&out), "--previews", "--quiet"]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    // The flip graph: one case, two outputs.
     for output in 0..2 {
         let png = out.join(format!("mni152/image_{output}.png"));
         assert!(png.exists(), "{} missing", png.display());
     }
+}
+
+/// A 100-case run: the page stays under 1 MB with every picture a separate file, every link
+/// resolves, and headless Chromium renders every thumbnail without a console error.
+#[test]
+fn a_100_case_report_is_small_links_resolve_and_renders_in_chromium() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ds = common::dataset(dir.path(), 100);
+    let graph = common::graph_file(dir.path());
+    let out = dir.path().join("out");
+    let report = dir.path().join("report.html");
+    let result =
+        graphrun(&["run", path(&graph), "--nnunet", path(&ds), "-o", path(&out), "--report", path(&report)]);
+    assert!(result.status.success(), "{}", stderr(&result));
     let html = std::fs::read_to_string(&report).expect("report written");
-    // The input and two outputs, inline, with what was drawn.
-    assert_eq!(html.matches("data:image/png;base64,").count(), 3);
-    assert!(html.contains("data-expected-images=\"3\""));
-    assert!(html.contains("&quot;flip&quot;"), "the draws are shown");
+    assert!(html.len() <= 1_000_000, "the page is {} bytes for 100 cases", html.len());
+    assert!(html.contains("data-expected-images=\"300\""), "an input and two outputs per case");
+    assert!(!html.contains("base64"));
+    // Every link and picture resolves to a file beside the page.
+    let mut links = 0;
+    for attr in ["href=\"", "src=\""] {
+        for piece in html.split(attr).skip(1) {
+            let target = &piece[..piece.find('"').expect("closing quote")];
+            if target.starts_with('#') {
+                continue;
+            }
+            assert!(dir.path().join(target).is_file(), "{target} does not resolve");
+            links += 1;
+        }
+    }
+    assert_eq!(links, 600, "a thumbnail and a full preview per picture");
+    // The draws in words: the flip, the shift in mm and the noise of case 7's output 1.
+    let case7 = &html[html.find("id=\"case-case7\"").expect("case 7")..];
+    assert!(
+        case7.contains("<b>flip</b>: flip axes [") && case7.contains("<b>noise</b>: noise "),
+        "{}",
+        &case7[..800]
+    );
 
     let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
@@ -255,30 +280,45 @@ fn report_has_every_preview_and_renders_in_chromium() {
         eprintln!("chromium not installed: the report was checked without a browser");
         return;
     };
-    let profile = tempfile::tempdir().expect("tempdir");
-    let dom = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=10000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", report.canonicalize().expect("report exists").display()))
-        .output()
-        .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let chrome = |extra: &[String]| {
+        let profile = tempfile::tempdir().expect("tempdir");
+        Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--virtual-time-budget=20000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(format!("file://{}", report.canonicalize().expect("report exists").display()))
+            .output()
+            .expect("chromium runs")
+    };
+    let dom = chrome(&["--dump-dom".to_owned()]);
+    let page = String::from_utf8_lossy(&dom.stdout);
     // The page's own script counts the images that decoded with a non-zero size.
     assert!(
-        dom.contains("data-rendered-images=\"3\""),
-        "chromium did not render 3 images: {}",
-        &dom[..dom.len().min(400)]
+        page.contains("data-rendered-images=\"300\""),
+        "chromium did not render 300 images: {}",
+        &page[..page.len().min(400)]
+    );
+    let log = String::from_utf8_lossy(&dom.stderr);
+    assert!(!log.contains("CONSOLE") && !log.contains("Uncaught"), "console errors: {log}");
+    let shot = dir.path().join("report.png");
+    let screenshot =
+        chrome(&[format!("--screenshot={}", shot.display()), "--window-size=1280,1600".to_owned()]);
+    assert!(
+        std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&screenshot.stderr)
     );
 }
 

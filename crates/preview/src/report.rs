@@ -1,27 +1,53 @@
-//! One self-contained HTML page for a run: per case, the input and each augmented output side
-//! by side (inline PNG previews), the parameters drawn for each output, and per-node timings.
+//! The HTML report of a run: a summary (cases, outputs, failures, time per node), a table of
+//! contents, and per case the input and each output as thumbnails linking to the full previews
+//! (separate files beside the page), with the parameters drawn for each output in words.
 
-use base64::Engine;
 use image::RgbImage;
+use std::collections::BTreeMap;
 use std::fmt::Write;
+
+/// A preview in the report: the full picture and its thumbnail, as links relative to the page.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    pub href: String,
+    pub thumbnail: String,
+}
 
 /// One output of a case in the report.
 #[derive(Debug, Clone)]
 pub struct ReportOutput {
     pub output_index: u64,
-    /// PNG bytes of the output's preview.
-    pub png: Vec<u8>,
-    /// The parameters drawn for this output, by random node (as in the manifest).
-    pub draws: serde_json::Value,
+    pub picture: Option<Picture>,
+    /// The parameters drawn for this output, by random node (as in the manifest: each a drawn
+    /// op `{"op": ..., "params": ...}`).
+    pub draws: BTreeMap<String, serde_json::Value>,
 }
 
 /// One case in the report.
 #[derive(Debug, Clone)]
 pub struct ReportCase {
     pub case_id: String,
-    /// PNG bytes of the input's preview.
-    pub input_png: Option<Vec<u8>>,
+    /// The preview of the case's input.
+    pub input: Option<Picture>,
     pub outputs: Vec<ReportOutput>,
+}
+
+/// The run as a whole, for the summary at the top.
+#[derive(Debug, Clone, Default)]
+pub struct ReportSummary {
+    /// Outstanding failures, one line each (`case X, node Y: message`).
+    pub failures: Vec<String>,
+}
+
+/// A thumbnail of a preview, `height` pixels high.
+#[must_use]
+pub fn thumbnail(picture: &RgbImage, height: u32) -> RgbImage {
+    let (w, h) = picture.dimensions();
+    if h <= height || h == 0 {
+        return picture.clone();
+    }
+    let width = ((u64::from(w) * u64::from(height)) / u64::from(h)).max(1) as u32;
+    image::imageops::thumbnail(picture, width, height)
 }
 
 /// Encodes a preview as PNG bytes.
@@ -38,47 +64,109 @@ pub fn jpeg_bytes(picture: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
     Ok(bytes)
 }
 
-/// The whole page. `timings` are (node, total milliseconds), in the order to show them.
+/// The whole page: a summary (cases, outputs, failures, time per node), a table of contents,
+/// and per case the input's and each output's thumbnail (linking to the full preview) with what
+/// was drawn, one line per draw in words and units. Pictures are separate files, so the page
+/// stays small (about 2 kB per output). `timings` are (node, total milliseconds), in the order
+/// to show them.
 #[must_use]
-pub fn html_report(title: &str, cases: &[ReportCase], timings: &[(String, f64)]) -> String {
+pub fn html_report(
+    title: &str,
+    summary: &ReportSummary,
+    cases: &[ReportCase],
+    timings: &[(String, f64)],
+) -> String {
     let mut html = String::new();
-    let image_count: usize = cases.iter().map(|c| c.outputs.len() + usize::from(c.input_png.is_some())).sum();
+    let outputs: usize = cases.iter().map(|c| c.outputs.len()).sum();
+    let image_count: usize = cases
+        .iter()
+        .map(|c| c.outputs.iter().filter(|o| o.picture.is_some()).count() + usize::from(c.input.is_some()))
+        .sum();
     let _ = write!(
         html,
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
 body {{ font-family: sans-serif; background: #111; color: #ddd; margin: 1.5em; }}
+a {{ color: #8cf; }}
 h2 {{ border-bottom: 1px solid #444; padding-bottom: .2em; }}
 .row {{ display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }}
-figure {{ margin: 0; background: #000; padding: .5em; }}
-figure img {{ max-width: 46vw; display: block; }}
+figure {{ margin: 0; background: #000; padding: .5em; max-width: 32em; }}
+figure img {{ display: block; height: 160px; }}
 figcaption {{ font-size: .85em; margin-top: .4em; }}
-pre {{ font-size: .8em; white-space: pre-wrap; max-width: 46vw; }}
+ul.draws {{ font-size: .8em; margin: .3em 0 0 0; padding-left: 1.2em; }}
 table {{ border-collapse: collapse; }} td, th {{ padding: .2em .8em; border-bottom: 1px solid #333; text-align: left; }}
+td.num {{ text-align: right; }}
+nav a {{ margin-right: .8em; }}
+.failure {{ color: #f88; }}
 </style></head>
 <body data-expected-images="{image_count}">
 <h1>{title}</h1>
 "#,
         title = escape(title)
     );
+    let _ = write!(
+        html,
+        "<section id=\"summary\"><table><tr><th>cases</th><td class=\"num\">{}</td></tr>\
+         <tr><th>outputs</th><td class=\"num\">{outputs}</td></tr>\
+         <tr><th>failures</th><td class=\"num\">{}</td></tr></table>",
+        cases.len(),
+        summary.failures.len()
+    );
+    if !summary.failures.is_empty() {
+        html.push_str("<ul>");
+        for failure in &summary.failures {
+            let _ = write!(html, "<li class=\"failure\">{}</li>", escape(failure));
+        }
+        html.push_str("</ul>");
+    }
+    if !timings.is_empty() {
+        let total: f64 = timings.iter().map(|(_, ms)| ms).sum();
+        html.push_str("<h2>Time per node</h2><table><tr><th>node</th><th>total</th><th>share</th></tr>");
+        for (node, ms) in timings {
+            if *ms == 0.0 {
+                // A spatial op fused into a later resampling: its time is that node's.
+                let _ = write!(
+                    html,
+                    "<tr><td>{}</td><td class=\"num\">fused</td><td class=\"num\">in a later resampling</td></tr>",
+                    escape(node)
+                );
+                continue;
+            }
+            let share = if total > 0.0 { 100.0 * ms / total } else { 0.0 };
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td class=\"num\">{ms:.1} ms</td><td class=\"num\">{share:.0}%</td></tr>",
+                escape(node)
+            );
+        }
+        html.push_str("</table>");
+    }
+    html.push_str("</section>\n<nav><h2>Cases</h2>");
     for case in cases {
-        let _ = write!(html, "<section class=\"case\"><h2>{}</h2><div class=\"row\">", escape(&case.case_id));
-        if let Some(png) = &case.input_png {
-            figure(&mut html, png, "input", None);
+        let _ = write!(html, "<a href=\"#case-{id}\">{id}</a>", id = escape(&case.case_id));
+    }
+    html.push_str("</nav>\n");
+    for case in cases {
+        let _ = write!(
+            html,
+            "<section class=\"case\" id=\"case-{id}\"><h2>{id}</h2><div class=\"row\">",
+            id = escape(&case.case_id)
+        );
+        if let Some(picture) = &case.input {
+            figure(&mut html, picture, "input", None);
         }
         for output in &case.outputs {
             let caption = format!("output {}", output.output_index);
-            figure(&mut html, &output.png, &caption, Some(&output.draws));
+            if let Some(picture) = &output.picture {
+                figure(&mut html, picture, &caption, Some(&output.draws));
+            } else {
+                let _ = write!(html, "<figure><figcaption>{}</figcaption>", escape(&caption));
+                draw_list(&mut html, &output.draws);
+                html.push_str("</figure>");
+            }
         }
         html.push_str("</div></section>\n");
-    }
-    if !timings.is_empty() {
-        html.push_str("<h2>Time per node</h2><table><tr><th>node</th><th>total</th></tr>");
-        for (node, ms) in timings {
-            let _ = write!(html, "<tr><td>{}</td><td>{ms:.1} ms</td></tr>", escape(node));
-        }
-        html.push_str("</table>\n");
     }
     // Marks the page with how many previews actually decoded, for headless-browser tests.
     html.push_str(
@@ -89,18 +177,137 @@ table {{ border-collapse: collapse; }} td, th {{ padding: .2em .8em; border-bott
     html
 }
 
-fn figure(html: &mut String, png: &[u8], caption: &str, draws: Option<&serde_json::Value>) {
-    let data = base64::engine::general_purpose::STANDARD.encode(png);
+fn figure(
+    html: &mut String,
+    picture: &Picture,
+    caption: &str,
+    draws: Option<&BTreeMap<String, serde_json::Value>>,
+) {
     let _ = write!(
         html,
-        "<figure><img alt=\"{c}\" src=\"data:image/png;base64,{data}\"><figcaption>{c}</figcaption>",
+        "<figure><a href=\"{href}\"><img alt=\"{c}\" src=\"{thumb}\"></a><figcaption>{c}</figcaption>",
+        href = escape(&picture.href),
+        thumb = escape(&picture.thumbnail),
         c = escape(caption)
     );
     if let Some(draws) = draws {
-        let text = serde_json::to_string_pretty(draws).unwrap_or_default();
-        let _ = write!(html, "<pre>{}</pre>", escape(&text));
+        draw_list(html, draws);
     }
     html.push_str("</figure>");
+}
+
+fn draw_list(html: &mut String, draws: &BTreeMap<String, serde_json::Value>) {
+    if draws.is_empty() {
+        return;
+    }
+    html.push_str("<ul class=\"draws\">");
+    for (node, drawn) in draws {
+        let _ = write!(html, "<li><b>{}</b>: {}</li>", escape(node), escape(&describe_draw(drawn)));
+    }
+    html.push_str("</ul>");
+}
+
+/// A drawn op in words: its op and its parameters with units, numbers to 3 significant digits,
+/// the resampling settings left out where they are the defaults (`rotate 11.3° in voxel plane
+/// [0, 1]`, `scale ×0.72`, `flip axes [0]`, `chain: ...`).
+#[must_use]
+pub fn describe_draw(drawn: &serde_json::Value) -> String {
+    let op = drawn.get("op").and_then(serde_json::Value::as_str).unwrap_or("?");
+    let params = drawn.get("params").cloned().unwrap_or(serde_json::Value::Null);
+    let get = |k: &str| params.get(k);
+    match op {
+        "chain" => {
+            let parts: Vec<String> = get("ops")
+                .and_then(serde_json::Value::as_array)
+                .map(|ops| ops.iter().map(describe_draw).collect())
+                .unwrap_or_default();
+            if parts.is_empty() { "nothing (every choice skipped)".to_owned() } else { parts.join(", then ") }
+        }
+        "rotate" if get("angle").is_some() => {
+            let angle = get("angle").map_or_else(String::new, number);
+            let plane = get("axes").map_or_else(|| "[0, 1]".to_owned(), value_text);
+            format!("rotate {angle}° in voxel plane {plane}{}", settings_text(&params))
+        }
+        "scale" if get("factor").is_some() => {
+            format!("scale ×{}{}", get("factor").map_or_else(String::new, value_text), settings_text(&params))
+        }
+        "flip" => format!("flip axes {}", get("axes").map_or_else(|| "[]".to_owned(), value_text)),
+        "gamma" => format!("gamma γ={}", get("gamma").map_or_else(String::new, number)),
+        _ => {
+            let mut parts = Vec::new();
+            if let Some(map) = params.as_object() {
+                for (k, v) in map {
+                    if is_default_setting(k, v) {
+                        continue;
+                    }
+                    parts.push(format!("{k}={}{}", value_text(v), unit(k)));
+                }
+            }
+            if parts.is_empty() { op.to_owned() } else { format!("{op} {}", parts.join(", ")) }
+        }
+    }
+}
+
+fn unit(key: &str) -> &'static str {
+    match key {
+        "angle" | "degrees" => "°",
+        k if k.ends_with("_mm") || k == "mm" || k == "sigma" => " mm",
+        _ => "",
+    }
+}
+
+/// The resampling settings every spatial op carries, when they are the defaults.
+fn is_default_setting(key: &str, value: &serde_json::Value) -> bool {
+    matches!(
+        (key, value.as_str(), value.as_i64()),
+        ("interpolation", Some("linear"), _)
+            | ("label_interpolation", Some("nearest"), _)
+            | ("mode", Some("constant"), _)
+            | ("fill", Some("minimum"), _)
+            | ("label_fill", _, Some(0))
+    ) || value.is_null()
+}
+
+fn settings_text(params: &serde_json::Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(map) = params.as_object() {
+        for key in ["interpolation", "mode", "fill"] {
+            if let Some(v) = map.get(key).filter(|v| !is_default_setting(key, v)) {
+                parts.push(format!("{key} {}", value_text(v)));
+            }
+        }
+    }
+    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(", ")) }
+}
+
+fn number(v: &serde_json::Value) -> String {
+    match v.as_f64() {
+        Some(x) if v.is_f64() => {
+            let digits = if x == 0.0 { 0 } else { (2 - x.abs().log10().floor() as i32).clamp(0, 6) as usize };
+            let text = format!("{x:.digits$}");
+            if text.contains('.') {
+                text.trim_end_matches('0').trim_end_matches('.').to_owned()
+            } else {
+                text
+            }
+        }
+        _ => v.to_string(),
+    }
+}
+
+fn value_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Number(_) => number(v),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => {
+            format!("[{}]", items.iter().map(value_text).collect::<Vec<_>>().join(", "))
+        }
+        serde_json::Value::Object(map) => {
+            let inner: Vec<String> = map.iter().map(|(k, v)| format!("{k} {}", value_text(v))).collect();
+            format!("{{{}}}", inner.join(", "))
+        }
+        other => other.to_string(),
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -112,23 +319,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn report_inlines_every_preview_and_escapes_text() {
-        let png = png_bytes(&RgbImage::new(4, 3)).expect("encodes");
+    fn report_links_pictures_and_describes_draws_in_words() {
+        let picture =
+            |name: &str| Picture { href: format!("f/{name}.png"), thumbnail: format!("f/{name}_t.png") };
+        let draws = BTreeMap::from([
+            (
+                "rotate".to_owned(),
+                serde_json::json!({"op": "rotate", "params": {"angle": 11.2849, "axes": [0, 2], "interpolation": "linear", "fill": "minimum"}}),
+            ),
+            ("flip".to_owned(), serde_json::json!({"op": "flip", "params": {"axes": [1]}})),
+            ("gamma".to_owned(), serde_json::json!({"op": "gamma", "params": {"gamma": 0.73412}})),
+        ]);
         let case = ReportCase {
             case_id: "case<1>".into(),
-            input_png: Some(png.clone()),
-            outputs: vec![ReportOutput {
-                output_index: 0,
-                png,
-                draws: serde_json::json!({"flip": {"axis": 1}}),
-            }],
+            input: Some(picture("in")),
+            outputs: vec![ReportOutput { output_index: 0, picture: Some(picture("o0")), draws }],
         };
-        let html = html_report("run", &[case], &[("rotate".into(), 12.5)]);
-        assert_eq!(html.matches("data:image/png;base64,").count(), 2);
+        let summary = ReportSummary { failures: vec!["case `x`: unreadable".into()] };
+        let html = html_report("run", &summary, &[case], &[("rotate".into(), 12.5)]);
+        assert!(!html.contains("base64"), "pictures are files, not inline");
+        assert_eq!(html.matches("<img ").count(), 2);
+        assert!(html.contains(r#"<a href="f/o0.png"><img alt="output 0" src="f/o0_t.png">"#));
         assert!(html.contains("data-expected-images=\"2\""));
-        assert!(html.contains("case&lt;1&gt;"));
-        assert!(html.contains("&quot;axis&quot;: 1"));
-        assert!(html.contains("12.5 ms"));
+        assert!(html.contains("case&lt;1&gt;") && html.contains("href=\"#case-case&lt;1&gt;\""));
+        assert!(html.contains("rotate 11.3° in voxel plane [0, 2]"), "{html}");
+        assert!(html.contains("flip axes [1]") && html.contains("gamma γ=0.734"), "{html}");
+        assert!(html.contains("unreadable") && html.contains("12.5 ms"));
     }
 
     #[test]
@@ -136,5 +352,17 @@ mod tests {
         let picture = RgbImage::from_pixel(9, 5, image::Rgb([200, 30, 30]));
         assert!(jpeg_bytes(&picture).expect("encodes").starts_with(&[0xFF, 0xD8, 0xFF]));
         assert!(png_bytes(&picture).expect("encodes").starts_with(b"\x89PNG"));
+        let small = thumbnail(&RgbImage::new(400, 320), 160);
+        assert_eq!(small.dimensions(), (200, 160));
+    }
+
+    #[test]
+    fn draws_read_in_words_with_units_and_without_default_settings() {
+        let chain = serde_json::json!({"op": "chain", "params": {"ops": [
+            {"op": "scale", "params": {"factor": 0.7213, "mode": "constant"}},
+            {"op": "shift", "params": {"mm": [1.5, 0.0, -2.25], "fill": 0.0}}]}});
+        assert_eq!(describe_draw(&chain), "scale ×0.721, then shift fill=0, mm=[1.5, 0, -2.25] mm");
+        let empty = serde_json::json!({"op": "chain", "params": {"ops": []}});
+        assert_eq!(describe_draw(&empty), "nothing (every choice skipped)");
     }
 }
