@@ -192,7 +192,15 @@ pub fn describe_op(name: String) -> OpInfo {
                 .map(|(k, p)| {
                     let (type_text, json_type, allowed) = describe_type(p, &defs);
                     let required = required_names.contains(&k.as_str());
-                    let default = if required { example.get(k).cloned() } else { p.get("default").cloned() };
+                    // A flag that is left out of the JSON when false (to keep manifests as they
+                    // were before it existed) has no default in the schema: it is false.
+                    let default = if required {
+                        example.get(k).cloned()
+                    } else {
+                        p.get("default")
+                            .cloned()
+                            .or_else(|| (json_type == "boolean").then_some(Value::Bool(false)))
+                    };
                     let description = p
                         .get("description")
                         .or_else(|| resolve(p, &defs).get("description"))
