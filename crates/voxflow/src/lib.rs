@@ -55,19 +55,42 @@ pub fn read(path: impl AsRef<Path>, kind: Kind) -> Result<Volume, Error> {
     Ok(voxflow_io_nifti::read(path, kind)?)
 }
 
-/// Writes a volume to `.nii` or `.nii.gz`, atomically (a temporary file, then a rename).
+/// Writes a volume to `.nii` or `.nii.gz`, atomically (a temporary file, then a rename), in
+/// the type it was read with: a uint8 scan rotated and written back is uint8 again (with
+/// `scl_slope`/`scl_inter` when the values no longer fit), a label map keeps its integer type,
+/// and an image an intensity op produced is float32. [`write_with`] asks for another type.
 ///
 /// ```
-/// let volume = voxflow::read(voxflow::sample("someones_epi.nii.gz"), voxflow::Kind::Image)?;
+/// use voxflow::{Kind, apply, op, read, write};
+/// let volume = read(voxflow::sample("mni152_t1.nii.gz"), Kind::Image)?; // stored as uint8
+/// let rotated = apply(&*op("rotate", serde_json::json!({"angle": 5.0}))?, &volume)?;
 /// let dir = std::env::temp_dir().join(format!("voxflow-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
-/// voxflow::write(dir.join("epi.nii.gz"), &volume)?;
-/// assert_eq!(voxflow::read(dir.join("epi.nii.gz"), voxflow::Kind::Image)?.shape3(), volume.shape3());
+/// write(dir.join("t1.nii.gz"), &rotated)?;
+/// let header = voxflow::nifti::read_header(dir.join("t1.nii.gz"))?;
+/// assert_eq!(header.datatype, voxflow::DType::U8);
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # Ok::<(), voxflow::Error>(())
 /// ```
 pub fn write(path: impl AsRef<Path>, volume: &Volume) -> Result<(), Error> {
-    Ok(voxflow_io_nifti::write(path, volume, &WriteOptions::default())?)
+    write_with(path, volume, &WriteOptions { image_dtype: volume.stored_dtype, ..WriteOptions::default() })
+}
+
+/// [`write`] with explicit options: the stored type of an image (`image_dtype`) and the gzip
+/// level.
+///
+/// ```
+/// let volume = voxflow::read(voxflow::sample("someones_epi.nii.gz"), voxflow::Kind::Image)?;
+/// let dir = std::env::temp_dir().join(format!("voxflow-doc-w-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let options = voxflow::WriteOptions { image_dtype: voxflow::DType::F32, gzip_level: 6 };
+/// voxflow::write_with(dir.join("epi.nii.gz"), &volume, &options)?;
+/// assert_eq!(voxflow::read(dir.join("epi.nii.gz"), voxflow::Kind::Image)?.shape3(), volume.shape3());
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), voxflow::Error>(())
+/// ```
+pub fn write_with(path: impl AsRef<Path>, volume: &Volume, options: &WriteOptions) -> Result<(), Error> {
+    Ok(voxflow_io_nifti::write(path, volume, options)?)
 }
 
 /// An op by its graph name and parameters (`null` or `{}`: every default), exactly as a graph
