@@ -76,7 +76,7 @@ pub fn write(path: impl AsRef<Path>, volume: &Volume) -> Result<(), Error> {
     write_with(path, volume, &WriteOptions { image_dtype: volume.stored_dtype, ..WriteOptions::default() })
 }
 
-/// [`write`] with explicit options: the stored type of an image (`image_dtype`) and the gzip
+/// [`write()`] with explicit options: the stored type of an image (`image_dtype`) and the gzip
 /// level.
 ///
 /// ```
