@@ -139,6 +139,20 @@ pub struct Rotate {
     pub rest: NoOtherParams,
 }
 
+/// No rotation, about z, with the default resampling: set `angle` (and `axes`) with
+/// `Rotate { angle: 10.0, ..Default::default() }`.
+impl Default for Rotate {
+    fn default() -> Self {
+        Rotate {
+            axes: default_axes(),
+            angle: 0.0,
+            reshape: false,
+            resampling: Resampling::default(),
+            rest: NoOtherParams,
+        }
+    }
+}
+
 fn default_axes() -> [usize; 2] {
     [0, 1]
 }

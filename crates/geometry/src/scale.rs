@@ -46,6 +46,13 @@ pub struct Scale {
     pub rest: NoOtherParams,
 }
 
+/// No magnification (factor 1), with the default resampling.
+impl Default for Scale {
+    fn default() -> Self {
+        Scale { factor: Factor::Isotropic(1.0), resampling: Resampling::default(), rest: NoOtherParams }
+    }
+}
+
 impl SpatialOp for Scale {
     /// The scale's effect on a grid.
     fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {

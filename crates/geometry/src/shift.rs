@@ -69,6 +69,18 @@ pub struct Shift {
     pub rest: NoOtherParams,
 }
 
+/// No shift, in mm, with the default resampling.
+impl Default for Shift {
+    fn default() -> Self {
+        Shift {
+            offset: [0.0; 3],
+            unit: Unit::default(),
+            resampling: Resampling::default(),
+            rest: NoOtherParams,
+        }
+    }
+}
+
 impl SpatialOp for Shift {
     /// The shift's effect on a grid.
     fn step(&self, shape: [usize; 3], affine: &Affine) -> Result<Step, GeometryError> {

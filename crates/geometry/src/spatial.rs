@@ -286,6 +286,18 @@ pub trait SpatialOp {
     fn known_shape(&self, input: Option<[usize; 3]>) -> Option<[usize; 3]> {
         input
     }
+
+    /// Applies the op to a volume in memory, in one resampling (what a graph node does,
+    /// without a graph): `Rotate { angle: 10.0, ..Default::default() }.apply(&volume)`.
+    fn apply(&self, volume: &Volume) -> Result<Volume, GeometryError> {
+        self.check()?;
+        let step = self.step(volume.shape3(), &volume.affine)?;
+        match defer(Value::Volume(Arc::new(volume.clone())), &step, &self.settings())? {
+            Value::Deferred(pending) => materialize(&pending),
+            Value::Volume(v) => Ok(Arc::unwrap_or_clone(v)),
+            Value::Draw(op) => Err(GeometryError::NotAVolume { got: format!("a draw ({op:?})") }),
+        }
+    }
 }
 
 /// A random augmentation's `check` after its own parameters: the probability `p` and the

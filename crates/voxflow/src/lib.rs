@@ -16,6 +16,17 @@
 //! assert_eq!(rotated.affine, volume.affine);
 //! # Ok::<(), voxflow::Error>(())
 //! ```
+//!
+//! The op crates' typed parameters work the same way: spatial ops have `Default` and `apply`.
+//!
+//! ```
+//! use voxflow::geometry::{rotate::Rotate, spatial::SpatialOp};
+//! let volume = voxflow::read(voxflow::sample("someones_epi.nii.gz"), voxflow::Kind::Image)?;
+//! let typed = Rotate { angle: 10.0, ..Default::default() }.apply(&volume).expect("rotates");
+//! let named = voxflow::apply(&*voxflow::op("rotate", serde_json::json!({"angle": 10.0}))?, &volume)?;
+//! assert_eq!(typed.image().expect("image"), named.image().expect("image"));
+//! # Ok::<(), voxflow::Error>(())
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
