@@ -230,21 +230,27 @@ impl RandomOp for RandomRot90 {
                 format!("{:?}: give two axes (the plane) or three (a plane drawn from them)", self.axes),
             ));
         }
-        if let Some(a) = self.axes.iter().find(|&&a| a > 2) {
-            return Err(OpError::param(
-                "axes",
-                format!("axis {a} is out of range: axes are 0 (x), 1 (y), 2 (z)"),
-            ));
-        }
-        if self.axes.iter().enumerate().any(|(i, a)| self.axes[..i].contains(a)) {
-            return Err(OpError::param("axes", format!("{:?}: an axis is listed twice", self.axes)));
-        }
+        check_distinct_axes(&self.axes)?;
         check_p(self.p)
     }
 
     fn draw(&self, rng: &mut Rng, (): ()) -> Result<Rot90, OpError> {
         Ok(self.sample(rng))
     }
+}
+
+/// The `axes` parameter of the random axis ops: voxel axes 0..=2, each at most once.
+pub(crate) fn check_distinct_axes(axes: &[usize]) -> Result<(), OpError> {
+    if let Some(a) = axes.iter().find(|&&a| a > 2) {
+        return Err(OpError::param(
+            "axes",
+            format!("axis {a} is out of range: axes are 0 (x), 1 (y), 2 (z)"),
+        ));
+    }
+    if axes.iter().enumerate().any(|(i, a)| axes[..i].contains(a)) {
+        return Err(OpError::param("axes", format!("{axes:?}: an axis is listed twice")));
+    }
+    Ok(())
 }
 
 #[typetag::serde(name = "random_rot90")]

@@ -169,15 +169,7 @@ impl RandomOp for RandomTranspose {
                 format!("{:?}: give two or three axes to shuffle", self.axes),
             ));
         }
-        if let Some(a) = self.axes.iter().find(|&&a| a > 2) {
-            return Err(OpError::param(
-                "axes",
-                format!("axis {a} is out of range: axes are 0 (x), 1 (y), 2 (z)"),
-            ));
-        }
-        if self.axes.iter().enumerate().any(|(i, a)| self.axes[..i].contains(a)) {
-            return Err(OpError::param("axes", format!("{:?}: an axis is listed twice", self.axes)));
-        }
+        crate::rot90::check_distinct_axes(&self.axes)?;
         check_p(self.p)
     }
 
