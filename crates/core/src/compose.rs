@@ -165,7 +165,7 @@ macro_rules! composition_node {
 }
 
 /// Draws one of its choices, with probability proportional to the weights.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OneOf {
     /// The random ops to choose from, with weights. Required.
@@ -206,7 +206,7 @@ pub enum Order {
 }
 
 /// Draws `k` of its choices (without replacement, by weight) and applies them as one draw.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SomeOf {
     /// The random ops to choose from, with weights. Required.
@@ -276,7 +276,7 @@ impl Op for SomeOf {
 }
 
 /// Draws all of its choices and applies them in a random order (MONAI's `RandomOrder`).
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomOrder {
     /// The random ops, all applied. Required. (Weights only bias which comes first.)
@@ -307,7 +307,7 @@ impl Op for RandomOrder {
 
 /// Applies ops in order, as one op: what `some_of` and `random_order` draw, and a way to
 /// write a fixed sequence as one node. Spatial ops in a chain still fuse into one resample.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Chain {
     /// The ops, applied first to last, each as `{"op": ..., "params": ...}`.

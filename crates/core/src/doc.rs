@@ -13,6 +13,9 @@ pub struct OpDoc {
     pub example: &'static str,
     /// The JSON Schema of the op's `params` object ([`params_schema`] of its parameter type).
     pub params_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    /// The parameter type's Rust `Default`, as JSON: what `Params::default()` is in a graph
+    /// (a test holds it to the schema's defaults, so Rust and graph files agree).
+    pub default_params: fn() -> serde_json::Value,
 }
 
 impl PartialEq for OpDoc {
@@ -61,6 +64,11 @@ pub fn params_schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGe
     schemars::Schema::try_from(schema).unwrap_or_default()
 }
 
+/// `T::default()` as JSON (`null` if it does not serialize, which the op-docs test reports).
+pub fn default_params<T: Default + serde::Serialize>() -> serde_json::Value {
+    serde_json::to_value(T::default()).unwrap_or(serde_json::Value::Null)
+}
+
 /// Every registered op doc (in no particular order).
 pub fn op_docs() -> impl Iterator<Item = &'static OpDoc> {
     inventory::iter::<OpDoc>.into_iter()
@@ -69,7 +77,8 @@ pub fn op_docs() -> impl Iterator<Item = &'static OpDoc> {
 /// Registers an op's documentation and parameter type, next to the op's
 /// `#[typetag::serde(name = "name")]` impl:
 /// `op_doc!("name", ParamsType, "summary", r#"{...params...}"#);`. `ParamsType` is the type
-/// typetag deserializes the node's `params` into (it derives `schemars::JsonSchema`).
+/// typetag deserializes the node's `params` into (it derives `schemars::JsonSchema` and
+/// implements `Default` as the graph's defaults, with neutral values for required keys).
 #[macro_export]
 macro_rules! op_doc {
     ($name:literal, $params:ty, $summary:literal, $example:literal) => {
@@ -79,6 +88,7 @@ macro_rules! op_doc {
                 summary: $summary,
                 example: $example,
                 params_schema: $crate::doc::params_schema::<$params>,
+                default_params: $crate::doc::default_params::<$params>,
             }
         }
     };

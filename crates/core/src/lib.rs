@@ -32,7 +32,7 @@ pub use doc::{OpDoc, op_docs};
 pub use dtype::DType;
 pub use error::{CoreError, OpError};
 pub use inventory;
-pub use op::{Facts, Inputs, Kind, Materialize, Op, Port, RunContext, Value};
+pub use op::{Facts, Inputs, Kind, Materialize, Op, Port, RunContext, Value, run_on_volume};
 pub use orientation::{Orientation, OrientationError};
 pub use resample::{BoundaryMode, Deferred, DisplacementField, Fill, FillRule, Interpolation, ResampleSpec};
 pub use schemars;

@@ -315,3 +315,44 @@ pub trait Op: Send + Sync + std::fmt::Debug {
     /// Runs the op.
     fn run(&self, ctx: &mut RunContext<'_>, inputs: Inputs) -> Result<Value, OpError>;
 }
+
+/// Runs a volume-to-volume op (an intensity or label op) on one volume outside a graph: what
+/// its node does with `volume` on its `volume` port. Ops call it from their own `apply`
+/// (`Gamma { gamma: 0.8, ..Default::default() }.apply(&volume)`).
+///
+/// Anything the op draws inside its run uses one fixed seed. A result left pending (a spatial
+/// op's resample) is an error here: spatial ops apply through `voxflow_geometry`'s
+/// `SpatialOp::apply`, and the `voxflow` facade's `apply` runs any op.
+pub fn run_on_volume(op: &dyn Op, volume: &Volume) -> Result<Volume, OpError> {
+    op.validate()?;
+    let case_inputs = BTreeMap::new();
+    let no_resampling = |_: &Deferred| -> Result<Volume, OpError> { Err(no_resampling_error()) };
+    let key = crate::seed::DrawKey { graph_seed: 0, case_id: "volume", output_index: 0, node: "op" };
+    let mut ctx = RunContext {
+        node: "op",
+        case_id: "volume",
+        output_index: 0,
+        rng: crate::seed::rng_for(&key),
+        case_inputs: &case_inputs,
+        output_dir: Path::new("."),
+        written: Vec::new(),
+        materialize: &no_resampling,
+    };
+    let mut inputs = Inputs::default();
+    inputs.0.insert("volume".to_owned(), Value::Volume(Arc::new(volume.clone())));
+    match op.run(&mut ctx, inputs)? {
+        Value::Volume(v) => Ok(Arc::unwrap_or_clone(v)),
+        Value::Deferred(_) => Err(no_resampling_error()),
+        Value::Draw(_) => Err(OpError::Input {
+            port: "volume".to_owned(),
+            message: "the op is random: it returns a draw, not a volume (apply the drawn op)".to_owned(),
+        }),
+    }
+}
+
+fn no_resampling_error() -> OpError {
+    OpError::Input {
+        port: "volume".to_owned(),
+        message: "a pending resample cannot be performed here (apply the spatial op first)".to_owned(),
+    }
+}

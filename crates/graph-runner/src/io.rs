@@ -92,6 +92,14 @@ fn default_gzip() -> u32 {
     1
 }
 
+/// `{case}_{node}_{output}.nii.gz`, the graph's gzip level and dtype (`path` is required in a
+/// graph; this is a template that keeps every (case, output, node) apart).
+impl Default for Save {
+    fn default() -> Self {
+        Save { path: "{case}_{node}_{output}.nii.gz".to_owned(), gzip_level: default_gzip(), dtype: None }
+    }
+}
+
 const PLACEHOLDERS: [&str; 3] = ["case", "output", "node"];
 
 impl Save {

@@ -79,3 +79,51 @@ fn every_op_is_described_with_its_summary() {
     let pad = crop.params.iter().find(|p| p.name == "pad").expect("crop lists `pad`");
     assert!(!pad.required && pad.default == serde_json::json!(false), "{pad:?}");
 }
+
+/// Every op's Rust `Default` (what `Rotate { angle: 10.0, ..Default::default() }` starts from)
+/// is a valid op in a graph, and each optional parameter's default is the graph's: the value
+/// the schema states (serde's default) equals the one `Default` gives.
+#[test]
+fn every_ops_rust_default_is_the_graphs_default() {
+    voxflow_graph_runner::register_all();
+    let mut problems = Vec::new();
+    for doc in voxflow_core::op_docs() {
+        let name = doc.name;
+        let defaults = (doc.default_params)();
+        let Some(object) = defaults.as_object() else {
+            problems.push(format!("`{name}`: Default does not serialise to an object: {defaults}"));
+            continue;
+        };
+        if let Err(e) = serde_json::from_value::<Box<dyn Op>>(serde_json::json!({"op": name, "params": defaults}))
+        {
+            problems.push(format!("`{name}`: its Default does not read back as params: {e}"));
+        }
+        let properties = voxflow_graph_runner::ops::describe_op(name.to_owned()).params;
+        for param in properties {
+            if param.required || param.default.is_null() {
+                continue;
+            }
+            let rust = object.get(&param.name).cloned().unwrap_or(serde_json::Value::Null);
+            if !same_json(&rust, &param.default) {
+                problems.push(format!(
+                    "`{name}.{}`: graph default {} but Rust Default {rust}",
+                    param.name, param.default
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// JSON equality with numbers compared as f64 (`1` and `1.0` are one default).
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => x.as_f64() == y.as_f64(),
+        (J::Array(x), J::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y)),
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
+}
