@@ -14,7 +14,7 @@
 
 use crate::GeometryError;
 use crate::resample::transform_image;
-use crate::spatial::{self, NoOtherParams, Resampling, SpatialOp, Step, spatial_op_node};
+use crate::spatial::{self, Resampling, SpatialOp, Step, spatial_op_node};
 use nalgebra::{Matrix3, Matrix4, Vector3};
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
@@ -34,6 +34,7 @@ pub enum Frame {
 
 /// Moves the anatomy by an affine transform about the physical centre; the grid is kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AffineTransform {
     /// Rows of a 3x3 linear map, or a 3x4 / 4x4 matrix whose last column is a translation in mm
     /// (a 4x4's last row must be `[0, 0, 0, 1]`). Must be invertible.
@@ -46,8 +47,13 @@ pub struct AffineTransform {
     pub frame: Frame,
     #[serde(flatten)]
     pub resampling: Resampling,
-    #[serde(flatten, skip_serializing)]
-    pub rest: NoOtherParams,
+}
+
+/// The identity (a 3×3 identity `matrix`, no translation), in the world frame, default resampling: set `matrix`.
+impl Default for AffineTransform {
+    fn default() -> Self {
+        AffineTransform { matrix: vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]], translation: [0.0; 3], frame: Frame::default(), resampling: Resampling::default() }
+    }
 }
 
 impl AffineTransform {
@@ -55,7 +61,7 @@ impl AffineTransform {
     #[must_use]
     pub fn new(linear: &Matrix3<f64>, translation: [f64; 3], frame: Frame, resampling: Resampling) -> Self {
         let matrix = (0..3).map(|r| (0..3).map(|c| linear[(r, c)]).collect()).collect();
-        AffineTransform { matrix, translation, frame, resampling, rest: NoOtherParams }
+        AffineTransform { matrix, translation, frame, resampling }
     }
 
     /// The linear part and the translation (mm).

@@ -45,6 +45,13 @@ pub struct Crop {
     pub value: f64,
 }
 
+/// A centred 1×1×1 crop with the graph's defaults: set `size` (required in a graph).
+impl Default for Crop {
+    fn default() -> Self {
+        Crop { start: None, size: [1, 1, 1], pad: false, mode: PadMode::default(), value: 0.0 }
+    }
+}
+
 /// The box of `size` voxels at `start` of a frame: `input[x0:x0+sx, y0:y0+sy, z0:z0+sz]`, copied
 /// row by row, keeping the input's memory order. The box must lie inside the input.
 #[must_use]
@@ -132,6 +139,13 @@ impl Op for Crop {
 pub struct RandomCrop {
     /// The box's size in voxels `[x, y, z]` (each at least 1, at most the volume's). Required.
     pub size: [usize; 3],
+}
+
+/// A 1×1×1 patch: set `size` (required in a graph).
+impl Default for RandomCrop {
+    fn default() -> Self {
+        RandomCrop { size: [1, 1, 1] }
+    }
 }
 
 impl RandomCrop {

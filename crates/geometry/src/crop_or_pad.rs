@@ -29,6 +29,13 @@ pub struct CropOrPad {
     pub value: f64,
 }
 
+/// A 1×1×1 output with the graph's defaults: set `shape` (required in a graph).
+impl Default for CropOrPad {
+    fn default() -> Self {
+        CropOrPad { shape: [1, 1, 1], mode: PadMode::default(), value: 0.0 }
+    }
+}
+
 impl CropOrPad {
     fn as_crop(&self) -> Crop {
         Crop { start: None, size: self.shape, pad: true, mode: self.mode, value: self.value }

@@ -75,6 +75,13 @@ pub struct Flip {
     pub axis: Axes,
 }
 
+/// No axis flipped: set `axis` (required in a graph).
+impl Default for Flip {
+    fn default() -> Self {
+        Flip { axis: Axes::Many(Vec::new()) }
+    }
+}
+
 /// `numpy.flip(input, axis)`: a new array, in the input's memory order.
 #[must_use]
 pub fn flip<T: Voxel>(input: ArrayView3<'_, T>, axis: usize) -> Array3<T> {

@@ -68,6 +68,13 @@ pub struct RandomForegroundCrop {
     pub class_ratios: Option<BTreeMap<i64, f64>>,
 }
 
+/// A 1×1×1 patch with the graph's defaults: set `size` (required in a graph).
+impl Default for RandomForegroundCrop {
+    fn default() -> Self {
+        RandomForegroundCrop { size: [1, 1, 1], labels: None, p_foreground: default_p(), balanced_classes: false, class_ratios: None }
+    }
+}
+
 impl RandomForegroundCrop {
     fn is_foreground(&self, label: i128) -> bool {
         if let Some(ratios) = &self.class_ratios {

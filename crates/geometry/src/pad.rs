@@ -86,6 +86,13 @@ pub struct Pad {
     pub value: f64,
 }
 
+/// No padding, the graph's mode and value.
+impl Default for Pad {
+    fn default() -> Self {
+        Pad { before: [0; 3], after: [0; 3], mode: PadMode::default(), value: 0.0 }
+    }
+}
+
 /// Copies a window of `size` voxels starting at `start` (which may lie outside the input; what
 /// is outside reads per `mode`, `fill` for the constant) out of `input`. The output keeps the
 /// input's memory order; rows along the contiguous axis are copied with `memcpy`.

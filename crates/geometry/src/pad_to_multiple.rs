@@ -45,6 +45,13 @@ pub struct PadToMultiple {
     pub value: f64,
 }
 
+/// A multiple of 1 (no padding) with the graph's defaults: set `multiple` (required in a graph).
+impl Default for PadToMultiple {
+    fn default() -> Self {
+        PadToMultiple { multiple: [1, 1, 1], position: PadPosition::default(), mode: PadMode::default(), value: 0.0 }
+    }
+}
+
 impl PadToMultiple {
     /// `(before, after)` on each axis for an input of `shape`.
     fn padding(&self, shape: [usize; 3]) -> [(usize, usize); 3] {

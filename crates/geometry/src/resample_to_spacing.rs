@@ -53,6 +53,13 @@ pub struct ResampleToSpacing {
     pub resampling: Resampling,
 }
 
+/// 1 mm isotropic, keeping the orientation, default resampling: set `spacing` (required in a graph).
+impl Default for ResampleToSpacing {
+    fn default() -> Self {
+        ResampleToSpacing { spacing: [1.0; 3], oblique: Oblique::default(), resampling: Resampling::default() }
+    }
+}
+
 /// The parameters as written, so unknown keys are rejected although `Resampling` is flattened.
 #[derive(Serialize, Deserialize, JsonSchema)]
 #[schemars(rename = "ResampleToSpacing", deny_unknown_fields)]

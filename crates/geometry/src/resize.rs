@@ -16,7 +16,7 @@
 use crate::GeometryError;
 use crate::resample::transform_image;
 use crate::scale::{Factor, check_factor};
-use crate::spatial::{self, NoOtherParams, Resampling, SpatialOp, Step, spatial_op_node};
+use crate::spatial::{self, Resampling, SpatialOp, Step, spatial_op_node};
 use nalgebra::Matrix4;
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
@@ -25,6 +25,7 @@ use voxflow_core::{Affine, BoundaryMode, Op};
 
 /// Resizes by `factor` or to `shape` (exactly one of them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Resize {
     /// The zoom factor, one number or `[x, y, z]` (> 0).
     #[serde(default)]
@@ -37,8 +38,13 @@ pub struct Resize {
     pub grid_mode: bool,
     #[serde(flatten)]
     pub resampling: Resampling,
-    #[serde(flatten, skip_serializing)]
-    pub rest: NoOtherParams,
+}
+
+/// Factor 1 (the same grid): set `factor` or `shape` (a graph needs one of them).
+impl Default for Resize {
+    fn default() -> Self {
+        Resize { factor: Some(Factor::Isotropic(1.0)), shape: None, grid_mode: false, resampling: Resampling::default() }
+    }
 }
 
 /// Python's `round` (half to even), as scipy's `zoom` computes its output shape.

@@ -22,7 +22,7 @@
 use crate::GeometryError;
 use crate::affine::{AffineTransform, Frame};
 use crate::resample::transform_image;
-use crate::spatial::{self, NoOtherParams, Resampling, SpatialOp, Step, spatial_op_node};
+use crate::spatial::{self, Resampling, SpatialOp, Step, spatial_op_node};
 use nalgebra::{Matrix3, Matrix4};
 use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
@@ -124,6 +124,7 @@ pub fn rotate(
 
 /// Rotates the anatomy by `angle` degrees in the plane of voxel axes `axes` about the centre.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Rotate {
     /// The plane, two distinct voxel axes. Default `[0, 1]` (about z).
     #[serde(default = "default_axes")]
@@ -135,8 +136,6 @@ pub struct Rotate {
     pub reshape: bool,
     #[serde(flatten)]
     pub resampling: Resampling,
-    #[serde(flatten, skip_serializing)]
-    pub rest: NoOtherParams,
 }
 
 /// No rotation, about z, with the default resampling: set `angle` (and `axes`) with
@@ -148,7 +147,6 @@ impl Default for Rotate {
             angle: 0.0,
             reshape: false,
             resampling: Resampling::default(),
-            rest: NoOtherParams,
         }
     }
 }
@@ -214,6 +212,7 @@ fn default_planes() -> Vec<[usize; 2]> {
 
 /// Draws a rotation: one plane and angle (the tutorial), or one angle per axis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RandomRotate {
     /// `[min, max]` of the angle in degrees for the plane draw. Default `[-10, 10]`.
     #[serde(default = "default_degrees")]
@@ -233,8 +232,13 @@ pub struct RandomRotate {
     pub p: f64,
     #[serde(flatten)]
     pub resampling: Resampling,
-    #[serde(flatten, skip_serializing)]
-    pub rest: NoOtherParams,
+}
+
+/// The graph's defaults.
+impl Default for RandomRotate {
+    fn default() -> Self {
+        RandomRotate { degrees: default_degrees(), planes: default_planes(), per_axis: None, integer: false, p: voxflow_core::params::default_p(), resampling: Resampling::default() }
+    }
 }
 
 /// What `random_rotate` draws: a `rotate` in one plane, or an `affine` (angles per axis, or the
@@ -277,7 +281,6 @@ impl RandomRotate {
             angle,
             reshape: false,
             resampling: self.resampling,
-            rest: NoOtherParams,
         })
     }
 }

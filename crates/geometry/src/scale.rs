@@ -14,7 +14,7 @@
 //! ```
 
 use crate::GeometryError;
-use crate::spatial::{self, NoOtherParams, Resampling, SpatialOp, Step, spatial_op_node};
+use crate::spatial::{self, Resampling, SpatialOp, Step, spatial_op_node};
 use nalgebra::{Matrix3, Vector3};
 use rand::RngExt;
 use schemars::JsonSchema;
@@ -37,19 +37,18 @@ pub fn check_factor(factor: Factor, param: &'static str) -> Result<(), GeometryE
 
 /// Magnifies the anatomy by `factor` about the physical centre; the grid is kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Scale {
     /// The magnification, one number or `[x, y, z]` (> 0; 1 = unchanged).
     pub factor: Factor,
     #[serde(flatten)]
     pub resampling: Resampling,
-    #[serde(flatten, skip_serializing)]
-    pub rest: NoOtherParams,
 }
 
 /// No magnification (factor 1), with the default resampling.
 impl Default for Scale {
     fn default() -> Self {
-        Scale { factor: Factor::Isotropic(1.0), resampling: Resampling::default(), rest: NoOtherParams }
+        Scale { factor: Factor::Isotropic(1.0), resampling: Resampling::default() }
     }
 }
 
@@ -97,6 +96,7 @@ fn default_true() -> bool {
 
 /// Draws a [`Scale`]: a factor uniform in `range` (one for all axes, or one per axis).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RandomScale {
     /// `[min, max]` of the factor (> 0). Default `[0.7, 1.2]` (the tutorial's).
     #[serde(default = "default_range")]
@@ -109,8 +109,13 @@ pub struct RandomScale {
     pub p: f64,
     #[serde(flatten)]
     pub resampling: Resampling,
-    #[serde(flatten, skip_serializing)]
-    pub rest: NoOtherParams,
+}
+
+/// The graph's defaults.
+impl Default for RandomScale {
+    fn default() -> Self {
+        RandomScale { range: default_range(), isotropic: default_true(), p: voxflow_core::params::default_p(), resampling: Resampling::default() }
+    }
 }
 
 impl RandomScale {
@@ -125,7 +130,7 @@ impl RandomScale {
         } else {
             Factor::PerAxis([draw(), draw(), draw()])
         };
-        Scale { factor, resampling: self.resampling, rest: NoOtherParams }
+        Scale { factor, resampling: self.resampling }
     }
 }
 

@@ -17,7 +17,7 @@
 
 use crate::GeometryError;
 use crate::resample::transform_image;
-use crate::spatial::{self, NoOtherParams, Resampling, SpatialOp, Step, spatial_op_node};
+use crate::spatial::{self, Resampling, SpatialOp, Step, spatial_op_node};
 use nalgebra::{Matrix3, Matrix4, Vector3};
 use ndarray::{Array3, ArrayView3};
 use rand::RngExt;
@@ -57,6 +57,7 @@ impl Unit {
 
 /// Moves the anatomy by `offset` along the voxel axes; the grid and affine are kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Shift {
     /// The offset along x, y, z (positive: towards higher voxel indices).
     pub offset: [f64; 3],
@@ -65,8 +66,6 @@ pub struct Shift {
     pub unit: Unit,
     #[serde(flatten)]
     pub resampling: Resampling,
-    #[serde(flatten, skip_serializing)]
-    pub rest: NoOtherParams,
 }
 
 /// No shift, in mm, with the default resampling.
@@ -76,7 +75,6 @@ impl Default for Shift {
             offset: [0.0; 3],
             unit: Unit::default(),
             resampling: Resampling::default(),
-            rest: NoOtherParams,
         }
     }
 }
@@ -137,6 +135,7 @@ fn default_max() -> [f64; 3] {
 
 /// Draws a [`Shift`]: each axis uniform in `[-max, max]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RandomShift {
     /// The largest offset along x, y, z, in `unit`. Default `[0.2, 0.2, 0.2]` (fractions).
     #[serde(default = "default_max")]
@@ -152,8 +151,13 @@ pub struct RandomShift {
     pub p: f64,
     #[serde(flatten)]
     pub resampling: Resampling,
-    #[serde(flatten, skip_serializing)]
-    pub rest: NoOtherParams,
+}
+
+/// The graph's defaults.
+impl Default for RandomShift {
+    fn default() -> Self {
+        RandomShift { max: default_max(), unit: fraction(), integer: false, p: voxflow_core::params::default_p(), resampling: Resampling::default() }
+    }
 }
 
 fn fraction() -> Unit {
@@ -173,7 +177,7 @@ impl RandomShift {
             let v = if m > 0.0 { rng.random_range(-m..=m) } else { 0.0 };
             if apply { v } else { 0.0 }
         });
-        let shift = Shift { offset, unit: self.unit, resampling: self.resampling, rest: NoOtherParams };
+        let shift = Shift { offset, unit: self.unit, resampling: self.resampling };
         if self.integer { OneOf::Second(IntegerShift { shift }) } else { OneOf::First(shift) }
     }
 }
@@ -183,6 +187,13 @@ impl RandomShift {
 #[serde(deny_unknown_fields)]
 pub struct IntegerShift {
     pub shift: Shift,
+}
+
+/// No shift.
+impl Default for IntegerShift {
+    fn default() -> Self {
+        IntegerShift { shift: Shift::default() }
+    }
 }
 
 voxflow_core::op_doc!(
@@ -198,7 +209,7 @@ impl SpatialOp for IntegerShift {
         let vox = std::array::from_fn(|a| {
             self.shift.unit.to_voxels(self.shift.offset[a], a, shape, affine).round()
         });
-        Shift { offset: vox, unit: Unit::Voxel, resampling: self.shift.resampling, rest: NoOtherParams }
+        Shift { offset: vox, unit: Unit::Voxel, resampling: self.shift.resampling }
             .step(shape, affine)
     }
 

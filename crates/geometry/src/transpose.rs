@@ -39,6 +39,13 @@ pub struct Transpose {
     pub axes: [usize; 3],
 }
 
+/// The identity permutation `[0, 1, 2]`: set `axes` (required in a graph).
+impl Default for Transpose {
+    fn default() -> Self {
+        Transpose { axes: [0, 1, 2] }
+    }
+}
+
 /// Checks a permutation of the three voxel axes.
 fn check_permutation(param: &'static str, axes: [usize; 3]) -> Result<(), OpError> {
     let mut seen = [false; 3];

@@ -48,6 +48,13 @@ pub struct RandomWeightedCrop {
     pub size: [usize; 3],
 }
 
+/// A 1×1×1 patch: set `size` (required in a graph).
+impl Default for RandomWeightedCrop {
+    fn default() -> Self {
+        RandomWeightedCrop { size: [1, 1, 1] }
+    }
+}
+
 /// The weight image on the `weights` input, in memory.
 #[derive(Debug, Clone)]
 pub struct LikeWeights(pub Arc<Volume>);

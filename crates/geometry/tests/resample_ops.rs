@@ -2862,7 +2862,7 @@ use voxflow_geometry::resize::{Resize, zoom};
 use voxflow_geometry::rotate::{Rotate, rotate};
 use voxflow_geometry::scale::{Factor, Scale};
 use voxflow_geometry::shift::{Shift, Unit, shift};
-use voxflow_geometry::spatial::{NoOtherParams, Resampling, SpatialOp, Step};
+use voxflow_geometry::spatial::{Resampling, SpatialOp, Step};
 
 fn input() -> Array3<f32> {
     Array3::from_shape_vec(SHAPE.f(), INPUT.to_vec()).expect("fixture size")
@@ -2957,7 +2957,6 @@ fn world_ops_match_scipy_about_the_centre() {
                         angle: p[0],
                         reshape: p[3] != 0.0,
                         resampling: settings(p[4] as u8, mode_name),
-                        rest: NoOtherParams,
                     };
                     (r.step(SHAPE, &affine).map(|s| (s, r.resampling)), p[4] as u8)
                 }
@@ -2966,7 +2965,6 @@ fn world_ops_match_scipy_about_the_centre() {
                         offset: [p[0] * 2.0, p[1] * 2.0, p[2] * 2.0],
                         unit: Unit::Mm,
                         resampling: settings(p[3] as u8, mode_name),
-                        rest: NoOtherParams,
                     };
                     (s.step(SHAPE, &affine).map(|st| (st, s.resampling)), p[3] as u8)
                 }
@@ -2976,7 +2974,6 @@ fn world_ops_match_scipy_about_the_centre() {
                         shape: None,
                         grid_mode: p[4] != 0.0,
                         resampling: settings(p[3] as u8, mode_name),
-                        rest: NoOtherParams,
                     };
                     (z.step(SHAPE, &affine).map(|st| (st, z.resampling)), p[3] as u8)
                 }
@@ -2984,7 +2981,6 @@ fn world_ops_match_scipy_about_the_centre() {
                     let s = Scale {
                         factor: Factor::PerAxis([p[0], p[1], p[2]]),
                         resampling: settings(p[3] as u8, mode_name),
-                        rest: NoOtherParams,
                     };
                     (s.step(SHAPE, &affine).map(|st| (st, s.resampling)), p[3] as u8)
                 }
@@ -3019,7 +3015,6 @@ fn resize_keeps_a_world_landmark() {
         shape: None,
         grid_mode: false,
         resampling: Resampling::default(),
-        rest: NoOtherParams,
     };
     let step = r.step(SHAPE, &affine).expect("valid");
     assert_eq!(step.shape, [4, 10, 5]);

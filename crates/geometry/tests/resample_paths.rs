@@ -9,7 +9,7 @@ use voxflow_geometry::resample::{Order, resample_volume, transform_image, transf
 use voxflow_geometry::rotate::Rotate;
 use voxflow_geometry::scale::{Factor, Scale};
 use voxflow_geometry::shift::{Shift, Unit};
-use voxflow_geometry::spatial::{NoOtherParams, Resampling, SpatialOp, Step, defer, materialize};
+use voxflow_geometry::spatial::{Resampling, SpatialOp, Step, defer, materialize};
 
 /// A smooth test volume with some texture, Fortran order.
 fn phantom(shape: [usize; 3]) -> Array3<f32> {
@@ -202,13 +202,12 @@ fn rotate_scale_shift_fuse_into_one_resample() {
     let affine =
         Matrix4::new(0.0, -1.2, 0.1, 30.0, 0.9, 0.0, 0.0, -20.0, 0.05, 0.0, 2.5, 5.0, 0.0, 0.0, 0.0, 1.0);
     let volume = Arc::new(Volume::image3(phantom([32, 30, 20]), affine));
-    let r = Rotate { axes: [0, 1], angle: 12.0, reshape: false, resampling: settings(), rest: NoOtherParams };
-    let s = Scale { factor: Factor::Isotropic(1.1), resampling: settings(), rest: NoOtherParams };
+    let r = Rotate { axes: [0, 1], angle: 12.0, reshape: false, resampling: settings() };
+    let s = Scale { factor: Factor::Isotropic(1.1), resampling: settings() };
     let t = Shift {
         offset: [0.05, -0.1, 0.0],
         unit: Unit::Fraction,
         resampling: settings(),
-        rest: NoOtherParams,
     };
     let shape = [32, 30, 20];
     let steps: [Step; 3] = [

@@ -390,11 +390,16 @@ fn params_error(
     let mut unknown = None;
     if problem.at.is_none() {
         if unknown_field {
-            // serde's message names the field and lists the valid ones.
             let message = problem.error.to_string();
+            // serde's message names the field; it lists the valid ones unless the struct
+            // flattens another (the resampling settings), where the op's schema does.
             unknown = message.split('`').nth(1).map(|name| {
-                let known = crate::error_render::serde_expected(&message).into_iter().map(ToOwned::to_owned);
-                (name.to_owned(), known.collect::<Vec<_>>())
+                let mut known: Vec<String> =
+                    crate::error_render::serde_expected(&message).into_iter().map(ToOwned::to_owned).collect();
+                if known.is_empty() {
+                    known = crate::ops::describe_op(spec.op.clone()).params.into_iter().map(|p| p.name).collect();
+                }
+                (name.to_owned(), known)
             });
         } else if let Some(object) = object {
             // Parameters of a flattened struct (the resampling settings) are deserialized from a
