@@ -658,7 +658,7 @@ fn merge_command(
     }
     let merged = ledger::merge(output, |_| Ok(()))?;
     if let Some(path) = report_path {
-        write_folder_report(output, path, &merged.folder)?;
+        write_folder_report(output, path, &merged.folder, &BTreeMap::new())?;
     }
     if let Some(path) = datalist {
         let lines: Vec<manifest::ManifestLine> = merged.folder.done.values().cloned().collect();
@@ -672,7 +672,12 @@ fn merge_command(
 
 /// The report of everything the folder's run has done so far (every shard's outputs and
 /// timings), from its merged lines.
-fn write_folder_report(output: &Path, path: &Path, folder: &ledger::Folder) -> Result<()> {
+fn write_folder_report(
+    output: &Path,
+    path: &Path,
+    folder: &ledger::Folder,
+    drawn: &BTreeMap<String, voxflow_preview::report::ReportCase>,
+) -> Result<()> {
     let lines: Vec<manifest::ManifestLine> = folder.done.values().cloned().collect();
     let Some(graph_path) = lines.iter().find_map(|l| l.graph.clone()) else {
         bail!("no output of {} names its graph file: cannot write a report", output.display());
@@ -687,7 +692,7 @@ fn write_folder_report(output: &Path, path: &Path, folder: &ledger::Folder) -> R
             format!("case `{}`{output}{node}: {}", f.case, f.message)
         })
         .collect();
-    report::write_report(&graph, path, output, &lines, &folder.timings(), &failures)?;
+    report::write_report(&graph, path, output, &lines, &folder.timings(), &failures, drawn)?;
     Ok(())
 }
 
@@ -778,7 +783,41 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
         shard: selection.shard.as_ref().map(|(s, _)| *s),
         dataset_cases: Some(selection.all.iter().map(|c| c.id.clone()).collect()),
     };
-    let summary = match run::run(&graph, &cases, &opts) {
+    // With --report, each case's pictures are drawn as it finishes, by a thread beside the
+    // run's workers, so only the page is left to write at the end.
+    let pictures = match &args.report {
+        Some(path) => Some(report::ReportPictures::new(&graph, path, &args.output)?),
+        None => None,
+    };
+    let (result, drawn) = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::channel::<(String, Vec<manifest::ManifestLine>)>();
+        let drawer = pictures.as_ref().map(|pictures| {
+            scope.spawn(move || {
+                let mut drawn = BTreeMap::new();
+                for (case, lines) in receiver {
+                    let lines: Vec<&manifest::ManifestLine> = lines.iter().collect();
+                    // A case that cannot be drawn now is drawn again with the page, where its
+                    // error is reported.
+                    if let Ok(entry) = pictures.case(&case, &lines) {
+                        drawn.insert(case, entry);
+                    }
+                }
+                drawn
+            })
+        });
+        let result = {
+            let case_done = |case: &str, lines: Vec<manifest::ManifestLine>| {
+                if drawer.is_some() {
+                    let _ = sender.send((case.to_owned(), lines));
+                }
+            };
+            run::run_observed(&graph, &cases, &opts, &case_done)
+        };
+        drop(sender);
+        let drawn = drawer.map(|d| d.join().unwrap_or_default()).unwrap_or_default();
+        (result, drawn)
+    });
+    let summary = match result {
         Ok(s) => s,
         Err(e @ (RunError::OutputExists { .. } | RunError::Resume(_) | RunError::OtherRun { .. })) => {
             return Err(usage(e));
@@ -819,7 +858,7 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
         }
         if let Some(path) = &args.report {
             // The whole folder's run so far (every shard): the last shard to end writes it whole.
-            write_folder_report(&args.output, path, &folder)?;
+            write_folder_report(&args.output, path, &folder, &drawn)?;
             tracing::info!("report written to {}", path.display());
         }
         Ok(true)

@@ -217,9 +217,95 @@ pub fn preview_path(volume: &Path) -> PathBuf {
     volume.with_file_name(format!("{stem}.png"))
 }
 
+/// Draws a report's pictures: each case's input and outputs, full size and as thumbnails, as
+/// PNG files in `REPORT_files/` beside the page. One case at a time, so a run can draw its
+/// cases as they finish ([`crate::run::run_observed`]) and the page is only assembled at the end.
+pub struct ReportPictures<'a> {
+    graph: &'a Graph,
+    output_dir: &'a Path,
+    files_dir: PathBuf,
+    files_name: String,
+}
+
+impl<'a> ReportPictures<'a> {
+    /// Pictures for the report page `report` of the outputs in `output_dir` (creates the
+    /// pictures' folder).
+    pub fn new(graph: &'a Graph, report: &Path, output_dir: &'a Path) -> Result<Self, ReportError> {
+        let stem = report.file_stem().map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
+        let files_name = format!("{stem}_files");
+        let files_dir = report.with_file_name(&files_name);
+        std::fs::create_dir_all(&files_dir)
+            .map_err(|source| ReportError::Io { path: files_dir.clone(), source })?;
+        Ok(ReportPictures { graph, output_dir, files_dir, files_name })
+    }
+
+    /// Writes a picture and its thumbnail; returns their links relative to the page.
+    fn save(&self, picture: &RgbImage, name: &str) -> Result<Picture, ReportError> {
+        let full = self.files_dir.join(format!("{name}.png"));
+        let thumb = self.files_dir.join(format!("{name}_thumb.png"));
+        for (path, image) in [(&full, picture.clone()), (&thumb, thumbnail(picture, 160))] {
+            let bytes = png_bytes(&image).map_err(|source| ReportError::Encode { path: path.clone(), source })?;
+            std::fs::write(path, bytes).map_err(|source| ReportError::Io { path: path.clone(), source })?;
+        }
+        Ok(Picture {
+            href: format!("{}/{name}.png", self.files_name),
+            thumbnail: format!("{}/{name}_thumb.png", self.files_name),
+        })
+    }
+
+    /// The axis codes of an output's grid (its first saved volume's header), which name the
+    /// planes of its draws; `None` when no file says.
+    fn orientation(&self, line: &ManifestLine) -> Option<[char; 3]> {
+        let (images, labels) = images_and_labels(self.graph, self.output_dir, line).ok()?;
+        let first = images.first().or(labels.first())?;
+        let header = voxflow_io_nifti::read_header(first).ok()?;
+        let codes = voxflow_io_nifti::affine::orientation_code(&header.affine);
+        (!codes.contains(&'?')).then_some(codes)
+    }
+
+    /// One case's entry: its input's picture and each output's, with the output's draws.
+    pub fn case(&self, case_id: &str, outputs: &[&ManifestLine]) -> Result<ReportCase, ReportError> {
+        let mut outputs = outputs.to_vec();
+        outputs.sort_by_key(|l| l.output);
+        let input = match outputs.first() {
+            Some(first) => {
+                let inputs = &first.inputs;
+                let input_image = inputs.get("image").or_else(|| inputs.values().next());
+                match input_image {
+                    Some(image) => {
+                        let label =
+                            inputs.get("label").filter(|l| Some(*l) != input_image).map(PathBuf::as_path);
+                        let picture = render_file(image, label, &PreviewOptions::default())
+                            .or_else(|_| render_file(image, None, &PreviewOptions::default()))?;
+                        Some(self.save(&picture, &format!("{case_id}_input"))?)
+                    }
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        let mut report_outputs = Vec::new();
+        for line in outputs {
+            let picture = match output_picture(self.graph, self.output_dir, line)? {
+                Some(picture) => Some(self.save(&picture, &format!("{case_id}_{}", line.output))?),
+                None => None,
+            };
+            report_outputs.push(ReportOutput {
+                output_index: line.output,
+                picture,
+                draws: line.draws.clone(),
+                orientation: self.orientation(line),
+            });
+        }
+        Ok(ReportCase { case_id: case_id.to_owned(), input, outputs: report_outputs })
+    }
+}
+
 /// `--report`: the HTML report of a run (see [`html_report`]), with its pictures (full previews
-/// and thumbnails) in `REPORT_files/` beside it. Cases are drawn in parallel; `failures` are the
-/// run's outstanding failures, one line each.
+/// and thumbnails) in `REPORT_files/` beside it. `drawn` are cases whose pictures were drawn
+/// already (while the run went on); they are kept when they show the same outputs with the
+/// same draws, and every other case is drawn now, in parallel. `failures` are the run's
+/// outstanding failures, one line each.
 pub fn write_report(
     graph: &Graph,
     report: &Path,
@@ -227,59 +313,19 @@ pub fn write_report(
     lines: &[ManifestLine],
     timings: &BTreeMap<String, Duration>,
     failures: &[String],
+    drawn: &BTreeMap<String, ReportCase>,
 ) -> Result<(), ReportError> {
     use rayon::prelude::*;
-    let stem = report.file_stem().map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
-    let files_name = format!("{stem}_files");
-    let files_dir = report.with_file_name(&files_name);
-    std::fs::create_dir_all(&files_dir)
-        .map_err(|source| ReportError::Io { path: files_dir.clone(), source })?;
+    let pictures = ReportPictures::new(graph, report, output_dir)?;
     let mut by_case: BTreeMap<&str, Vec<&ManifestLine>> = BTreeMap::new();
     for line in lines {
         by_case.entry(&line.case).or_default().push(line);
     }
-    // Writes a picture and its thumbnail; returns their links relative to the page.
-    let save = |picture: &RgbImage, name: &str| -> Result<Picture, ReportError> {
-        let full = files_dir.join(format!("{name}.png"));
-        let thumb = files_dir.join(format!("{name}_thumb.png"));
-        for (path, image) in [(&full, picture.clone()), (&thumb, thumbnail(picture, 160))] {
-            let bytes =
-                png_bytes(&image).map_err(|source| ReportError::Encode { path: path.clone(), source })?;
-            std::fs::write(path, bytes).map_err(|source| ReportError::Io { path: path.clone(), source })?;
-        }
-        Ok(Picture {
-            href: format!("{files_name}/{name}.png"),
-            thumbnail: format!("{files_name}/{name}_thumb.png"),
-        })
-    };
     let cases: Vec<ReportCase> = by_case
         .into_par_iter()
-        .map(|(case_id, mut outputs)| -> Result<ReportCase, ReportError> {
-            outputs.sort_by_key(|l| l.output);
-            let inputs = &outputs[0].inputs;
-            let input_image = inputs.get("image").or_else(|| inputs.values().next());
-            let input = match input_image {
-                Some(image) => {
-                    let label = inputs.get("label").filter(|l| Some(*l) != input_image).map(PathBuf::as_path);
-                    let picture = render_file(image, label, &PreviewOptions::default())
-                        .or_else(|_| render_file(image, None, &PreviewOptions::default()))?;
-                    Some(save(&picture, &format!("{case_id}_input"))?)
-                }
-                None => None,
-            };
-            let mut report_outputs = Vec::new();
-            for line in outputs {
-                let picture = match output_picture(graph, output_dir, line)? {
-                    Some(picture) => Some(save(&picture, &format!("{case_id}_{}", line.output))?),
-                    None => None,
-                };
-                report_outputs.push(ReportOutput {
-                    output_index: line.output,
-                    picture,
-                    draws: line.draws.clone(),
-                });
-            }
-            Ok(ReportCase { case_id: case_id.to_owned(), input, outputs: report_outputs })
+        .map(|(case_id, outputs)| match drawn.get(case_id) {
+            Some(done) if shows(done, &outputs) => Ok(done.clone()),
+            _ => pictures.case(case_id, &outputs),
         })
         .collect::<Result<_, _>>()?;
     let mut timings: Vec<(String, f64)> =
@@ -290,4 +336,12 @@ pub fn write_report(
     // Atomically: the shards of one job array may each write the folder's report.
     crate::ledger::write_atomically(report, html.as_bytes())
         .map_err(|source| ReportError::Io { path: report.into(), source })
+}
+
+/// Whether a case drawn earlier shows exactly these outputs, with these draws.
+fn shows(drawn: &ReportCase, outputs: &[&ManifestLine]) -> bool {
+    drawn.outputs.len() == outputs.len()
+        && outputs.iter().all(|line| {
+            drawn.outputs.iter().any(|o| o.output_index == line.output && o.draws == line.draws)
+        })
 }

@@ -17,6 +17,7 @@ mod draw;
 mod legend;
 mod orient;
 pub mod report;
+mod words;
 
 pub use legend::{LabelNames, LabelNamesError, colour};
 pub use orient::{Canonical, closest_canonical};

@@ -6,6 +6,8 @@ use image::RgbImage;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+pub use crate::words::describe_draw;
+
 /// A preview in the report: the full picture and its thumbnail, as links relative to the page.
 #[derive(Debug, Clone)]
 pub struct Picture {
@@ -21,6 +23,9 @@ pub struct ReportOutput {
     /// The parameters drawn for this output, by random node (as in the manifest: each a drawn
     /// op `{"op": ..., "params": ...}`).
     pub draws: BTreeMap<String, serde_json::Value>,
+    /// The axis codes of the output's grid (`['R', 'A', 'S']`), which name the draws' planes
+    /// and directions ([`describe_draw`]); `None` when unknown.
+    pub orientation: Option<[char; 3]>,
 }
 
 /// One case in the report.
@@ -94,7 +99,7 @@ h2 {{ border-bottom: 1px solid #444; padding-bottom: .2em; }}
 figure {{ margin: 0; background: #000; padding: .5em; max-width: 32em; }}
 figure img {{ display: block; height: 160px; }}
 figcaption {{ font-size: .85em; margin-top: .4em; }}
-ul.draws {{ font-size: .8em; margin: .3em 0 0 0; padding-left: 1.2em; }}
+table.draws {{ font-size: .8em; margin-top: .3em; }} table.draws th {{ color: #aaa; font-weight: normal; }}
 table {{ border-collapse: collapse; }} td, th {{ padding: .2em .8em; border-bottom: 1px solid #333; text-align: left; }}
 td.num {{ text-align: right; }}
 nav a {{ margin-right: .8em; }}
@@ -159,10 +164,10 @@ nav a {{ margin-right: .8em; }}
         for output in &case.outputs {
             let caption = format!("output {}", output.output_index);
             if let Some(picture) = &output.picture {
-                figure(&mut html, picture, &caption, Some(&output.draws));
+                figure(&mut html, picture, &caption, Some(output));
             } else {
                 let _ = write!(html, "<figure><figcaption>{}</figcaption>", escape(&caption));
-                draw_list(&mut html, &output.draws);
+                draw_table(&mut html, output);
                 html.push_str("</figure>");
             }
         }
@@ -177,12 +182,7 @@ nav a {{ margin-right: .8em; }}
     html
 }
 
-fn figure(
-    html: &mut String,
-    picture: &Picture,
-    caption: &str,
-    draws: Option<&BTreeMap<String, serde_json::Value>>,
-) {
+fn figure(html: &mut String, picture: &Picture, caption: &str, output: Option<&ReportOutput>) {
     let _ = write!(
         html,
         "<figure><a href=\"{href}\"><img alt=\"{c}\" src=\"{thumb}\"></a><figcaption>{c}</figcaption>",
@@ -190,124 +190,27 @@ fn figure(
         thumb = escape(&picture.thumbnail),
         c = escape(caption)
     );
-    if let Some(draws) = draws {
-        draw_list(html, draws);
+    if let Some(output) = output {
+        draw_table(html, output);
     }
     html.push_str("</figure>");
 }
 
-fn draw_list(html: &mut String, draws: &BTreeMap<String, serde_json::Value>) {
-    if draws.is_empty() {
+/// The output's draws, a row each: the random node, and what it drew in words.
+fn draw_table(html: &mut String, output: &ReportOutput) {
+    if output.draws.is_empty() {
         return;
     }
-    html.push_str("<ul class=\"draws\">");
-    for (node, drawn) in draws {
-        let _ = write!(html, "<li><b>{}</b>: {}</li>", escape(node), escape(&describe_draw(drawn)));
+    html.push_str("<table class=\"draws\">");
+    for (node, drawn) in &output.draws {
+        let _ = write!(
+            html,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape(node),
+            escape(&describe_draw(drawn, output.orientation))
+        );
     }
-    html.push_str("</ul>");
-}
-
-/// A drawn op in words: its op and its parameters with units, numbers to 3 significant digits,
-/// the resampling settings left out where they are the defaults (`rotate 11.3° in voxel plane
-/// [0, 1]`, `scale ×0.72`, `flip axes [0]`, `chain: ...`).
-#[must_use]
-pub fn describe_draw(drawn: &serde_json::Value) -> String {
-    let op = drawn.get("op").and_then(serde_json::Value::as_str).unwrap_or("?");
-    let params = drawn.get("params").cloned().unwrap_or(serde_json::Value::Null);
-    let get = |k: &str| params.get(k);
-    match op {
-        "chain" => {
-            let parts: Vec<String> = get("ops")
-                .and_then(serde_json::Value::as_array)
-                .map(|ops| ops.iter().map(describe_draw).collect())
-                .unwrap_or_default();
-            if parts.is_empty() { "nothing (every choice skipped)".to_owned() } else { parts.join(", then ") }
-        }
-        "rotate" if get("angle").is_some() => {
-            let angle = get("angle").map_or_else(String::new, number);
-            let plane = get("axes").map_or_else(|| "[0, 1]".to_owned(), value_text);
-            format!("rotate {angle}° in voxel plane {plane}{}", settings_text(&params))
-        }
-        "scale" if get("factor").is_some() => {
-            format!("scale ×{}{}", get("factor").map_or_else(String::new, value_text), settings_text(&params))
-        }
-        "flip" => format!("flip axes {}", get("axes").map_or_else(|| "[]".to_owned(), value_text)),
-        "gamma" => format!("gamma γ={}", get("gamma").map_or_else(String::new, number)),
-        _ => {
-            let mut parts = Vec::new();
-            if let Some(map) = params.as_object() {
-                for (k, v) in map {
-                    if is_default_setting(k, v) {
-                        continue;
-                    }
-                    parts.push(format!("{k}={}{}", value_text(v), unit(k)));
-                }
-            }
-            if parts.is_empty() { op.to_owned() } else { format!("{op} {}", parts.join(", ")) }
-        }
-    }
-}
-
-fn unit(key: &str) -> &'static str {
-    match key {
-        "angle" | "degrees" => "°",
-        k if k.ends_with("_mm") || k == "mm" || k == "sigma" => " mm",
-        _ => "",
-    }
-}
-
-/// The resampling settings every spatial op carries, when they are the defaults.
-fn is_default_setting(key: &str, value: &serde_json::Value) -> bool {
-    matches!(
-        (key, value.as_str(), value.as_i64()),
-        ("interpolation", Some("linear"), _)
-            | ("label_interpolation", Some("nearest"), _)
-            | ("mode", Some("constant"), _)
-            | ("fill", Some("minimum"), _)
-            | ("label_fill", _, Some(0))
-    ) || value.is_null()
-}
-
-fn settings_text(params: &serde_json::Value) -> String {
-    let mut parts = Vec::new();
-    if let Some(map) = params.as_object() {
-        for key in ["interpolation", "mode", "fill"] {
-            if let Some(v) = map.get(key).filter(|v| !is_default_setting(key, v)) {
-                parts.push(format!("{key} {}", value_text(v)));
-            }
-        }
-    }
-    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(", ")) }
-}
-
-fn number(v: &serde_json::Value) -> String {
-    match v.as_f64() {
-        Some(x) if v.is_f64() => {
-            let digits = if x == 0.0 { 0 } else { (2 - x.abs().log10().floor() as i32).clamp(0, 6) as usize };
-            let text = format!("{x:.digits$}");
-            if text.contains('.') {
-                text.trim_end_matches('0').trim_end_matches('.').to_owned()
-            } else {
-                text
-            }
-        }
-        _ => v.to_string(),
-    }
-}
-
-fn value_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Number(_) => number(v),
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(items) => {
-            format!("[{}]", items.iter().map(value_text).collect::<Vec<_>>().join(", "))
-        }
-        serde_json::Value::Object(map) => {
-            let inner: Vec<String> = map.iter().map(|(k, v)| format!("{k} {}", value_text(v))).collect();
-            format!("{{{}}}", inner.join(", "))
-        }
-        other => other.to_string(),
-    }
+    html.push_str("</table>");
 }
 
 fn escape(text: &str) -> String {
@@ -333,7 +236,12 @@ mod tests {
         let case = ReportCase {
             case_id: "case<1>".into(),
             input: Some(picture("in")),
-            outputs: vec![ReportOutput { output_index: 0, picture: Some(picture("o0")), draws }],
+            outputs: vec![ReportOutput {
+                output_index: 0,
+                picture: Some(picture("o0")),
+                draws,
+                orientation: Some(['R', 'A', 'S']),
+            }],
         };
         let summary = ReportSummary { failures: vec!["case `x`: unreadable".into()] };
         let html = html_report("run", &summary, &[case], &[("rotate".into(), 12.5)]);
@@ -342,8 +250,11 @@ mod tests {
         assert!(html.contains(r#"<a href="f/o0.png"><img alt="output 0" src="f/o0_t.png">"#));
         assert!(html.contains("data-expected-images=\"2\""));
         assert!(html.contains("case&lt;1&gt;") && html.contains("href=\"#case-case&lt;1&gt;\""));
-        assert!(html.contains("rotate 11.3° in voxel plane [0, 2]"), "{html}");
-        assert!(html.contains("flip axes [1]") && html.contains("gamma γ=0.734"), "{html}");
+        assert!(
+            html.contains("<tr><th>rotate</th><td>rotate 11.3° in the coronal plane</td></tr>"),
+            "{html}"
+        );
+        assert!(html.contains("flip front–back") && html.contains("gamma γ=0.734"), "{html}");
         assert!(html.contains("unreadable") && html.contains("12.5 ms"));
     }
 
@@ -354,15 +265,5 @@ mod tests {
         assert!(png_bytes(&picture).expect("encodes").starts_with(b"\x89PNG"));
         let small = thumbnail(&RgbImage::new(400, 320), 160);
         assert_eq!(small.dimensions(), (200, 160));
-    }
-
-    #[test]
-    fn draws_read_in_words_with_units_and_without_default_settings() {
-        let chain = serde_json::json!({"op": "chain", "params": {"ops": [
-            {"op": "scale", "params": {"factor": 0.7213, "mode": "constant"}},
-            {"op": "shift", "params": {"mm": [1.5, 0.0, -2.25], "fill": 0.0}}]}});
-        assert_eq!(describe_draw(&chain), "scale ×0.721, then shift fill=0, mm=[1.5, 0, -2.25] mm");
-        let empty = serde_json::json!({"op": "chain", "params": {"ops": []}});
-        assert_eq!(describe_draw(&empty), "nothing (every choice skipped)");
     }
 }

@@ -171,6 +171,18 @@ impl RunSummary {
 
 /// Runs `graph` over `cases` (see the module doc).
 pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummary, RunError> {
+    run_observed(graph, cases, opts, &|_, _| {})
+}
+
+/// [`run`], calling `case_done(case, lines)` as each case finishes, from the worker that ran
+/// it, with the manifest lines of the outputs it wrote (none when every output failed or was
+/// done already). `--report` draws the case's pictures there, while the run goes on.
+pub fn run_observed(
+    graph: &Graph,
+    cases: &[Case],
+    opts: &RunOptions,
+    case_done: &(dyn Fn(&str, Vec<ManifestLine>) + Sync),
+) -> Result<RunSummary, RunError> {
     let seed = opts.seed.unwrap_or(graph.file.seed);
     let outputs = opts.outputs.unwrap_or(graph.file.outputs);
     let out_dir = &opts.output_dir;
@@ -272,6 +284,7 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
                     started.fetch_add(1, Ordering::SeqCst);
                     let todo: Vec<u64> =
                         (0..outputs).filter(|&o| !done.contains(&(case.id.clone(), o))).collect();
+                    let mut written_lines = Vec::new();
                     // A panic (a bug, never bad input by design) fails this case, not the run.
                     let result = catch_case_panic(|| {
                         pool.install(|| {
@@ -303,7 +316,9 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
                                     node: None,
                                     message: error_chain(&e),
                                     write_error: true,
-                                })
+                                })?;
+                                written_lines.push(line);
+                                Ok(())
                             })
                         })
                     });
@@ -342,6 +357,9 @@ pub fn run(graph: &Graph, cases: &[Case], opts: &RunOptions) -> Result<RunSummar
                         s.failures.iter().map(|f| f.case.as_str()).collect::<BTreeSet<_>>().len();
                     drop(s);
                     tracing::debug!(case = %case.id, "case done");
+                    if !written_lines.is_empty() {
+                        case_done(&case.id, written_lines);
+                    }
                     if let Some(bar) = &progress {
                         bar.inc(1);
                     }
