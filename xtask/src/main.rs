@@ -1,7 +1,8 @@
-//! Developer tasks: `cargo xtask bench`, `cargo xtask conformance DIR`.
+//! Developer tasks: `cargo xtask bench`, `cargo xtask conformance DIR`, `cargo xtask doc-coverage`.
 
 mod bench;
 mod conformance;
+mod doc_coverage;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -32,11 +33,20 @@ enum Task {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
     },
+    /// rustdoc's example coverage of the op crates (geometry, intensity, elastic, labels): the
+    /// share of public functions, methods and types with a runnable example. Fails below the
+    /// floor.
+    DocCoverage {
+        /// The least share, in percent, each crate must reach.
+        #[arg(long, default_value_t = 80.0)]
+        floor: f64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Bench { only, no_python } => bench::run(only.as_deref(), !no_python),
         Task::Conformance { dirs } => conformance::run(&dirs),
+        Task::DocCoverage { floor } => doc_coverage::run(floor),
     }
 }
