@@ -65,6 +65,7 @@ pub fn params_schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGe
 }
 
 /// `T::default()` as JSON (`null` if it does not serialize, which the op-docs test reports).
+#[must_use]
 pub fn default_params<T: Default + serde::Serialize>() -> serde_json::Value {
     serde_json::to_value(T::default()).unwrap_or(serde_json::Value::Null)
 }

@@ -24,6 +24,21 @@ use voxflow_core::seed::Rng;
 use voxflow_core::{Kind, Op, OpError};
 
 /// Crops a box of `size` voxels at `start` (or centred, when `start` is left out).
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_geometry::crop::Crop;
+/// # use nalgebra::{Vector3, Vector4};
+///
+/// let affine = Affine::new_nonuniform_scaling(&Vector3::new(0.8, 0.8, 2.0));
+/// let data = ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32);
+/// let volume = Volume::image3(data, affine);
+/// let out = Crop { start: Some([2, 3, 1]), size: [4, 4, 4], ..Default::default() }.apply(&volume)?;
+/// assert_eq!(out.shape3(), [4, 4, 4]);
+/// // Voxel (0, 0, 0) of the crop is where voxel `start` of the input is, in world space.
+/// assert_eq!(out.affine * Vector4::new(0.0, 0.0, 0.0, 1.0), affine * Vector4::new(2.0, 3.0, 1.0, 1.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Crop {
@@ -54,13 +69,21 @@ impl Default for Crop {
 
 /// The box of `size` voxels at `start` of a frame: `input[x0:x0+sx, y0:y0+sy, z0:z0+sz]`, copied
 /// row by row, keeping the input's memory order. The box must lie inside the input.
+///
+/// ```
+/// use ndarray::{Array3, s};
+///
+/// let a = Array3::from_shape_fn((6, 5, 4), |(i, j, k)| (100 * i + 10 * j + k) as f32);
+/// let out = voxflow_geometry::crop::crop(a.view(), [1, 2, 0], [3, 2, 4]);
+/// assert_eq!(out, a.slice(s![1..4, 2..4, 0..4]));
+/// ```
 #[must_use]
 pub fn crop<T: Voxel>(input: ArrayView3<'_, T>, start: [usize; 3], size: [usize; 3]) -> Array3<T> {
     crate::pad::window(input, start.map(|s| s as i64), size, PadMode::Constant, T::default())
 }
 
 /// Checks a box size parameter: every axis at least 1 voxel.
-pub fn check_size(param: &'static str, size: [usize; 3]) -> Result<(), OpError> {
+pub(crate) fn check_size(param: &'static str, size: [usize; 3]) -> Result<(), OpError> {
     if size.contains(&0) {
         return Err(OpError::param(param, format!("every size must be at least 1, got {size:?}")));
     }
@@ -70,7 +93,7 @@ pub fn check_size(param: &'static str, size: [usize; 3]) -> Result<(), OpError> 
 /// The start of a box of `size` centred in an axis of `n` voxels: when the difference is odd,
 /// the extra voxel is cut (or padded) before, as TorchIO's `CropOrPad`.
 #[must_use]
-pub fn centred_start(n: usize, size: usize) -> i64 {
+pub(crate) fn centred_start(n: usize, size: usize) -> i64 {
     let d = n as i64 - size as i64;
     if d >= 0 { (d + 1) / 2 } else { -((-d + 1) / 2) }
 }
@@ -115,7 +138,21 @@ impl WindowOp for Crop {
 }
 
 impl Crop {
-    /// Crops a volume in memory.
+    /// Crops a volume in memory. With `pad: true` the box may leave the volume; what lies
+    /// outside is padded per `mode` and `value`.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_geometry::crop::Crop;
+    ///
+    /// let volume = Volume::image3(ndarray::Array3::from_elem((8, 8, 8), 1.0), Affine::identity());
+    /// let out = Crop { size: [10, 8, 6], pad: true, value: -1.0, ..Default::default() }.apply(&volume)?;
+    /// assert_eq!(out.shape3(), [10, 8, 6]);
+    /// // Centred: one padded slab on each side of x.
+    /// let image = out.image()?;
+    /// assert_eq!((image[[0, 0, 0, 0]], image[[1, 0, 0, 0]], image[[9, 0, 0, 0]]), (-1.0, 1.0, -1.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply(&self, volume: &voxflow_core::Volume) -> Result<voxflow_core::Volume, OpError> {
         crate::pad::apply_window(self, volume)
     }
@@ -134,6 +171,17 @@ impl Op for Crop {
 }
 
 /// Draws a [`Crop`] of `size` at a uniformly random corner where it fits in `like`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_core::{Affine, Volume, seed::Rng};
+/// use voxflow_geometry::crop::RandomCrop;
+///
+/// let volume = Volume::image3(ndarray::Array3::zeros((8, 8, 8)), Affine::identity());
+/// let crop = RandomCrop { size: [4, 4, 4] }.sample(&mut Rng::seed_from_u64(7), volume.shape3())?;
+/// assert_eq!(crop.apply(&volume)?.shape3(), [4, 4, 4]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomCrop {
@@ -149,7 +197,23 @@ impl Default for RandomCrop {
 }
 
 impl RandomCrop {
-    /// Draws the corner for a grid of `shape`: uniform in `0..=shape - size` on each axis.
+    /// Draws the corner for a grid of `shape`: uniform in `0..=shape - size` on each axis. An
+    /// error names `size` when the box does not fit.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_geometry::crop::RandomCrop;
+    ///
+    /// let op = RandomCrop { size: [4, 6, 8] };
+    /// let crop = op.sample(&mut Rng::seed_from_u64(7), [8, 8, 8])?;
+    /// // The same seed gives the same draw; the box fits.
+    /// assert_eq!(crop, op.sample(&mut Rng::seed_from_u64(7), [8, 8, 8])?);
+    /// let start = crop.start.expect("a corner is drawn");
+    /// assert!((0..=4).contains(&start[0]) && (0..=2).contains(&start[1]) && start[2] == 0);
+    /// assert!(op.sample(&mut Rng::seed_from_u64(7), [8, 8, 4]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut Rng, shape: [usize; 3]) -> Result<Crop, OpError> {
         let mut start = [0i64; 3];
         for a in 0..3 {

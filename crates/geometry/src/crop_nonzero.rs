@@ -48,6 +48,17 @@ use std::sync::Arc;
 use voxflow_core::{Facts, Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume, Voxels};
 
 /// What to do when the box's source has no non-zero voxel.
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_geometry::crop_nonzero::{CropNonzero, IfEmpty};
+///
+/// let empty = Volume::image3(ndarray::Array3::zeros((4, 4, 4)), Affine::identity());
+/// assert_eq!(CropNonzero::default().apply(&empty, None)?, empty);
+/// let strict = CropNonzero { if_empty: IfEmpty::Error, ..Default::default() };
+/// assert!(strict.apply(&empty, None).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IfEmpty {
@@ -63,6 +74,21 @@ fn one() -> [usize; 3] {
 }
 
 /// Crops to the bounding box of the non-zero voxels (of `like`, or of the volume itself).
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_geometry::crop_nonzero::CropNonzero;
+///
+/// let mut data = ndarray::Array3::<f32>::zeros((8, 8, 8));
+/// data[[2, 3, 4]] = 1.0;
+/// data[[5, 3, 6]] = 2.0;
+/// let volume = Volume::image3(data, Affine::identity());
+/// let out = CropNonzero { margin: [1; 3], ..Default::default() }.apply(&volume, None)?;
+/// // x 2..=5, y 3..=3, z 4..=6, one voxel more on each side; every non-zero voxel is kept.
+/// assert_eq!(out.shape3(), [6, 3, 5]);
+/// assert_eq!(out.image()?.sum(), 3.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CropNonzero {
@@ -93,6 +119,17 @@ impl Default for CropNonzero {
 /// The bounding box of the voxels `!= 0` in any frame: `(first, last)` voxel indices
 /// (inclusive) per axis, or `None` when every voxel is zero. One pass in memory order, nothing
 /// allocated.
+///
+/// ```
+/// use ndarray::Array4;
+/// use voxflow_geometry::crop_nonzero::nonzero_box;
+///
+/// let mut data = Array4::<u8>::zeros((8, 8, 8, 1));
+/// data[[2, 3, 4, 0]] = 1;
+/// data[[5, 1, 6, 0]] = 2;
+/// assert_eq!(nonzero_box(data.view()), Some(([2, 1, 4], [5, 3, 6])));
+/// assert_eq!(nonzero_box(Array4::<u8>::zeros((2, 2, 2, 1)).view()), None);
+/// ```
 #[must_use]
 pub fn nonzero_box<T: Voxel + PartialEq>(data: ArrayView4<'_, T>) -> Option<([usize; 3], [usize; 3])> {
     let zero = T::default();
@@ -114,7 +151,18 @@ const PORTS: &[Port] =
 
 impl CropNonzero {
     /// The crop window `(start, size)` for a source of `shape` whose non-zero box is
-    /// `(first, last)`: margin, clipping (`allow_smaller`), then `k_divisible`.
+    /// `(first, last)`: margin, clipping (`allow_smaller`), then `k_divisible`. A negative start
+    /// or a box running past the end is padded with zeros.
+    ///
+    /// ```
+    /// use voxflow_geometry::crop_nonzero::CropNonzero;
+    ///
+    /// let op = CropNonzero { margin: [2; 3], ..Default::default() };
+    /// let found = ([3, 2, 1], [5, 4, 2]);
+    /// assert_eq!(op.window_of([10, 8, 6], found), ([1, 0, -1], [7, 7, 6]));
+    /// let clipped = CropNonzero { allow_smaller: true, ..op };
+    /// assert_eq!(clipped.window_of([10, 8, 6], found), ([1, 0, 0], [7, 7, 5]));
+    /// ```
     #[must_use]
     pub fn window_of(
         &self,
@@ -159,7 +207,22 @@ impl CropNonzero {
         Ok(Some(Window { start, size, mode: PadMode::Constant, size_param: "margin" }))
     }
 
-    /// Crops a volume in memory to the non-zero box of `like` (or of itself when `None`).
+    /// Crops a volume in memory to the non-zero box of `like` (or of itself when `None`), which
+    /// must be on the same grid.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_geometry::crop_nonzero::CropNonzero;
+    ///
+    /// let data = ndarray::Array3::from_shape_fn((8, 8, 8), |(i, _, _)| (i % 4) as f32);
+    /// let image = Volume::image3(data, Affine::identity());
+    /// let label = Volume::label3(ndarray::Array3::<u8>::zeros((8, 8, 8)), Affine::identity());
+    /// // The label map is cut to the image's box: x = 0 and x = 4 are zero, so x 1..=7.
+    /// let out = CropNonzero::default().apply(&label, Some(&image))?;
+    /// assert_eq!(out.shape3(), [7, 8, 8]);
+    /// assert_eq!(out.dtype(), label.dtype());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply(&self, volume: &Volume, like: Option<&Volume>) -> Result<Volume, OpError> {
         Op::validate(self)?;
         let (source, port) = match like {

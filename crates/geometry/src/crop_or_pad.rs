@@ -16,6 +16,18 @@ use serde::{Deserialize, Serialize};
 use voxflow_core::{Op, OpError, Volume};
 
 /// Crops or pads, centred, to `shape`.
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_geometry::crop_or_pad::CropOrPad;
+///
+/// let volume = Volume::image3(ndarray::Array3::from_elem((8, 8, 8), 1.0), Affine::identity());
+/// let out = CropOrPad { shape: [6, 10, 8], ..Default::default() }.apply(&volume)?;
+/// assert_eq!(out.shape3(), [6, 10, 8]);
+/// // x is cut (6 of 8 voxels kept), y padded with `value` (0) on both sides.
+/// assert_eq!(out.image()?.sum(), (6 * 8 * 8) as f32);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CropOrPad {
@@ -41,13 +53,20 @@ impl CropOrPad {
         Crop { start: None, size: self.shape, pad: true, mode: self.mode, value: self.value }
     }
 
-    /// The first voxel of the output window on a grid of `shape` (negative where it pads).
-    #[must_use]
-    pub fn start(&self, shape: [usize; 3]) -> [i64; 3] {
-        std::array::from_fn(|a| crate::crop::centred_start(shape[a], self.shape[a]))
-    }
-
-    /// Crops or pads a volume in memory.
+    /// Crops or pads a volume in memory. An odd difference cuts (or adds) the extra voxel
+    /// before voxel 0; the affine follows, so voxels keep their world positions.
+    ///
+    /// ```
+    /// use nalgebra::Vector4;
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_geometry::crop_or_pad::CropOrPad;
+    ///
+    /// let volume = Volume::image3(ndarray::Array3::zeros((8, 8, 8)), Affine::identity());
+    /// let out = CropOrPad { shape: [5, 11, 8], ..Default::default() }.apply(&volume)?;
+    /// // Output voxel 0 is input voxel (2, -2, 0): 2 cut before x, 2 added before y.
+    /// assert_eq!(out.affine * Vector4::new(0.0, 0.0, 0.0, 1.0), Vector4::new(2.0, -2.0, 0.0, 1.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
         apply_window(self, volume)
     }

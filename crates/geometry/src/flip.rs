@@ -27,16 +27,33 @@ use voxflow_core::random::RandomOp;
 use voxflow_core::seed::Rng;
 use voxflow_core::{Inputs, Kind, Op, OpError, RunContext, Value, Volume};
 
-/// One axis or several.
+/// One axis or several (in a graph: `0` or `[0, 2]`).
+///
+/// ```
+/// use voxflow_geometry::flip::Axes;
+///
+/// assert_eq!(serde_json::from_str::<Axes>("[0, 2]")?, Axes::Many(vec![0, 2]));
+/// assert_eq!(serde_json::from_str::<Axes>("1")?.mask(), [false, true, false]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Axes {
+    /// One voxel axis: 0 (x), 1 (y) or 2 (z).
     One(usize),
+    /// A list of voxel axes (empty: none).
     Many(Vec<usize>),
 }
 
 impl Axes {
     /// Which of `x, y, z` are flipped (an axis listed twice is flipped twice, i.e. not at all).
+    ///
+    /// ```
+    /// use voxflow_geometry::flip::Axes;
+    ///
+    /// assert_eq!(Axes::Many(vec![2, 0]).mask(), [true, false, true]);
+    /// assert_eq!(Axes::Many(vec![0, 1, 0]).mask(), [false, true, false]);
+    /// ```
     #[must_use]
     pub fn mask(&self) -> [bool; 3] {
         let mut mask = [false; 3];
@@ -67,6 +84,20 @@ impl Axes {
 }
 
 /// Mirrors the voxels along `axis` (0 = x, 1 = y, 2 = z, or a list); the affine is unchanged.
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_geometry::flip::{Axes, Flip};
+///
+/// let data = ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + 2 * j + 3 * k) as f32);
+/// let volume = Volume::image3(data, Affine::identity());
+/// let flip = Flip { axis: Axes::Many(vec![0, 2]) };
+/// let once = flip.apply(&volume)?;
+/// assert_ne!(once, volume);
+/// assert_eq!(once.affine, volume.affine); // an augmentation: the grid stays, the anatomy moves
+/// assert_eq!(flip.apply(&once)?, volume); // flipping twice is the identity
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Flip {
@@ -83,6 +114,13 @@ impl Default for Flip {
 }
 
 /// `numpy.flip(input, axis)`: a new array, in the input's memory order.
+///
+/// ```
+/// use ndarray::{Array3, s};
+///
+/// let a = Array3::from_shape_fn((4, 3, 2), |(i, j, k)| (100 * i + 10 * j + k) as u16);
+/// assert_eq!(voxflow_geometry::flip::flip(a.view(), 0), a.slice(s![..;-1, .., ..]));
+/// ```
 #[must_use]
 pub fn flip<T: Voxel>(input: ArrayView3<'_, T>, axis: usize) -> Array3<T> {
     let mut mask = [false; 3];
@@ -93,6 +131,14 @@ pub fn flip<T: Voxel>(input: ArrayView3<'_, T>, axis: usize) -> Array3<T> {
 /// Flips every axis whose entry in `mask` is true, in one pass. Rows along the contiguous axis
 /// are copied with `memcpy` (or reversed in place of a copy when that axis is flipped), slabs
 /// in parallel.
+///
+/// ```
+/// use ndarray::{Array3, s};
+/// use voxflow_geometry::flip::flip_axes;
+///
+/// let a = Array3::from_shape_fn((4, 3, 2), |(i, j, k)| (100 * i + 10 * j + k) as f32);
+/// assert_eq!(flip_axes(a.view(), [true, false, true]), a.slice(s![..;-1, .., ..;-1]));
+/// ```
 #[must_use]
 pub fn flip_axes<T: Voxel>(input: ArrayView3<'_, T>, mask: [bool; 3]) -> Array3<T> {
     grid::with_c_layout(input, |src, n, layout| {
@@ -135,7 +181,7 @@ fn flip_c<T: Voxel>(src: &[T], n: [usize; 3], mask: [bool; 3]) -> Vec<T> {
 
 /// The voxel index map of a flip on a grid of `shape`: output voxel to input voxel.
 #[must_use]
-pub fn index_matrix(mask: [bool; 3], shape: [usize; 3]) -> Matrix4<f64> {
+fn index_matrix(mask: [bool; 3], shape: [usize; 3]) -> Matrix4<f64> {
     let mut m = Matrix4::identity();
     for a in 0..3 {
         if mask[a] {
@@ -155,7 +201,18 @@ impl grid::FrameKernel for FlipKernel {
 }
 
 impl Flip {
-    /// Flips a volume in memory (the affine is kept).
+    /// Flips a volume in memory (the affine is kept). A label map keeps its dtype and values.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_geometry::flip::{Axes, Flip, flip};
+    ///
+    /// let a = ndarray::Array3::from_shape_fn((4, 3, 2), |(i, j, k)| (i * j + k) as u16);
+    /// let labels = Volume::label3(a.clone(), Affine::identity());
+    /// let out = Flip { axis: Axes::One(0) }.apply(&labels)?;
+    /// assert_eq!(out, Volume::label3(flip(a.view(), 0), Affine::identity()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
         self.validate()?;
         grid::map_volume(volume, volume.affine, 0.0, "axis", &FlipKernel(self.axis.mask()))
@@ -212,6 +269,17 @@ fn default_p() -> f64 {
 }
 
 /// Draws a [`Flip`]: each axis of `axes` with probability `p`, or one of them (`one_axis`).
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_core::seed::Rng;
+/// use voxflow_geometry::flip::RandomFlip;
+///
+/// let always = RandomFlip { axes: vec![0, 2], p: 1.0, ..Default::default() };
+/// assert_eq!(always.sample(&mut Rng::seed_from_u64(7)).axis.mask(), [true, false, true]);
+/// let one = RandomFlip { p: 1.0, one_axis: true, ..Default::default() };
+/// assert_eq!(one.sample(&mut Rng::seed_from_u64(7)).axis.mask().iter().filter(|&&f| f).count(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomFlip {
@@ -233,7 +301,21 @@ impl Default for RandomFlip {
 }
 
 impl RandomFlip {
-    /// Draws the flip (an empty axis list when nothing is flipped).
+    /// Draws the flip (an empty axis list when nothing is flipped); the same seed gives the same
+    /// draw.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::{Affine, Volume, seed::Rng};
+    /// use voxflow_geometry::flip::RandomFlip;
+    ///
+    /// let data = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, j, k)| (i + j + k) as f32);
+    /// let image = Volume::image3(data, Affine::identity());
+    /// let flip = RandomFlip::default().sample(&mut Rng::seed_from_u64(7));
+    /// assert_eq!(flip, RandomFlip::default().sample(&mut Rng::seed_from_u64(7)));
+    /// assert_eq!(flip.apply(&image)?.shape3(), [4, 4, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut Rng) -> Flip {
         let mut axes = Vec::new();
         if self.one_axis {

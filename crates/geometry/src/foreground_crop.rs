@@ -43,6 +43,21 @@ fn default_p() -> f64 {
 }
 
 /// Draws a crop of `size`, centred on foreground with probability `p_foreground`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_core::{Affine, LabelArray, Volume, seed::Rng};
+/// use voxflow_geometry::foreground_crop::RandomForegroundCrop;
+///
+/// let mut a = ndarray::Array3::<u8>::zeros((16, 16, 16));
+/// a[[12, 3, 9]] = 1;
+/// let labels = Volume::label3(a, Affine::identity());
+/// let op = RandomForegroundCrop { size: [4, 4, 4], p_foreground: 1.0, ..Default::default() };
+/// let patch = op.sample(&mut Rng::seed_from_u64(7), labels.labels()?)?.apply(&labels)?;
+/// let LabelArray::U8(p) = patch.labels()? else { panic!("u8 labels") };
+/// assert_eq!((patch.shape3(), p.sum()), ([4, 4, 4], 1)); // the foreground voxel is in the patch
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomForegroundCrop {
@@ -71,7 +86,13 @@ pub struct RandomForegroundCrop {
 /// A 1×1×1 patch with the graph's defaults: set `size` (required in a graph).
 impl Default for RandomForegroundCrop {
     fn default() -> Self {
-        RandomForegroundCrop { size: [1, 1, 1], labels: None, p_foreground: default_p(), balanced_classes: false, class_ratios: None }
+        RandomForegroundCrop {
+            size: [1, 1, 1],
+            labels: None,
+            p_foreground: default_p(),
+            balanced_classes: false,
+            class_ratios: None,
+        }
     }
 }
 
@@ -86,7 +107,23 @@ impl RandomForegroundCrop {
         }
     }
 
-    /// Draws the crop for a label map.
+    /// Draws the crop for a label map; the same seed gives the same draw. Apply it to the image
+    /// and the label map alike.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::{Affine, Volume, seed::Rng};
+    /// use voxflow_geometry::foreground_crop::RandomForegroundCrop;
+    ///
+    /// let data = ndarray::Array3::from_shape_fn((8, 8, 8), |(i, _, _)| (i / 3) as u8);
+    /// let labels = Volume::label3(data, Affine::identity());
+    /// let image = Volume::image3(ndarray::Array3::zeros((8, 8, 8)), Affine::identity());
+    /// let op = RandomForegroundCrop { size: [4, 4, 4], ..Default::default() };
+    /// let crop = op.sample(&mut Rng::seed_from_u64(7), labels.labels()?)?;
+    /// assert_eq!(crop, op.sample(&mut Rng::seed_from_u64(7), labels.labels()?)?);
+    /// assert_eq!(crop.apply(&image)?.shape3(), crop.apply(&labels)?.shape3());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut Rng, labels: &LabelArray) -> Result<Crop, OpError> {
         let [nx, ny, nz, _] = labels.shape4();
         let shape = [nx, ny, nz];

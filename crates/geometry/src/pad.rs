@@ -17,6 +17,18 @@ use serde::{Deserialize, Serialize};
 use voxflow_core::{Inputs, Op, OpError, RunContext, Value, Volume};
 
 /// What the new voxels hold (numpy.pad's modes of the same names).
+///
+/// ```
+/// use voxflow_geometry::pad::{PadMode, pad};
+///
+/// let a = ndarray::Array3::from_shape_vec((3, 1, 1), vec![1.0f32, 2.0, 3.0])?;
+/// let padded = |mode| pad(a.view(), [2, 0, 0], [0, 0, 0], mode, 0.0).into_iter().collect::<Vec<_>>();
+/// assert_eq!(padded(PadMode::Constant), [0.0, 0.0, 1.0, 2.0, 3.0]);
+/// assert_eq!(padded(PadMode::Edge), [1.0, 1.0, 1.0, 2.0, 3.0]);
+/// assert_eq!(padded(PadMode::Reflect), [3.0, 2.0, 1.0, 2.0, 3.0]);
+/// assert_eq!(padded(PadMode::Symmetric), [2.0, 1.0, 1.0, 2.0, 3.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum PadMode {
@@ -37,7 +49,7 @@ impl PadMode {
     /// The input index that output position `i` (an index into the input's axis of length `n`,
     /// possibly outside `0..n`) reads, or `None` for the constant.
     #[must_use]
-    pub fn source(self, i: i64, n: usize) -> Option<usize> {
+    pub(crate) fn source(self, i: i64, n: usize) -> Option<usize> {
         let n = n as i64;
         if (0..n).contains(&i) {
             return Some(i as usize);
@@ -68,6 +80,20 @@ impl PadMode {
 }
 
 /// Pads `before`/`after` voxels on each axis of the volume.
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_geometry::{crop::Crop, pad::Pad};
+///
+/// let data = ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32);
+/// let volume = Volume::image3(data, Affine::identity());
+/// let padded = Pad { before: [2, 1, 0], after: [1, 1, 3], ..Default::default() }.apply(&volume)?;
+/// assert_eq!(padded.shape3(), [11, 10, 11]);
+/// // Cropping the padding off again gives back the volume, affine included.
+/// let back = Crop { start: Some([2, 1, 0]), size: [8, 8, 8], ..Default::default() }.apply(&padded)?;
+/// assert_eq!(back, volume);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pad {
@@ -97,7 +123,7 @@ impl Default for Pad {
 /// is outside reads per `mode`, `fill` for the constant) out of `input`. The output keeps the
 /// input's memory order; rows along the contiguous axis are copied with `memcpy`.
 #[must_use]
-pub fn window<T: Voxel>(
+pub(crate) fn window<T: Voxel>(
     input: ArrayView3<'_, T>,
     start: [i64; 3],
     size: [usize; 3],
@@ -154,7 +180,17 @@ fn window_c<T: Voxel>(
     out
 }
 
-/// Pads a frame (numpy.pad with `((bx, ax), (by, ay), (bz, az))`).
+/// Pads a frame (numpy.pad with `((bx, ax), (by, ay), (bz, az))`); `fill` is the constant of
+/// [`PadMode::Constant`].
+///
+/// ```
+/// use voxflow_geometry::pad::{PadMode, pad};
+///
+/// let a = ndarray::Array3::from_shape_fn((4, 3, 2), |(i, j, k)| (i + j + k) as f32);
+/// let out = pad(a.view(), [1, 0, 0], [0, 0, 2], PadMode::Constant, -1.0);
+/// assert_eq!(out.shape(), [5, 3, 4]);
+/// assert_eq!((out[[0, 0, 0]], out[[1, 2, 1]], out[[1, 2, 3]]), (-1.0, a[[0, 2, 1]], -1.0));
+/// ```
 #[must_use]
 pub fn pad<T: Voxel>(
     input: ArrayView3<'_, T>,
@@ -271,7 +307,7 @@ pub(crate) fn run_window(op: &impl WindowOp, ctx: &RunContext<'_>, inputs: Input
 
 /// The body of a [`WindowOp`]'s `impl Op`:
 ///
-/// ```ignore
+/// ```text
 /// #[typetag::serde(name = "pad")]
 /// impl Op for Pad {
 ///     window_op_node!();
@@ -329,7 +365,23 @@ impl Pad {
         std::array::from_fn(|a| shape[a].saturating_add(self.before[a]).saturating_add(self.after[a]))
     }
 
-    /// Pads a volume in memory.
+    /// Pads a volume in memory. Voxel `(i, j, k)` of the input is voxel `(i + before_x, j +
+    /// before_y, k + before_z)` of the output, at the same world position; a label map keeps its
+    /// dtype (`value` must be a label it can hold).
+    ///
+    /// ```
+    /// use nalgebra::Vector4;
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_geometry::pad::{Pad, PadMode};
+    ///
+    /// let labels = Volume::label3(ndarray::Array3::<u8>::from_elem((4, 4, 4), 3), Affine::identity());
+    /// let out = Pad { before: [2, 1, 0], mode: PadMode::Edge, ..Default::default() }.apply(&labels)?;
+    /// assert_eq!((out.shape3(), out.dtype()), ([6, 5, 4], labels.dtype()));
+    /// let world = |affine: Affine, voxel: [f64; 3]| affine * Vector4::new(voxel[0], voxel[1], voxel[2], 1.0);
+    /// assert_eq!(world(out.affine, [2.0, 1.0, 0.0]), world(labels.affine, [0.0; 3]));
+    /// assert!(Pad { value: -1.0, ..Default::default() }.apply(&labels).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
         apply_window(self, volume)
     }

@@ -16,6 +16,19 @@ use serde::{Deserialize, Serialize};
 use voxflow_core::{OpError, Volume};
 
 /// Where the added voxels go.
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_geometry::pad_to_multiple::{PadPosition, PadToMultiple};
+///
+/// let volume = Volume::image3(ndarray::Array3::zeros((5, 8, 8)), Affine::identity());
+/// let symmetric = PadToMultiple { multiple: [4; 3], ..Default::default() };
+/// let end = PadToMultiple { position: PadPosition::End, ..symmetric.clone() };
+/// let (symmetric, end) = (symmetric.apply(&volume)?, end.apply(&volume)?);
+/// // 3 voxels are added along x: 1 before (the origin moves back a voxel) and 2 after, or all after.
+/// assert_eq!((symmetric.affine[(0, 3)], end.affine[(0, 3)]), (-1.0, 0.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PadPosition {
@@ -27,6 +40,16 @@ pub enum PadPosition {
 }
 
 /// Pads every axis up to a multiple of `multiple` voxels.
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_geometry::pad_to_multiple::PadToMultiple;
+///
+/// let volume = Volume::image3(ndarray::Array3::zeros((5, 6, 8)), Affine::identity());
+/// let out = PadToMultiple { multiple: [4; 3], ..Default::default() }.apply(&volume)?;
+/// assert_eq!(out.shape3(), [8, 8, 8]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PadToMultiple {
@@ -48,7 +71,12 @@ pub struct PadToMultiple {
 /// A multiple of 1 (no padding) with the graph's defaults: set `multiple` (required in a graph).
 impl Default for PadToMultiple {
     fn default() -> Self {
-        PadToMultiple { multiple: [1, 1, 1], position: PadPosition::default(), mode: PadMode::default(), value: 0.0 }
+        PadToMultiple {
+            multiple: [1, 1, 1],
+            position: PadPosition::default(),
+            mode: PadMode::default(),
+            value: 0.0,
+        }
     }
 }
 
@@ -70,7 +98,20 @@ impl PadToMultiple {
         std::array::from_fn(|a| shape[a] + padding[a].0 + padding[a].1)
     }
 
-    /// Pads a volume in memory.
+    /// Pads a volume in memory (a multiple per axis; padded voxels per `mode` and `value`).
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_geometry::pad_to_multiple::PadToMultiple;
+    ///
+    /// let volume = Volume::image3(ndarray::Array3::from_elem((5, 6, 7), 1.0), Affine::identity());
+    /// let out = PadToMultiple { multiple: [16, 1, 1], value: -1.0, ..Default::default() }.apply(&volume)?;
+    /// assert_eq!(out.shape3(), [16, 6, 7]);
+    /// let image = out.image()?;
+    /// // 11 voxels added along x: 5 before, 6 after.
+    /// assert_eq!((image[[4, 0, 0, 0]], image[[5, 0, 0, 0]], image[[10, 0, 0, 0]]), (-1.0, 1.0, -1.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
         apply_window(self, volume)
     }

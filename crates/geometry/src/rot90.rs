@@ -51,6 +51,18 @@ fn plane_01() -> [usize; 2] {
 }
 
 /// Rotates by `k` quarter turns in the plane of `axes` (numpy.rot90).
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_geometry::rot90::Rot90;
+///
+/// let data = ndarray::Array3::from_shape_fn((4, 6, 8), |(i, j, k)| (i + 2 * j + 3 * k) as f32);
+/// let volume = Volume::image3(data, Affine::identity());
+/// let turned = Rot90 { k: 1, axes: [0, 1] }.apply(&volume)?;
+/// assert_eq!(turned.shape3(), [6, 4, 8]);
+/// assert_eq!(Rot90 { k: 4, ..Default::default() }.apply(&volume)?, volume); // a full turn
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rot90 {
@@ -84,7 +96,7 @@ fn check_plane(param: &'static str, axes: [usize; 2]) -> Result<(), OpError> {
 /// The axis map of `k` quarter turns in the plane `axes` (numpy.rot90): which output axis each
 /// input axis becomes and whether it is reversed. `axes` must be two different axes below 3.
 #[must_use]
-pub fn rot90_orientation(k: i64, axes: [usize; 2]) -> Orientation {
+fn rot90_orientation(k: i64, axes: [usize; 2]) -> Orientation {
     let [a0, a1] = axes;
     let mut o = Orientation::IDENTITY;
     match k.rem_euclid(4) {
@@ -115,7 +127,23 @@ impl Rot90 {
         rot90_orientation(self.k, self.axes)
     }
 
-    /// Rotates a volume in memory (every frame alike; the affine is updated).
+    /// Rotates a volume in memory (every frame alike; the affine is updated so every voxel keeps
+    /// its world position).
+    ///
+    /// ```
+    /// use nalgebra::Vector4;
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_geometry::rot90::Rot90;
+    ///
+    /// let data = ndarray::Array3::from_shape_fn((4, 6, 8), |(i, j, k)| (i + 2 * j + 3 * k) as f32);
+    /// let volume = Volume::image3(data, Affine::identity());
+    /// let out = Rot90::default().apply(&volume)?; // k: 1 in the plane [0, 1]
+    /// // Output voxel (i, j, k) is input voxel (j, 6 - 1 - i, k), at the same world position.
+    /// assert_eq!(out.image()?[[1, 2, 3, 0]], volume.image()?[[2, 4, 3, 0]]);
+    /// let world = |affine: Affine, voxel: [f64; 3]| affine * Vector4::new(voxel[0], voxel[1], voxel[2], 1.0);
+    /// assert_eq!(world(out.affine, [1.0, 2.0, 3.0]), world(volume.affine, [2.0, 4.0, 3.0]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
         check_plane("axes", self.axes)?;
         permute_volume(volume, self.orientation())
@@ -159,6 +187,17 @@ fn default_axes() -> Vec<usize> {
 }
 
 /// Draws a [`Rot90`]: `k` from the list `k`, the plane from `axes`, with probability `p`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_core::seed::Rng;
+/// use voxflow_geometry::rot90::{RandomRot90, Rot90};
+///
+/// let half = RandomRot90 { k: vec![2], axes: vec![1, 2], ..Default::default() };
+/// assert_eq!(half.sample(&mut Rng::seed_from_u64(7)), Rot90 { k: 2, axes: [1, 2] });
+/// let never = RandomRot90 { p: 0.0, ..Default::default() };
+/// assert_eq!(never.sample(&mut Rng::seed_from_u64(7)).k, 0); // the identity
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomRot90 {
@@ -184,7 +223,21 @@ impl Default for RandomRot90 {
 }
 
 impl RandomRot90 {
-    /// Draws the rotation (`k: 0`, the identity, when `p` says skip).
+    /// Draws the rotation (`k: 0`, the identity, when `p` says skip); the same seed gives the
+    /// same draw.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::{Affine, Volume, seed::Rng};
+    /// use voxflow_geometry::rot90::RandomRot90;
+    ///
+    /// let volume = Volume::image3(ndarray::Array3::zeros((6, 6, 6)), Affine::identity());
+    /// let rot = RandomRot90::default().sample(&mut Rng::seed_from_u64(7));
+    /// assert_eq!(rot, RandomRot90::default().sample(&mut Rng::seed_from_u64(7)));
+    /// assert!([1, 2, 3].contains(&rot.k) && rot.axes[0] < rot.axes[1]);
+    /// assert_eq!(rot.apply(&volume)?.shape3(), [6, 6, 6]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut Rng) -> Rot90 {
         if !happens(rng, self.p) || self.k.is_empty() || self.axes.len() < 2 {
             return Rot90 { k: 0, axes: plane_01() };

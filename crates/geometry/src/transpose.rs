@@ -31,6 +31,19 @@ use voxflow_core::seed::Rng;
 use voxflow_core::{Facts, Inputs, Kind, Op, OpError, RunContext, Value, Volume};
 
 /// Permutes the voxel axes: output axis `j` is input axis `axes[j]` (numpy.transpose).
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_geometry::transpose::Transpose;
+///
+/// let data = ndarray::Array3::from_shape_fn((2, 3, 4), |(i, j, k)| (i + 2 * j + 3 * k) as f32);
+/// let volume = Volume::image3(data, Affine::identity());
+/// let zyx = Transpose { axes: [2, 1, 0] };
+/// let out = zyx.apply(&volume)?;
+/// assert_eq!(out.shape3(), [4, 3, 2]);
+/// assert_eq!(zyx.apply(&out)?, volume); // [2, 1, 0] is its own inverse
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transpose {
@@ -64,7 +77,7 @@ fn check_permutation(param: &'static str, axes: [usize; 3]) -> Result<(), OpErro
 /// The axis map of `numpy.transpose(x, axes)`: input axis `axes[j]` becomes output axis `j`.
 /// `axes` must be a permutation of `[0, 1, 2]`.
 #[must_use]
-pub fn transpose_orientation(axes: [usize; 3]) -> Orientation {
+fn transpose_orientation(axes: [usize; 3]) -> Orientation {
     let mut o = Orientation::IDENTITY;
     for (j, &a) in axes.iter().enumerate() {
         o.axis[a.min(2)] = j;
@@ -73,7 +86,24 @@ pub fn transpose_orientation(axes: [usize; 3]) -> Orientation {
 }
 
 impl Transpose {
-    /// Transposes a volume in memory (every frame alike; the affine is updated).
+    /// Transposes a volume in memory (every frame alike; the affine is updated). A label map keeps
+    /// its dtype and labels.
+    ///
+    /// ```
+    /// use std::collections::BTreeSet;
+    /// use voxflow_core::{Affine, LabelArray, Volume};
+    /// use voxflow_geometry::transpose::Transpose;
+    ///
+    /// let data = ndarray::Array3::from_shape_fn((2, 3, 4), |(i, j, k)| ((i + j * k) % 3) as u16);
+    /// let labels = Volume::label3(data, Affine::identity());
+    /// let out = Transpose { axes: [1, 2, 0] }.apply(&labels)?;
+    /// let (LabelArray::U16(a), LabelArray::U16(b)) = (labels.labels()?, out.labels()?) else {
+    ///     panic!("u16 labels")
+    /// };
+    /// assert_eq!(b[[2, 3, 1, 0]], a[[1, 2, 3, 0]]); // output axis j is input axis axes[j]
+    /// assert_eq!(a.iter().collect::<BTreeSet<_>>(), b.iter().collect::<BTreeSet<_>>());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
         check_permutation("axes", self.axes)?;
         permute_volume(volume, transpose_orientation(self.axes))
@@ -112,6 +142,16 @@ fn default_axes() -> Vec<usize> {
 }
 
 /// Draws a [`Transpose`] that shuffles the axes of `axes` among themselves.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_core::seed::Rng;
+/// use voxflow_geometry::transpose::RandomTranspose;
+///
+/// let xy = RandomTranspose { axes: vec![0, 1], ..Default::default() };
+/// let drawn = xy.sample(&mut Rng::seed_from_u64(7));
+/// assert!(drawn.axes == [0, 1, 2] || drawn.axes == [1, 0, 2]); // z stays
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomTranspose {
@@ -133,7 +173,21 @@ impl Default for RandomTranspose {
 
 impl RandomTranspose {
     /// Draws the permutation: the listed axes shuffled (Fisher-Yates, uniform) into their own
-    /// slots, in order; the identity when `p` says skip.
+    /// slots, in order; the identity when `p` says skip. The same seed gives the same draw.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::{Affine, Volume, seed::Rng};
+    /// use voxflow_geometry::transpose::RandomTranspose;
+    ///
+    /// let volume = Volume::image3(ndarray::Array3::zeros((2, 3, 4)), Affine::identity());
+    /// let drawn = RandomTranspose::default().sample(&mut Rng::seed_from_u64(7));
+    /// assert_eq!(drawn, RandomTranspose::default().sample(&mut Rng::seed_from_u64(7)));
+    /// let mut shape = drawn.apply(&volume)?.shape3();
+    /// shape.sort_unstable();
+    /// assert_eq!(shape, [2, 3, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut Rng) -> Transpose {
         let mut axes = [0, 1, 2];
         if !happens(rng, self.p) {

@@ -41,6 +41,19 @@ use voxflow_core::seed::Rng;
 use voxflow_core::{Inputs, Kind, Op, OpError, Port, Volume};
 
 /// Draws a crop of `size` centred on a voxel drawn in proportion to the image on `weights`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_core::seed::Rng;
+/// use voxflow_geometry::weighted_crop::RandomWeightedCrop;
+///
+/// let mut weights = ndarray::Array3::<f32>::zeros((16, 16, 16));
+/// weights[[10, 5, 7]] = 1.0;
+/// let crop = RandomWeightedCrop { size: [4, 4, 4] }.sample(&mut Rng::seed_from_u64(7), weights.view())?;
+/// // The only voxel with weight is the centre: the box starts `size / 2` before it.
+/// assert_eq!(crop.start, Some([8, 3, 5]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomWeightedCrop {
@@ -55,9 +68,26 @@ impl Default for RandomWeightedCrop {
     }
 }
 
-/// The weight image on the `weights` input, in memory.
+/// The weight image on the `weights` input, in memory: plumbing between the graph runner and
+/// [`RandomWeightedCrop`]'s [`RandomOp::draw`] (public because it is that trait impl's `Like`
+/// type; outside a graph, call [`RandomWeightedCrop::sample`] instead).
+///
+/// ```
+/// use rand::SeedableRng;
+/// use std::{collections::BTreeMap, sync::Arc};
+/// use voxflow_core::random::{Like, RandomOp};
+/// use voxflow_core::{Affine, Inputs, Value, Volume, seed::Rng};
+/// use voxflow_geometry::weighted_crop::{LikeWeights, RandomWeightedCrop};
+///
+/// let weights = Volume::image3(ndarray::Array3::from_elem((8, 8, 8), 1.0), Affine::identity());
+/// let mut inputs = Inputs(BTreeMap::from([("weights".to_string(), Value::Volume(Arc::new(weights)))]));
+/// let like = LikeWeights::take(&mut inputs)?;
+/// let crop = RandomWeightedCrop { size: [4, 4, 4] }.draw(&mut Rng::seed_from_u64(7), like)?;
+/// assert_eq!(crop.size, [4, 4, 4]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
-pub struct LikeWeights(pub Arc<Volume>);
+pub struct LikeWeights(Arc<Volume>);
 
 const WEIGHTS: &str = "weights";
 
@@ -81,7 +111,21 @@ fn valid(n: usize, s: usize) -> (usize, usize) {
 }
 
 impl RandomWeightedCrop {
-    /// Draws the crop for a weight frame (`[x, y, z]`).
+    /// Draws the crop for a weight frame (`[x, y, z]`); the same seed gives the same draw. A
+    /// negative, NaN or infinite weight is an error.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_geometry::weighted_crop::RandomWeightedCrop;
+    ///
+    /// let op = RandomWeightedCrop { size: [4, 4, 4] };
+    /// let weights = ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i * j + k) as f32);
+    /// let crop = op.sample(&mut Rng::seed_from_u64(7), weights.view())?;
+    /// assert_eq!(crop, op.sample(&mut Rng::seed_from_u64(7), weights.view())?);
+    /// assert!(op.sample(&mut Rng::seed_from_u64(7), (-&weights).view()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut Rng, weights: ArrayView3<'_, f32>) -> Result<Crop, OpError> {
         let shape = [weights.shape()[0], weights.shape()[1], weights.shape()[2]];
         let ranges: [(usize, usize); 3] = std::array::from_fn(|a| valid(shape[a], self.size[a]));

@@ -858,6 +858,10 @@ fn run_command(args: &RunArgs, quiet: bool) -> Result<u8> {
         }
         if let Some(path) = &args.report {
             // The whole folder's run so far (every shard): the last shard to end writes it whole.
+            if !quiet {
+                let left = folder.done.values().filter(|l| !drawn.contains_key(&l.case)).count();
+                eprintln!("writing the report {} ({left} outputs left to draw)", path.display());
+            }
             write_folder_report(&args.output, path, &folder, &drawn)?;
             tracing::info!("report written to {}", path.display());
         }
