@@ -209,7 +209,7 @@ impl Separable {
 /// it needs it, so the full-size field (200 MB at 256^3) is never written nor read back.
 /// Image and label map share one of these.
 #[derive(Debug)]
-pub struct SeparableField {
+pub(crate) struct SeparableField {
     shape: [usize; 3],
     components: [Separable; 3],
 }

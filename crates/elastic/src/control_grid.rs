@@ -25,6 +25,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Parameters of the control-grid model.
+///
+/// ```
+/// use voxflow_elastic::{ControlGridParams, control_grid_field};
+/// let still = ControlGridParams { max_displacement: [0.0; 3], ..Default::default() };
+/// assert!(control_grid_field([9, 8, 7], [1.0; 3], &still, 1)?.iter().all(|&d| d == 0.0));
+/// let json = r#"{"num_control_points": 5, "max_displacement": [4, 4, 2]}"#;
+/// let json: ControlGridParams = serde_json::from_str(json)?;
+/// assert_eq!((json.num_control_points, json.locked_borders), ([5; 3], 2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ControlGridParams {
@@ -40,6 +50,7 @@ pub struct ControlGridParams {
     pub locked_borders: usize,
 }
 
+/// TorchIO's defaults: 7 control points and 7.5 mm per axis, 2 locked borders.
 impl Default for ControlGridParams {
     fn default() -> Self {
         ControlGridParams { num_control_points: [7; 3], max_displacement: [7.5; 3], locked_borders: 2 }
@@ -48,7 +59,7 @@ impl Default for ControlGridParams {
 
 impl ControlGridParams {
     /// Checks the ranges.
-    pub fn validate(&self) -> Result<(), ElasticError> {
+    pub(crate) fn validate(&self) -> Result<(), ElasticError> {
         if let Some(m) = self.num_control_points.iter().find(|&&m| !(4..=1024).contains(&m)) {
             return Err(ElasticError::param("num_control_points", format!("must be in 4..=1024, got {m}")));
         }
@@ -69,14 +80,14 @@ impl ControlGridParams {
 
     /// True when no control point can move (the field is zero).
     #[must_use]
-    pub fn is_identity(&self) -> bool {
+    pub(crate) fn is_identity(&self) -> bool {
         self.max_displacement.iter().all(|&d| d == 0.0)
             || self.num_control_points.iter().any(|&m| m <= 2 * self.locked_borders)
     }
 
     /// The control points' displacements in millimetres, `[mx, my, mz, 3]`, drawn from `seed`.
     #[must_use]
-    pub fn coarse_displacements(&self, seed: u64) -> Array4<f64> {
+    pub(crate) fn coarse_displacements(&self, seed: u64) -> Array4<f64> {
         let [mx, my, mz] = self.num_control_points;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut coarse = Array4::<f64>::zeros((mx, my, mz, 3).f());
@@ -101,6 +112,17 @@ impl ControlGridParams {
 
 /// The dense field on a grid of `shape` with voxel `spacing` (mm): `[x, y, z, 3]` (Fortran
 /// order), in voxels.
+///
+/// ```
+/// use voxflow_elastic::{ControlGridParams, control_grid_field};
+/// let params = ControlGridParams::default();
+/// let iso = control_grid_field([12, 12, 12], [1.0; 3], &params, 3)?;
+/// let coarse_x = control_grid_field([12, 12, 12], [2.0, 1.0, 1.0], &params, 3)?;
+/// // The same millimetres are half as many voxels along an axis of 2 mm voxels.
+/// let x = ndarray::s![.., .., .., 0];
+/// assert!(iso.slice(x).iter().zip(coarse_x.slice(x)).all(|(a, b)| (a / 2.0 - b).abs() < 1e-5));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn control_grid_field(
     shape: [usize; 3],
     spacing: [f64; 3],
@@ -112,7 +134,7 @@ pub fn control_grid_field(
 
 /// The field on a grid of `shape` with voxel `spacing` (mm), kept coarse (rows computed on
 /// demand), in voxels.
-pub fn control_grid_separable(
+pub(crate) fn control_grid_separable(
     shape: [usize; 3],
     spacing: [f64; 3],
     params: &ControlGridParams,

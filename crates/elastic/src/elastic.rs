@@ -28,7 +28,15 @@ use voxflow_core::{
 };
 use voxflow_geometry::spatial::{NoOtherParams, Resampling};
 
-/// Which field model, with its parameters.
+/// Which field model, with its parameters. In parameters, an object tagged by `type`.
+///
+/// ```
+/// use voxflow_elastic::{Model, SimardParams};
+/// let model: Model = serde_json::from_str(r#"{"type": "simard", "alpha": 4, "sigma": 35}"#)?;
+/// assert_eq!(model, Model::Simard(SimardParams { alpha: 4.0, sigma: 35.0 }));
+/// assert_eq!(Model::default(), Model::Identity);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Model {
@@ -52,7 +60,7 @@ impl Model {
 
     /// True when the field is zero everywhere (the op passes volumes through untouched).
     #[must_use]
-    pub fn is_identity(&self) -> bool {
+    pub(crate) fn is_identity(&self) -> bool {
         match self {
             Model::Identity => true,
             Model::Simard(p) => p.alpha == 0.0,
@@ -81,7 +89,18 @@ impl std::fmt::Debug for FieldCache {
 ///
 /// The resampling settings ([`Resampling`]: `interpolation` (images, default `linear`),
 /// `label_interpolation` (default `nearest`), `mode`, `fill`, `label_fill`) sit beside the
-/// model, as in every spatial op.
+/// model, as in every spatial op. `Default` is the identity (`model` `Identity`, seed 0,
+/// default resampling); build other deformations with [`Elastic::new`] (the field cache is
+/// private, so struct update syntax does not reach it).
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_elastic::Elastic;
+/// let mask = ndarray::Array3::<u8>::from_shape_fn((8, 8, 8), |(i, _, _)| u8::from(i > 3));
+/// let label = Volume::label3(mask, Affine::identity());
+/// assert_eq!(Elastic::default().apply(&label)?, label);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Elastic {
     /// The field model and its parameters.
@@ -111,6 +130,16 @@ impl PartialEq for Elastic {
 }
 
 impl Elastic {
+    /// An op of this model, seed and resampling settings (what a graph's `elastic` params
+    /// give, and what `random_elastic` draws).
+    ///
+    /// ```
+    /// use voxflow_elastic::{ControlGridParams, Elastic, Model};
+    /// let grid = Elastic::new(Model::ControlGrid(ControlGridParams::default()), 11, Default::default());
+    /// let json = serde_json::json!({"model": {"type": "control_grid"}, "seed": 11});
+    /// assert_eq!(serde_json::from_value::<Elastic>(json)?, grid);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn new(model: Model, seed: u64, resampling: Resampling) -> Self {
         Elastic { model, seed, resampling, rest: NoOtherParams, cache: FieldCache::default() }
@@ -118,6 +147,17 @@ impl Elastic {
 
     /// The dense displacement on a grid of `shape` with voxel `spacing` (mm): `[x, y, z, 3]`
     /// in voxels, or `None` when the model does not deform. Computed once per grid and cached.
+    ///
+    /// ```
+    /// use voxflow_elastic::{Elastic, Model, SimardParams};
+    /// let op = |alpha| {
+    ///     Elastic::new(Model::Simard(SimardParams { alpha, sigma: 5.0 }), 1, Default::default())
+    /// };
+    /// assert!(op(0.0).field([8, 8, 8], [1.0; 3])?.is_none()); // zero magnitude: the identity
+    /// let field = op(50.0).field([8, 8, 8], [1.0; 3])?.expect("a deformation");
+    /// assert_eq!(field.shape(), [8, 8, 8]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn field(
         &self,
         shape: [usize; 3],
@@ -145,6 +185,21 @@ impl Elastic {
     }
 
     /// Deforms a volume now (outside a graph): one resample through the geometry crate's core.
+    /// A label map is resampled with `label_interpolation` (nearest by default), so it gains
+    /// no value.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_elastic::{Elastic, Model, SimardParams};
+    /// let mask = ndarray::Array3::<u8>::from_shape_fn((16, 16, 16), |(x, y, _)| u8::from(x > 5 && y > 5));
+    /// let mask = Volume::label3(mask, Affine::identity());
+    /// let model = Model::Simard(SimardParams { alpha: 400.0, sigma: 4.0 });
+    /// let op = Elastic::new(model, 3, Default::default());
+    /// let warped = op.apply_to(&mask)?;
+    /// let voxflow_core::LabelArray::U8(values) = warped.labels()? else { panic!("uint8 kept") };
+    /// assert!(values.iter().all(|&v| v <= 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply_to(&self, volume: &Volume) -> Result<Volume, ElasticError> {
         self.resampling.validate()?;
         let (interpolation, fill) = self.resampling.for_kind(volume.kind());
@@ -158,9 +213,26 @@ impl Elastic {
         }
     }
 
+    /// [`apply_to`](Self::apply_to) with the error as an [`OpError`], as the other op crates'
+    /// `apply`: deforms a volume in one call.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_elastic::{Elastic, Model, SimardParams};
+    /// let ramp = ndarray::Array3::from_shape_fn((12, 12, 12), |(x, _, _)| x as f32);
+    /// let image = Volume::image3(ramp, Affine::identity());
+    /// let model = Model::Simard(SimardParams { alpha: 300.0, sigma: 4.0 });
+    /// let op = Elastic::new(model, 5, Default::default());
+    /// assert_eq!(op.apply(&image)?, op.apply_to(&image)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        Ok(self.apply_to(volume)?)
+    }
+
     /// Adds this deformation to a volume: the identity resample with the field, not yet done.
     /// `None` when the model does not deform.
-    pub fn defer_volume(&self, volume: Arc<Volume>) -> Result<Value, ElasticError> {
+    pub(crate) fn defer_volume(&self, volume: Arc<Volume>) -> Result<Value, ElasticError> {
         let (interpolation, fill) = self.resampling.for_kind(volume.kind());
         let mut spec = ResampleSpec::identity(&volume, interpolation, self.resampling.mode, fill);
         match self.field(spec.shape, voxflow_core::volume::spacing(&spec.affine))? {
@@ -176,7 +248,7 @@ impl Elastic {
     /// the pending output grid, so the matrix and the field make one resample.
     /// As the geometry crate's `defer`, the chain keeps the finest interpolation asked along it,
     /// and this op's mode and fill.
-    pub fn defer_pending(&self, mut pending: Deferred) -> Result<Deferred, ElasticError> {
+    pub(crate) fn defer_pending(&self, mut pending: Deferred) -> Result<Deferred, ElasticError> {
         debug_assert!(pending.spec.field.is_none());
         let (interpolation, fill) = self.resampling.for_kind(pending.source.kind());
         pending.spec.interpolation =
@@ -227,6 +299,15 @@ impl Op for Elastic {
 }
 
 /// The ranges a random draw takes its model parameters from.
+///
+/// ```
+/// use voxflow_elastic::{RandomModel, SimardRange};
+/// assert_eq!(RandomModel::default(), RandomModel::Simard(SimardRange::default()));
+/// let grid: RandomModel = serde_json::from_str(r#"{"type": "control_grid", "max_displacement": 10}"#)?;
+/// let RandomModel::ControlGrid(params) = grid else { panic!("a control grid") };
+/// assert_eq!(params.max_displacement, [10.0; 3]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RandomModel {
@@ -237,6 +318,7 @@ pub enum RandomModel {
     ControlGrid(ControlGridParams),
 }
 
+/// Simard with batchgenerators' ranges (alpha in `[0, 900]`, sigma in `[9, 13]`).
 impl Default for RandomModel {
     fn default() -> Self {
         RandomModel::Simard(SimardRange::default())
@@ -246,6 +328,19 @@ impl Default for RandomModel {
 /// Draws an elastic deformation: with probability `p`, model parameters from their ranges
 /// and a fresh seed; otherwise the identity. Apply the draw with `apply` to an image and its
 /// label map: they get the same field.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_elastic::RandomElastic;
+/// let ramp = ndarray::Array3::from_shape_fn((12, 12, 12), |(x, _, _)| x as f32);
+/// let mask = Volume::label3(ramp.mapv(|v| u8::from(v > 5.0)), Affine::identity());
+/// let image = Volume::image3(ramp, Affine::identity());
+/// let draw = RandomElastic::default().sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// let (image, mask) = (draw.apply(&image)?, draw.apply(&mask)?); // one field for both
+/// assert_eq!(image.shape3(), mask.shape3());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RandomElastic {
     /// Probability of deforming at all. Default 1.
@@ -261,10 +356,11 @@ pub struct RandomElastic {
     pub rest: NoOtherParams,
 }
 
+/// Always deforms (`p` 1), Simard with batchgenerators' ranges, the default resampling.
 impl Default for RandomElastic {
     fn default() -> Self {
         RandomElastic {
-            p: 1.0,
+            p: voxflow_core::params::default_p(),
             model: RandomModel::default(),
             resampling: Resampling::default(),
             rest: NoOtherParams,
@@ -275,6 +371,17 @@ impl Default for RandomElastic {
 impl RandomElastic {
     /// Draws the concrete op. Always consumes the same numbers from `rng` (probability, model
     /// parameters, seed), whether or not the draw deforms.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_elastic::{Model, RandomElastic};
+    /// let random = RandomElastic::default();
+    /// let draw = |seed| random.sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    /// assert_eq!(draw(4), draw(4)); // the same seed, the same draw
+    /// assert_ne!(draw(4), draw(5));
+    /// let skip = RandomElastic { p: 0.0, ..Default::default() };
+    /// assert_eq!(skip.sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(4)).model, Model::Identity);
+    /// ```
     pub fn sample(&self, rng: &mut impl rand::Rng) -> Elastic {
         let deform = rng.random::<f64>() < self.p;
         let model = match &self.model {

@@ -5,6 +5,12 @@ use voxflow_core::OpError;
 use voxflow_geometry::GeometryError;
 
 /// An elastic deformation could not be computed.
+///
+/// ```
+/// use voxflow_elastic::{ElasticError, SimardParams, simard_field};
+/// let e = simard_field([4, 4, 4], &SimardParams { alpha: 1.0, sigma: 0.0 }, 0).unwrap_err();
+/// assert!(matches!(e, ElasticError::Param { param: "sigma", .. }));
+/// ```
 #[derive(Debug, Error)]
 pub enum ElasticError {
     /// A parameter is out of range.
@@ -17,7 +23,7 @@ pub enum ElasticError {
 
 impl ElasticError {
     /// A parameter error.
-    pub fn param(param: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn param(param: &'static str, message: impl Into<String>) -> Self {
         ElasticError::Param { param, message: message.into() }
     }
 }

@@ -25,7 +25,7 @@
 //! sampling spread (test
 //! `field_statistics_match_the_tutorial`: RMS within 5 % / 12 %, autocorrelation within 0.03).
 //!
-//! The field is kept at this coarse stage ([`SeparableField`]): the last two passes (y and x
+//! The field is kept at this coarse stage (`SeparableField`): the last two passes (y and x
 //! upsampling) run per output row when the resample asks for it, so the 200 MB dense field of
 //! a 256³ volume never exists. Time (256³, `cargo xtask bench --only elastic`, 2 threads):
 //! field and resample together 203 ms at σ = 35, against 18.6 s for the tutorial's scipy code.
@@ -42,6 +42,14 @@ use serde::{Deserialize, Serialize};
 
 /// Parameters of the Simard model. Displacements are in voxels along each voxel axis, as in
 /// the tutorial and batchgenerators.
+///
+/// ```
+/// use voxflow_elastic::{SimardParams, simard_field};
+/// let field = simard_field([16, 16, 16], &SimardParams { alpha: 400.0, sigma: 4.0 }, 1)?;
+/// let rms = (field.iter().map(|&d| d * d).sum::<f32>() / field.len() as f32).sqrt();
+/// assert!(rms > 1.0 && rms < 10.0, "{rms} voxels"); // alpha / √3 · (2√π σ)^(-3/2) ≈ 4.3 inside
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimardParams {
@@ -56,7 +64,7 @@ pub struct SimardParams {
 
 impl SimardParams {
     /// Checks the ranges.
-    pub fn validate(&self) -> Result<(), ElasticError> {
+    pub(crate) fn validate(&self) -> Result<(), ElasticError> {
         if !self.alpha.is_finite() {
             return Err(ElasticError::param("alpha", format!("must be finite, got {}", self.alpha)));
         }
@@ -71,6 +79,17 @@ impl SimardParams {
 }
 
 /// Ranges a random Simard draw takes its parameters from (uniform).
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_elastic::{Model, RandomElastic, RandomModel, SimardRange};
+/// let range = SimardRange { alpha: [100.0, 200.0], ..Default::default() };
+/// assert_eq!(range.sigma, [9.0, 13.0]); // batchgenerators' default
+/// let random = RandomElastic { model: RandomModel::Simard(range), ..Default::default() };
+/// let draw = random.sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+/// let Model::Simard(p) = draw.model else { panic!("a Simard model") };
+/// assert!((100.0..=200.0).contains(&p.alpha) && (9.0..=13.0).contains(&p.sigma));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimardRange {
@@ -80,6 +99,7 @@ pub struct SimardRange {
     pub sigma: [f64; 2],
 }
 
+/// batchgenerators' ranges: alpha in `[0, 900]`, sigma in `[9, 13]`.
 impl Default for SimardRange {
     fn default() -> Self {
         SimardRange { alpha: [0.0, 900.0], sigma: [9.0, 13.0] }
@@ -88,7 +108,7 @@ impl Default for SimardRange {
 
 impl SimardRange {
     /// Checks that both ranges are ordered and their bounds valid parameters.
-    pub fn validate(&self) -> Result<(), ElasticError> {
+    pub(crate) fn validate(&self) -> Result<(), ElasticError> {
         for (name, [lo, hi]) in [("alpha", self.alpha), ("sigma", self.sigma)] {
             if lo.partial_cmp(&hi).is_none_or(std::cmp::Ordering::is_gt) {
                 return Err(ElasticError::param(
@@ -102,7 +122,7 @@ impl SimardRange {
     }
 
     /// Draws parameters.
-    pub fn sample(&self, rng: &mut impl rand::Rng) -> SimardParams {
+    pub(crate) fn sample(&self, rng: &mut impl rand::Rng) -> SimardParams {
         SimardParams { alpha: uniform(rng, self.alpha), sigma: uniform(rng, self.sigma) }
     }
 }
@@ -110,12 +130,28 @@ impl SimardRange {
 pub(crate) use voxflow_core::random::uniform;
 
 /// The decimation step used for a given sigma.
+///
+/// ```
+/// use voxflow_elastic::simard::coarse_step;
+/// assert_eq!(coarse_step(2.5), 1); // below 4: scipy's exact filter
+/// assert_eq!(coarse_step(35.0), 11); // ⌊35 / 3⌋
+/// ```
 #[must_use]
 pub fn coarse_step(sigma: f64) -> usize {
     if sigma < 4.0 { 1 } else { ((sigma / 3.0).floor() as usize).max(2) }
 }
 
 /// The dense Simard field on a grid of `shape`: `[x, y, z, 3]` (Fortran order), in voxels.
+///
+/// ```
+/// use voxflow_elastic::{SimardParams, simard_field};
+/// let params = SimardParams { alpha: 100.0, sigma: 6.0 };
+/// let field = simard_field([10, 9, 8], &params, 5)?;
+/// assert_eq!(field.shape(), [10, 9, 8, 3]);
+/// assert_eq!(field, simard_field([10, 9, 8], &params, 5)?); // the seed decides the field
+/// assert_ne!(field, simard_field([10, 9, 8], &params, 6)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn simard_field(
     shape: [usize; 3],
     params: &SimardParams,
@@ -125,7 +161,7 @@ pub fn simard_field(
 }
 
 /// The Simard field on a grid of `shape`, kept coarse (rows computed on demand).
-pub fn simard_separable(
+pub(crate) fn simard_separable(
     shape: [usize; 3],
     params: &SimardParams,
     seed: u64,
@@ -139,6 +175,14 @@ pub fn simard_separable(
 }
 
 /// The noise `simard_field` smooths: `[x, y, z, 3]` (Fortran order), uniform in `[-1, 1)`.
+///
+/// ```
+/// use voxflow_elastic::simard::simard_noise;
+/// let noise = simard_noise([6, 5, 4], 9);
+/// assert_eq!(noise.shape(), [6, 5, 4, 3]);
+/// assert!(noise.iter().all(|v| (-1.0..1.0).contains(v)));
+/// assert_eq!(noise, simard_noise([6, 5, 4], 9));
+/// ```
 #[must_use]
 pub fn simard_noise(shape: [usize; 3], seed: u64) -> Array4<f32> {
     let mut noise = Array4::<f32>::zeros((shape[0], shape[1], shape[2], 3).f());
@@ -158,6 +202,14 @@ pub fn simard_noise(shape: [usize; 3], seed: u64) -> Array4<f32> {
 
 /// Approximately `scipy.ndimage.gaussian_filter(input, sigma, mode="constant", cval=0) * scale`,
 /// in time independent of sigma (see the module docs for the error).
+///
+/// ```
+/// use voxflow_elastic::simard::smooth;
+/// let ones = ndarray::Array3::<f32>::ones((32, 32, 32));
+/// let out = smooth(ones.view(), 2.0, 1.0);
+/// assert!((out[[16, 16, 16]] - 1.0).abs() < 1e-4); // far from the borders: unchanged
+/// assert!(out[[0, 0, 0]] < 0.5); // zero outside the volume, as scipy's mode="constant"
+/// ```
 #[must_use]
 pub fn smooth(input: ArrayView3<'_, f32>, sigma: f64, scale: f64) -> Array3<f32> {
     let shape = [input.shape()[0], input.shape()[1], input.shape()[2]];

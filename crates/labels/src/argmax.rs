@@ -15,13 +15,30 @@ use ndarray::{Array3, ArrayView4, Axis, ShapeBuilder, Zip};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use voxflow_core::volume::IntoLabelArray;
-use voxflow_core::{DType, Facts, Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, Voxels};
+use voxflow_core::{
+    DType, Facts, Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, Volume, Voxels,
+};
 
 fn default_dtype() -> DType {
     DType::U8
 }
 
 /// Parameters of `argmax`.
+///
+/// ```
+/// use voxflow_core::{Affine, DType, Volume, Voxels};
+/// use voxflow_labels::argmax::Argmax;
+/// // Two frames (classes 0 and 5): the second is larger where x > 1.
+/// let scores = ndarray::Array4::<f32>::from_shape_fn((4, 1, 1, 2), |(x, _, _, k)| {
+///     if (x > 1) == (k == 1) { 0.9 } else { 0.1 }
+/// });
+/// let affine = Affine::identity();
+/// let image = Volume { voxels: Voxels::Image(scores), affine, stored_dtype: DType::F32 };
+/// let out = Argmax { classes: vec![0, 5], dtype: DType::I16 }.apply(&image)?;
+/// let expected = ndarray::Array3::<i16>::from_shape_fn((4, 1, 1), |(x, _, _)| if x > 1 { 5 } else { 0 });
+/// assert_eq!(out, Volume::label3(expected, Affine::identity()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Argmax {
@@ -34,8 +51,42 @@ pub struct Argmax {
     pub dtype: DType,
 }
 
+/// Two classes, background and foreground (`classes: [0, 1]`), as `uint8`: the inverse of
+/// [`OneHot::default`](crate::one_hot::OneHot).
+impl Default for Argmax {
+    fn default() -> Self {
+        Argmax { classes: vec![0, 1], dtype: default_dtype() }
+    }
+}
+
+impl Argmax {
+    /// Runs `argmax` on an image with one frame per class (what its graph node does): a 3D
+    /// label map of `dtype` on the same affine.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_labels::{argmax::Argmax, one_hot::OneHot};
+    /// let mask = ndarray::Array3::<u8>::from_shape_fn((8, 8, 8), |(i, _, _)| u8::from(i > 3));
+    /// let mask = Volume::label3(mask, Affine::identity());
+    /// let round_trip = Argmax::default().apply(&OneHot::default().apply(&mask)?)?;
+    /// assert_eq!(round_trip, mask);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// `classes[argmax over frames]` for every voxel; see the module docs. `classes` must have
 /// one entry per frame of `input` (an error naming `classes` otherwise).
+///
+/// ```
+/// use voxflow_labels::argmax::argmax;
+/// let scores = ndarray::Array4::<f32>::from_shape_vec((1, 1, 1, 3), vec![0.2, 0.7, 0.1])?;
+/// assert_eq!(argmax::<u8>(scores.view(), &[0, 4, 9])?[[0, 0, 0]], 4);
+/// assert!(argmax::<u8>(scores.view(), &[0, 4]).is_err()); // 3 frames, 2 classes
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn argmax<U: LabelType>(input: ArrayView4<'_, f32>, classes: &[U]) -> Result<Array3<U>, LabelsError> {
     let count = input.shape()[3];
     if count != classes.len() || count == 0 {

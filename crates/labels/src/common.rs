@@ -10,6 +10,16 @@ use voxflow_core::{
 };
 
 /// `label != 0`, or `label` is one of `labels`, for every voxel of every frame.
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// let label = Volume::label3(ndarray::array![[[0u8, 1, 2]]], Affine::identity());
+/// let nonzero = voxflow_labels::mask(label.labels()?, None);
+/// assert_eq!(nonzero.iter().copied().collect::<Vec<bool>>(), [false, true, true]);
+/// let twos = voxflow_labels::mask(label.labels()?, Some(&[2]));
+/// assert_eq!(twos.iter().copied().collect::<Vec<bool>>(), [false, false, true]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use]
 pub fn mask(labels: &LabelArray, which: Option<&[i64]>) -> Array4<bool> {
     fn test<T: LabelType>(v: T, which: Option<&[i64]>) -> bool {

@@ -15,7 +15,19 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use voxflow_core::LabelType;
 
-/// Which neighbours touch: scipy's `generate_binary_structure(3, 1 | 2 | 3)`.
+/// Which neighbours touch: scipy's `generate_binary_structure(3, 1 | 2 | 3)`. In parameters,
+/// the neighbour count: 6, 18 or 26.
+///
+/// ```
+/// use voxflow_labels::{Connectivity, Keep, filter_components};
+/// // Two voxels of label 1 that share only a corner.
+/// let frame = ndarray::Array3::<u8>::from_shape_fn((2, 2, 2), |(x, y, z)| u8::from(x == y && y == z));
+/// let kept = |c| filter_components(frame.view(), c, None, Keep::Largest, 0).map(|a| a.sum());
+/// assert_eq!(kept(Connectivity::Corners)?, 2); // one component
+/// assert_eq!(kept(Connectivity::Faces)?, 1); // two of one voxel: the first is kept
+/// assert_eq!(serde_json::from_str::<Connectivity>("6")?, Connectivity::Faces);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
 pub enum Connectivity {
@@ -75,6 +87,15 @@ impl Connectivity {
 }
 
 /// Which components a filter keeps.
+///
+/// ```
+/// use voxflow_labels::{Connectivity, Keep, filter_components};
+/// // Label 3 in a row of 5 voxels: a component of 2 voxels and one of 1.
+/// let frame = ndarray::Array3::<u8>::from_shape_vec((5, 1, 1), vec![3, 3, 0, 3, 0])?;
+/// let big = filter_components(frame.view(), Connectivity::Faces, None, Keep::AtLeast(2), 0)?;
+/// assert_eq!(big.iter().copied().collect::<Vec<u8>>(), [3, 3, 0, 0, 0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keep {
     /// Per label, the largest component (ties: the first in C order, as `np.argmax`).
@@ -138,6 +159,15 @@ fn fortran<T: Copy>(frame: ArrayView3<'_, T>) -> Cow<'_, [T]> {
 /// Removes components of the selected labels (`labels`; `None` = every non-zero label) that
 /// `keep` rejects, writing `fill` in their place. Other voxels are copied. Each label's
 /// components are separate even where two labels touch.
+///
+/// ```
+/// use voxflow_labels::{Connectivity, Keep, filter_components};
+/// // Labels 1 and 2 touch, each in one piece; a stray voxel of 1 at the far end.
+/// let frame = ndarray::Array3::<i32>::from_shape_vec((6, 1, 1), vec![1, 1, 2, 2, 0, 1])?;
+/// let out = filter_components(frame.view(), Connectivity::Corners, Some(&[1]), Keep::Largest, -1)?;
+/// assert_eq!(out.iter().copied().collect::<Vec<i32>>(), [1, 1, 2, 2, 0, -1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn filter_components<T: LabelType>(
     frame: ArrayView3<'_, T>,
     connectivity: Connectivity,

@@ -4,6 +4,13 @@ use thiserror::Error;
 use voxflow_core::OpError;
 
 /// A label op could not run.
+///
+/// ```
+/// use voxflow_labels::{LabelsError, remap_labels::remap_labels};
+/// let labels = ndarray::Array4::<u8>::ones((2, 2, 2, 1));
+/// let e = remap_labels::<u8, u8>(labels.view(), &[(1, 300)].into(), None).unwrap_err();
+/// assert!(matches!(e, LabelsError::DoesNotFit { param: "mapping", value: 300, .. }));
+/// ```
 #[derive(Debug, Error)]
 pub enum LabelsError {
     /// A parameter is out of range, inconsistent with another, or does not fit the data.

@@ -13,9 +13,19 @@
 
 use crate::components::{ComponentOp, Connectivity, Filter, Keep, component_op_node};
 use serde::{Deserialize, Serialize};
-use voxflow_core::Op;
+use voxflow_core::{Op, OpError, Volume};
 
-/// Parameters of `keep_largest_component`.
+/// Parameters of `keep_largest_component`. `Default` cleans every non-zero label,
+/// 26-connected, removed voxels set to 0: the graph's `{}`.
+///
+/// ```
+/// use voxflow_labels::{Connectivity, keep_largest_component::KeepLargestComponent};
+/// assert_eq!(serde_json::from_str::<KeepLargestComponent>("{}")?, KeepLargestComponent::default());
+/// let json = r#"{"connectivity": 6, "labels": [1, 2]}"#;
+/// let faces = KeepLargestComponent { connectivity: Connectivity::Faces, labels: Some(vec![1, 2]), fill: 0 };
+/// assert_eq!(serde_json::from_str::<KeepLargestComponent>(json)?, faces);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeepLargestComponent {
@@ -36,6 +46,25 @@ voxflow_core::op_doc!(
     "Per label, keeps the largest connected component (6-, 18- or 26-connected, as scipy.ndimage.label) and sets the others to `fill` (default 0); dtype and affine kept.",
     "{}"
 );
+
+impl KeepLargestComponent {
+    /// Runs `keep_largest_component` on a label map (what its graph node does): dtype and
+    /// affine kept.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_labels::keep_largest_component::KeepLargestComponent;
+    /// // Two blobs of label 1: x in 0..3 and the single voxel x = 6.
+    /// let blobs = ndarray::Array3::<u8>::from_shape_fn((8, 4, 4), |(x, _, _)| u8::from(x < 3 || x == 6));
+    /// let out = KeepLargestComponent::default().apply(&Volume::label3(blobs, Affine::identity()))?;
+    /// let largest = ndarray::Array3::<u8>::from_shape_fn((8, 4, 4), |(x, _, _)| u8::from(x < 3));
+    /// assert_eq!(out, Volume::label3(largest, Affine::identity()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
 
 impl ComponentOp for KeepLargestComponent {
     fn filter(&self) -> Filter<'_> {

@@ -19,11 +19,23 @@
 //! Output kinds are known before any data is read (`Op::output_kind`): `one_hot` and
 //! `merge_labels` with `output: channels` give an image, `argmax` a label map.
 //!
-//! Plain functions (usable without a graph): [`mask`], [`remap_labels()`](remap_labels::remap_labels),
-//! [`region_channels`](merge_labels::region_channels), [`region_map`](merge_labels::region_map),
-//! [`one_hot()`](one_hot::one_hot), [`argmax()`](argmax::argmax),
-//! [`remove_labels()`](remove_labels::remove_labels),
-//! [`filter_components`].
+//! Each op's parameter struct has `Default` (the graph's defaults; neutral values for required
+//! parameters) and `apply`, which runs the op on a [`Volume`](voxflow_core::Volume) in one
+//! call, as its graph node does:
+//!
+//! ```
+//! use voxflow_core::{Affine, Volume};
+//! use voxflow_labels::remove_labels::RemoveLabels;
+//! let ramp = ndarray::Array3::<u8>::from_shape_fn((8, 8, 8), |(i, _, _)| i as u8);
+//! let label = Volume::label3(ramp, Affine::identity());
+//! let out = RemoveLabels { labels: vec![7], ..Default::default() }.apply(&label)?;
+//! assert_eq!(out.dtype(), label.dtype());
+//! assert!(voxflow_labels::mask(out.labels()?, Some(&[7])).iter().all(|&m| !m));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Kernels on arrays (usable without a volume): [`mask`], [`remap_labels()`](remap_labels::remap_labels),
+//! [`one_hot()`](one_hot::one_hot), [`argmax()`](argmax::argmax), [`filter_components`].
 
 pub mod argmax;
 mod common;
@@ -41,4 +53,9 @@ pub use components::{Connectivity, Keep, filter_components};
 pub use error::LabelsError;
 
 /// Links this crate's ops into a binary (typetag registers them at link time).
+///
+/// ```
+/// voxflow_labels::register();
+/// assert!(voxflow_core::op_docs().any(|doc| doc.name == "keep_largest_component"));
+/// ```
 pub fn register() {}

@@ -27,10 +27,18 @@ use ndarray::{Array4, ArrayView3, Axis, ShapeBuilder, Zip};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use voxflow_core::{
-    Facts, Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, map_labels, with_labels,
+    Facts, Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, Volume, map_labels, with_labels,
 };
 
 /// One region: a name (for people and manifests) and the labels it is made of.
+///
+/// ```
+/// use voxflow_labels::merge_labels::Region;
+/// let core = Region { name: "tumor_core".into(), labels: vec![1, 3] };
+/// let json = r#"{"name": "tumor_core", "labels": [1, 3]}"#;
+/// assert_eq!(serde_json::from_str::<Region>(json)?, core);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Region {
@@ -41,6 +49,16 @@ pub struct Region {
 }
 
 /// What `merge_labels` outputs.
+///
+/// ```
+/// use voxflow_core::{Affine, Kind, Volume};
+/// use voxflow_labels::merge_labels::{MergeLabels, MergeOutput};
+/// let label = Volume::label3(ndarray::array![[[0u8, 1, 2]]], Affine::identity());
+/// let channels = MergeLabels::default().apply(&label)?;
+/// let map = MergeLabels { output: MergeOutput::Map, ..Default::default() }.apply(&label)?;
+/// assert_eq!((channels.kind(), map.kind()), (Kind::Image, Kind::Label));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MergeOutput {
@@ -52,6 +70,19 @@ pub enum MergeOutput {
 }
 
 /// Parameters of `merge_labels`.
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_labels::merge_labels::{MergeLabels, Region};
+/// let region = |name: &str, labels: &[i64]| Region { name: name.into(), labels: labels.to_vec() };
+/// let regions = vec![region("whole", &[1, 2, 3]), region("core", &[1, 3]), region("enhancing", &[3])];
+/// let brats = MergeLabels { regions, ..Default::default() };
+/// let label = Volume::label3(ndarray::array![[[0u8, 1, 2, 3]]], Affine::identity());
+/// let out = brats.apply(&label)?;
+/// assert_eq!(out.shape4(), [1, 1, 4, 3]); // one 0/1 channel per region
+/// assert_eq!(out.image()?.sum(), 6.0); // 3 + 2 + 1 voxels in the three regions
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeLabels {
@@ -62,9 +93,43 @@ pub struct MergeLabels {
     pub output: MergeOutput,
 }
 
+/// One region, `foreground`, of label 1, as channels: on a binary mask, the mask as one f32
+/// channel (with `output: map`, the mask itself).
+impl Default for MergeLabels {
+    fn default() -> Self {
+        MergeLabels {
+            regions: vec![Region { name: "foreground".to_owned(), labels: vec![1] }],
+            output: MergeOutput::default(),
+        }
+    }
+}
+
+impl MergeLabels {
+    /// Runs `merge_labels` on a label map (what its graph node does): an f32 image of one
+    /// channel per region (3D label maps only) or a nested label map (input's dtype), on the
+    /// same affine.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_labels::merge_labels::{MergeLabels, MergeOutput, Region};
+    /// let regions = vec![
+    ///     Region { name: "whole".into(), labels: vec![4, 7] },
+    ///     Region { name: "core".into(), labels: vec![7] },
+    /// ];
+    /// let label = Volume::label3(ndarray::array![[[0u8, 4, 7]]], Affine::identity());
+    /// let nested = MergeLabels { regions, output: MergeOutput::Map }.apply(&label)?;
+    /// // 7 is in both regions: the later one (2) is written over the earlier one (1).
+    /// assert_eq!(nested, Volume::label3(ndarray::array![[[0u8, 1, 2]]], Affine::identity()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// One f32 frame per region: 1 where the label is one of the region's labels.
 #[must_use]
-pub fn region_channels<T: LabelType>(frame: ArrayView3<'_, T>, regions: &[Region]) -> Array4<f32> {
+pub(crate) fn region_channels<T: LabelType>(frame: ArrayView3<'_, T>, regions: &[Region]) -> Array4<f32> {
     let (x, y, z) = frame.dim();
     let mut out = Array4::<f32>::zeros((x, y, z, regions.len()).f());
     for (mut channel, region) in out.axis_iter_mut(Axis(3)).zip(regions) {
@@ -80,7 +145,7 @@ pub fn region_channels<T: LabelType>(frame: ArrayView3<'_, T>, regions: &[Region
 }
 
 /// The nested label map: the (1-based) index of the last region holding the label, else 0.
-pub fn region_map<T: LabelType>(
+pub(crate) fn region_map<T: LabelType>(
     frame: ArrayView3<'_, T>,
     regions: &[Region],
 ) -> Result<ndarray::Array3<T>, LabelsError> {

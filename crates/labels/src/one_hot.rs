@@ -16,9 +16,21 @@ use crate::common::{
 use ndarray::{Array4, ArrayView3, Axis, ShapeBuilder, Zip};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use voxflow_core::{Facts, Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, with_labels};
+use voxflow_core::{
+    Facts, Inputs, Kind, LabelType, Op, OpError, Port, RunContext, Value, Volume, with_labels,
+};
 
 /// What `one_hot` does with a label not in `classes`.
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_labels::one_hot::{OneHot, Unknown};
+/// let label = Volume::label3(ndarray::array![[[0u8, 1, 7]]], Affine::identity());
+/// assert!(OneHot::default().apply(&label).is_err()); // 7 is not a class
+/// let out = OneHot { unknown: Unknown::Zero, ..Default::default() }.apply(&label)?;
+/// assert_eq!(out.image()?.iter().sum::<f32>(), 2.0); // the voxel of 7 is 0 in both frames
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Unknown {
@@ -30,6 +42,17 @@ pub enum Unknown {
 }
 
 /// Parameters of `one_hot`.
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_labels::one_hot::OneHot;
+/// let labels = ndarray::Array3::<u8>::from_shape_fn((4, 4, 4), |(x, _, _)| x as u8 % 3);
+/// let label = Volume::label3(labels, Affine::identity());
+/// let out = OneHot { classes: vec![0, 1, 2], ..Default::default() }.apply(&label)?;
+/// assert_eq!(out.shape4(), [4, 4, 4, 3]); // one f32 channel per class
+/// assert!(out.image()?.sum_axis(ndarray::Axis(3)).iter().all(|&s| s == 1.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OneHot {
@@ -40,7 +63,43 @@ pub struct OneHot {
     pub unknown: Unknown,
 }
 
+/// A binary mask's two classes, background and foreground (`classes: [0, 1]`), unlisted labels
+/// an error: the inverse of [`Argmax::default`](crate::argmax::Argmax).
+impl Default for OneHot {
+    fn default() -> Self {
+        OneHot { classes: vec![0, 1], unknown: Unknown::default() }
+    }
+}
+
+impl OneHot {
+    /// Runs `one_hot` on a 3D label map (what its graph node does): an f32 image with one
+    /// frame per class, on the same affine.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_labels::one_hot::OneHot;
+    /// let mask = ndarray::Array3::<u8>::from_shape_fn((8, 8, 8), |(i, _, _)| u8::from(i > 3));
+    /// let mask = Volume::label3(mask, Affine::identity());
+    /// let out = OneHot::default().apply(&mask)?; // classes [0, 1]
+    /// assert_eq!(out.shape4(), [8, 8, 8, 2]);
+    /// assert_eq!(out.image()?[[5, 0, 0, 1]], 1.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// One f32 frame per class; see the module docs.
+///
+/// ```
+/// use voxflow_labels::one_hot::{Unknown, one_hot};
+/// let frame = ndarray::array![[[3i16, 0], [3, 3]]];
+/// let out = one_hot(frame.view(), &[0, 3], Unknown::Error)?;
+/// assert_eq!(out.shape(), [1, 2, 2, 2]);
+/// assert_eq!(out[[0, 0, 0, 1]], 1.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn one_hot<T: LabelType>(
     frame: ArrayView3<'_, T>,
     classes: &[i64],

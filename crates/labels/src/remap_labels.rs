@@ -17,10 +17,20 @@ use ndarray::{Array4, ArrayView4};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use voxflow_core::volume::IntoLabelArray;
-use voxflow_core::{DType, Facts, Inputs, LabelType, Op, OpError, RunContext, Value, with_labels};
+use voxflow_core::{DType, Facts, Inputs, LabelType, Op, OpError, RunContext, Value, Volume, with_labels};
 
-/// Parameters of `remap_labels`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+/// Parameters of `remap_labels`. `Default` is the identity remap (no `mapping`, labels kept).
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_labels::remap_labels::RemapLabels;
+/// let label = Volume::label3(ndarray::array![[[0u8, 1], [4, 2]]], Affine::identity());
+/// let swap = RemapLabels { mapping: [(1, 2), (2, 1)].into(), ..Default::default() };
+/// let out = swap.apply(&label)?;
+/// assert_eq!(out, Volume::label3(ndarray::array![[[0u8, 2], [4, 1]]], Affine::identity()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemapLabels {
     /// Old label → new label (required). JSON object keys are strings: `{"1": 2, "4": 3}`.
@@ -36,8 +46,34 @@ pub struct RemapLabels {
     pub dtype: Option<DType>,
 }
 
+impl RemapLabels {
+    /// Runs `remap_labels` on a label map (what its graph node does): a new label map on the
+    /// same affine, of `dtype` or the input's dtype.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, DType, Volume};
+    /// use voxflow_labels::remap_labels::RemapLabels;
+    /// let label = Volume::label3(ndarray::Array3::<i16>::from_elem((2, 2, 2), 3), Affine::identity());
+    /// let binary = RemapLabels { mapping: [(3, 1)].into(), default: Some(0), dtype: Some(DType::U8) };
+    /// let out = binary.apply(&label)?;
+    /// assert_eq!(out, Volume::label3(ndarray::Array3::<u8>::ones((2, 2, 2)), Affine::identity()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// Remaps a label array (any number of frames) into labels of type `U`; see the module docs.
 /// The layout (memory order) of the input is kept.
+///
+/// ```
+/// use voxflow_labels::remap_labels::remap_labels;
+/// let labels = ndarray::Array4::<u8>::from_shape_fn((3, 1, 1, 1), |(i, ..)| i as u8);
+/// let out = remap_labels::<u8, u16>(labels.view(), &[(2, 300)].into(), None)?;
+/// assert_eq!(out.iter().copied().collect::<Vec<u16>>(), [0, 1, 300]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn remap_labels<T: LabelType, U: LabelType>(
     input: ArrayView4<'_, T>,
     mapping: &BTreeMap<i64, i64>,

@@ -10,10 +10,20 @@ use crate::LabelsError;
 use crate::common::{LABEL_PORTS, Lookup, check_unique, label_value, take_labels, to_label};
 use ndarray::{Array4, ArrayView4};
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Inputs, LabelType, Op, OpError, Port, RunContext, Value, map_labels};
+use voxflow_core::{Inputs, LabelType, Op, OpError, Port, RunContext, Value, Volume, map_labels};
 
-/// Parameters of `remove_labels`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+/// Parameters of `remove_labels`. `Default` removes nothing (no `labels`, `fill` 0).
+///
+/// ```
+/// use voxflow_core::{Affine, DType, Volume};
+/// use voxflow_labels::remove_labels::RemoveLabels;
+/// let label = Volume::label3(ndarray::array![[[0i16, 2, 3]]], Affine::identity());
+/// let out = RemoveLabels { labels: vec![2], fill: -1 }.apply(&label)?;
+/// assert_eq!(out, Volume::label3(ndarray::array![[[0i16, -1, 3]]], Affine::identity()));
+/// assert_eq!(RemoveLabels::default().apply(&label)?, label);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveLabels {
     /// The labels to remove (required; may be empty).
@@ -23,8 +33,24 @@ pub struct RemoveLabels {
     pub fill: i64,
 }
 
+impl RemoveLabels {
+    /// Runs `remove_labels` on a label map (what its graph node does): dtype and affine kept.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_labels::remove_labels::RemoveLabels;
+    /// let label = Volume::label3(ndarray::array![[[0u8, 1], [4, 5]]], Affine::identity());
+    /// let out = RemoveLabels { labels: vec![4, 5], ..Default::default() }.apply(&label)?;
+    /// assert_eq!(out, Volume::label3(ndarray::array![[[0u8, 1], [0, 0]]], Affine::identity()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// Sets every voxel whose label is in `labels` to `fill`; the layout of the input is kept.
-pub fn remove_labels<T: LabelType>(
+pub(crate) fn remove_labels<T: LabelType>(
     input: ArrayView4<'_, T>,
     labels: &[i64],
     fill: i64,

@@ -15,9 +15,22 @@
 use crate::LabelsError;
 use crate::components::{ComponentOp, Connectivity, Filter, Keep, component_op_node};
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Op, OpError};
+use voxflow_core::{Op, OpError, Volume};
 
 /// Parameters of `remove_small_components`.
+///
+/// ```
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_labels::remove_small_components::RemoveSmallComponents;
+/// // Voxels of label 1 alone on a checkerboard: 32 components of one voxel each (6-connected).
+/// let board = ndarray::Array3::<u8>::from_shape_fn((4, 4, 4), |(x, y, z)| ((x + y + z) % 2) as u8);
+/// let label = Volume::label3(board, Affine::identity());
+/// assert_eq!(RemoveSmallComponents::default().apply(&label)?, label); // min_voxels 1 removes nothing
+/// let faces: RemoveSmallComponents = serde_json::from_str(r#"{"min_voxels": 2, "connectivity": 6}"#)?;
+/// let cleaned = faces.apply(&label)?;
+/// assert!(voxflow_labels::mask(cleaned.labels()?, None).iter().all(|&m| !m)); // all removed
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveSmallComponents {
@@ -40,6 +53,36 @@ voxflow_core::op_doc!(
     "Per label, sets connected components (6-, 18- or 26-connected, as scipy.ndimage.label) of fewer than `min_voxels` voxels to `fill` (default 0); dtype and affine kept.",
     r#"{"min_voxels": 10}"#
 );
+
+/// Removes nothing: `min_voxels` 1 keeps every component (26-connected, every non-zero label).
+impl Default for RemoveSmallComponents {
+    fn default() -> Self {
+        RemoveSmallComponents { min_voxels: 1, connectivity: Connectivity::default(), labels: None, fill: 0 }
+    }
+}
+
+impl RemoveSmallComponents {
+    /// Runs `remove_small_components` on a label map (what its graph node does): dtype and
+    /// affine kept.
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_labels::remove_small_components::RemoveSmallComponents;
+    /// // Label 2 in x < 3 (48 voxels), with or without a stray voxel of label 2 at (6, 0, 0).
+    /// let label = |stray: bool| {
+    ///     let map = ndarray::Array3::<u8>::from_shape_fn((8, 4, 4), |(x, y, z)| {
+    ///         if x < 3 || (stray && (x, y, z) == (6, 0, 0)) { 2 } else { 0 }
+    ///     });
+    ///     Volume::label3(map, Affine::identity())
+    /// };
+    /// let out = RemoveSmallComponents { min_voxels: 2, ..Default::default() }.apply(&label(true))?;
+    /// assert_eq!(out, label(false));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
 
 impl ComponentOp for RemoveSmallComponents {
     fn filter(&self) -> Filter<'_> {
