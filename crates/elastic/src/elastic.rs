@@ -26,7 +26,7 @@ use voxflow_core::random::RandomOp;
 use voxflow_core::{
     Deferred, DisplacementField, Inputs, Kind, Op, OpError, ResampleSpec, RunContext, Value, Volume,
 };
-use voxflow_geometry::spatial::{NoOtherParams, Resampling};
+use voxflow_geometry::spatial::Resampling;
 
 /// Which field model, with its parameters. In parameters, an object tagged by `type`.
 ///
@@ -102,6 +102,7 @@ impl std::fmt::Debug for FieldCache {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Elastic {
     /// The field model and its parameters.
     pub model: Model,
@@ -111,8 +112,6 @@ pub struct Elastic {
     /// Interpolation settings.
     #[serde(flatten)]
     pub resampling: Resampling,
-    #[serde(flatten, skip_serializing)]
-    pub rest: NoOtherParams,
     #[serde(skip)]
     cache: FieldCache,
 }
@@ -142,7 +141,7 @@ impl Elastic {
     /// ```
     #[must_use]
     pub fn new(model: Model, seed: u64, resampling: Resampling) -> Self {
-        Elastic { model, seed, resampling, rest: NoOtherParams, cache: FieldCache::default() }
+        Elastic { model, seed, resampling, cache: FieldCache::default() }
     }
 
     /// The dense displacement on a grid of `shape` with voxel `spacing` (mm): `[x, y, z, 3]`
@@ -342,6 +341,7 @@ impl Default for RandomModel {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RandomElastic {
     /// Probability of deforming at all. Default 1.
     #[serde(default = "voxflow_core::params::default_p")]
@@ -352,8 +352,6 @@ pub struct RandomElastic {
     /// Interpolation settings, handed to the drawn op.
     #[serde(flatten)]
     pub resampling: Resampling,
-    #[serde(flatten, skip_serializing)]
-    pub rest: NoOtherParams,
 }
 
 /// Always deforms (`p` 1), Simard with batchgenerators' ranges, the default resampling.
@@ -363,7 +361,6 @@ impl Default for RandomElastic {
             p: voxflow_core::params::default_p(),
             model: RandomModel::default(),
             resampling: Resampling::default(),
-            rest: NoOtherParams,
         }
     }
 }

@@ -103,7 +103,9 @@ fn every_ops_rust_default_is_the_graphs_default() {
             if param.required || param.default.is_null() {
                 continue;
             }
-            let rust = object.get(&param.name).cloned().unwrap_or(serde_json::Value::Null);
+            // A key the Default leaves out (skipped when it is the default) reads back as
+            // serde's default.
+            let Some(rust) = object.get(&param.name).cloned() else { continue };
             if !same_json(&rust, &param.default) {
                 problems.push(format!(
                     "`{name}.{}`: graph default {} but Rust Default {rust}",

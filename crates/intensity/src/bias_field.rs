@@ -21,12 +21,22 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::params::{check_p, check_range, default_p};
 use voxflow_core::random::{happens, uniform};
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 
 /// The highest polynomial order accepted.
-pub const MAX_ORDER: u8 = 8;
+pub(crate) const MAX_ORDER: u8 = 8;
 
 /// Parameters of `bias_field` (also what `random_bias_field` draws).
+///
+/// ```
+/// use voxflow_intensity::bias_field::BiasField;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let mut coefficients = vec![0.0; 20];
+/// coefficients[0] = 2f64.ln(); // the constant term: a field of 2 everywhere
+/// let doubled = BiasField { coefficients, ..Default::default() }.apply(&volume)?;
+/// assert!((doubled.image()?[[7, 7, 7, 0]] - 42.0).abs() < 1e-4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BiasField {
@@ -37,7 +47,38 @@ pub struct BiasField {
     pub order: u8,
 }
 
+/// Order 3 with all 20 coefficients 0 (a field of 1, the identity): set `coefficients`.
+impl Default for BiasField {
+    fn default() -> Self {
+        BiasField { coefficients: vec![0.0; coefficient_count(default_order())], order: default_order() }
+    }
+}
+
+impl BiasField {
+    /// Multiplies an image by the bias field: the `bias_field` node on `volume`, in one call.
+    ///
+    /// ```
+    /// use voxflow_intensity::bias_field::BiasField;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// assert_eq!(BiasField::default().apply(&volume)?.image()?, volume.image()?);
+    /// let linear = BiasField { order: 1, coefficients: vec![0.0, 0.0, 0.0, 0.5] }.apply(&volume)?;
+    /// assert!(linear.image()?[[7, 7, 7, 0]] > 21.0); // exp(0.5·X) > 1 on the far side
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// Parameters of `random_bias_field`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_intensity::bias_field::RandomBiasField;
+/// let drawn = RandomBiasField::default().sample(&mut voxflow_core::seed::Rng::seed_from_u64(7));
+/// assert_eq!(drawn.coefficients.len(), 20); // order 3
+/// assert!(drawn.coefficients.iter().all(|c| (-0.5..=0.5).contains(c)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomBiasField {
@@ -53,6 +94,13 @@ pub struct RandomBiasField {
     pub p: f64,
 }
 
+/// The graph's defaults: order 3, coefficients in `[-0.5, 0.5]` (TorchIO), always applied.
+impl Default for RandomBiasField {
+    fn default() -> Self {
+        RandomBiasField { coefficients: default_coefficients(), order: default_order(), p: default_p() }
+    }
+}
+
 fn default_order() -> u8 {
     3
 }
@@ -61,6 +109,11 @@ fn default_coefficients() -> [f64; 2] {
 }
 
 /// How many coefficients a polynomial of `order` has.
+///
+/// ```
+/// use voxflow_intensity::bias_field::coefficient_count;
+/// assert_eq!([0, 1, 2, 3].map(coefficient_count), [1, 4, 10, 20]);
+/// ```
 #[must_use]
 pub fn coefficient_count(order: u8) -> usize {
     let o = usize::from(order);
@@ -88,6 +141,13 @@ fn coordinate(i: usize, n: usize) -> f64 {
 
 /// The input times the bias field. `coefficients` must have [`coefficient_count`]`(order)`
 /// entries; missing ones count as 0, extra ones are ignored.
+///
+/// ```
+/// let frame = ndarray::Array3::from_elem((4, 4, 4), 1.0f32);
+/// // Order 1 is [1, Z, Y, X]: exp(X) runs from exp(-1) to exp(1) along x.
+/// let field = voxflow_intensity::bias_field::bias_field(frame.view(), 1, &[0.0, 0.0, 0.0, 1.0]);
+/// assert!((field[[0, 2, 2]] - (-1f32).exp()).abs() < 1e-6 && (field[[3, 0, 0]] - 1f32.exp()).abs() < 1e-6);
+/// ```
 #[must_use]
 pub fn bias_field(input: ArrayView3<'_, f32>, order: u8, coefficients: &[f64]) -> Array3<f32> {
     let shape = shape3(&input);
@@ -161,7 +221,19 @@ impl Op for BiasField {
 }
 
 impl RandomBiasField {
-    /// Draws the concrete op.
+    /// Draws the concrete op; apply it with [`BiasField::apply`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_intensity::bias_field::RandomBiasField;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let random = RandomBiasField { order: 2, ..Default::default() };
+    /// let drawn = random.sample(&mut Rng::seed_from_u64(3));
+    /// assert_eq!(drawn, random.sample(&mut Rng::seed_from_u64(3))); // same seed, same draw
+    /// assert_eq!(drawn.apply(&volume)?.shape3(), volume.shape3());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut voxflow_core::seed::Rng) -> BiasField {
         let n = coefficient_count(self.order.min(MAX_ORDER));
         let coefficients = if happens(rng, self.p) {

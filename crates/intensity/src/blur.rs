@@ -25,12 +25,22 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::params::{check_nonnegative_range, check_p, default_p};
 use voxflow_core::random::{happens, uniform};
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 
-/// A sigma for all three axes, or one per axis.
+/// A sigma for all three axes, or one per axis: `Sigma::Isotropic(1.5)` or
+/// `Sigma::PerAxis([1.0, 1.0, 0.5])`.
 pub type Sigma = voxflow_core::params::OneOrThree<f64>;
 
 /// Parameters of `blur` (also what `random_blur` draws).
+///
+/// ```
+/// use voxflow_intensity::blur::{Blur, Sigma};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((9, 9, 9), |p| if p == (4, 4, 4) { 1.0 } else { 0.0 }), voxflow_core::Affine::identity());
+/// let blurred = Blur { sigma_mm: Sigma::Isotropic(1.0), ..Default::default() }.apply(&volume)?;
+/// let image = blurred.image()?;
+/// assert!(image[[4, 4, 4, 0]] < 0.1 && (image.sum() - 1.0).abs() < 1e-4); // spread, not lost
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Blur {
@@ -41,7 +51,39 @@ pub struct Blur {
     pub truncate: f64,
 }
 
+/// No blur (sigma 0), scipy's `truncate` 4: set `sigma_mm`.
+impl Default for Blur {
+    fn default() -> Self {
+        Blur { sigma_mm: Sigma::Isotropic(0.0), truncate: default_truncate() }
+    }
+}
+
+impl Blur {
+    /// Gaussian blur of an image, sigma in mm: the `blur` node on `volume`, in one call.
+    ///
+    /// ```
+    /// use voxflow_intensity::blur::{Blur, Sigma};
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// assert_eq!(Blur::default().apply(&volume)?.image()?, volume.image()?);
+    /// // Blurring along x only keeps the (i + j + k) ramp's interior unchanged.
+    /// let along_x = Blur { sigma_mm: Sigma::PerAxis([0.5, 0.0, 0.0]), ..Default::default() }.apply(&volume)?;
+    /// assert!((along_x.image()?[[4, 4, 4, 0]] - 12.0).abs() < 1e-5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// Parameters of `random_blur`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_intensity::blur::RandomBlur;
+/// let mut rng = voxflow_core::seed::Rng::seed_from_u64(7);
+/// let sigma = RandomBlur::default().sample(&mut rng).sigma_mm.per_axis();
+/// assert!(sigma.iter().all(|s| (0.0..=2.0).contains(s)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomBlur {
@@ -53,6 +95,13 @@ pub struct RandomBlur {
     pub p: f64,
 }
 
+/// The graph's defaults: each axis' sigma in `[0, 2]` mm (TorchIO), always applied.
+impl Default for RandomBlur {
+    fn default() -> Self {
+        RandomBlur { std: default_std(), p: default_p() }
+    }
+}
+
 pub(crate) fn default_truncate() -> f64 {
     4.0
 }
@@ -62,7 +111,7 @@ fn default_std() -> [f64; 2] {
 
 /// scipy's `_gaussian_kernel1d(sigma, 0, radius)`: weights for offsets `-radius..=radius`.
 #[must_use]
-pub fn gaussian_kernel1d(sigma: f64, truncate: f64) -> Vec<f64> {
+fn gaussian_kernel1d(sigma: f64, truncate: f64) -> Vec<f64> {
     let radius = (truncate * sigma + 0.5).max(0.0) as i64;
     let s2 = sigma * sigma;
     let w: Vec<f64> = (-radius..=radius).map(|x| (-0.5 / s2 * (x * x) as f64).exp()).collect();
@@ -166,6 +215,14 @@ const Y_BLOCK: usize = 8;
 /// The z pass runs first (into the output), then x and y in place slab by slab: one output
 /// buffer and no full-size temporary. scipy filters x, y, z in that order, rounding to f32
 /// after each; the different order changes results by rounding only (~1e-7 relative).
+///
+/// ```
+/// let frame = ndarray::Array3::from_shape_fn((9, 9, 9), |p| if p == (4, 4, 4) { 1.0f32 } else { 0.0 });
+/// let blurred = voxflow_intensity::gaussian_filter(frame.view(), [1.0, 1.0, 0.0], 4.0);
+/// assert!((blurred.sum() - 1.0).abs() < 1e-4); // the weights sum to 1
+/// assert_eq!(blurred[[4, 4, 3]], 0.0); // sigma 0 along z: no blur there
+/// assert_eq!(blurred[[3, 4, 4]], blurred[[5, 4, 4]]); // symmetric
+/// ```
 #[must_use]
 pub fn gaussian_filter(input: ArrayView3<'_, f32>, sigma_voxels: [f64; 3], truncate: f64) -> Array3<f32> {
     let shape = shape3(&input);
@@ -214,7 +271,7 @@ pub fn gaussian_filter(input: ArrayView3<'_, f32>, sigma_voxels: [f64; 3], trunc
 }
 
 /// Sigma in voxels from sigma in mm and the voxel spacing.
-pub fn sigma_voxels(sigma_mm: [f64; 3], spacing: [f64; 3]) -> Result<[f64; 3], IntensityError> {
+pub(crate) fn sigma_voxels(sigma_mm: [f64; 3], spacing: [f64; 3]) -> Result<[f64; 3], IntensityError> {
     sigma_voxels_of("sigma_mm", sigma_mm, spacing)
 }
 
@@ -307,7 +364,19 @@ impl Op for Blur {
 }
 
 impl RandomBlur {
-    /// Draws the concrete op.
+    /// Draws the concrete op; apply it with [`Blur::apply`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_intensity::blur::RandomBlur;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let random = RandomBlur { std: [0.5, 1.0], ..Default::default() };
+    /// let drawn = random.sample(&mut Rng::seed_from_u64(3));
+    /// assert_eq!(drawn, random.sample(&mut Rng::seed_from_u64(3))); // same seed, same draw
+    /// assert_eq!(drawn.apply(&volume)?.shape3(), volume.shape3());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut voxflow_core::seed::Rng) -> Blur {
         let sigma =
             if happens(rng, self.p) { std::array::from_fn(|_| uniform(rng, self.std)) } else { [0.0; 3] };

@@ -16,9 +16,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::params::{check_p, check_range, default_p};
 use voxflow_core::random::{happens, uniform};
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 
 /// Parameters of `brightness_contrast` (also what `random_brightness_contrast` draws).
+///
+/// ```
+/// use voxflow_intensity::brightness_contrast::BrightnessContrast;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let brighter = BrightnessContrast { multiplier: 2.0, shift: 1.0 }.apply(&volume)?;
+/// assert_eq!(brighter.image()?, &(volume.image()? * 2.0 + 1.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrightnessContrast {
@@ -30,7 +38,39 @@ pub struct BrightnessContrast {
     pub shift: f64,
 }
 
+/// The graph's defaults: multiplier 1, shift 0 (the identity).
+impl Default for BrightnessContrast {
+    fn default() -> Self {
+        BrightnessContrast { multiplier: one(), shift: 0.0 }
+    }
+}
+
+impl BrightnessContrast {
+    /// `x · multiplier + shift` on an image: the `brightness_contrast` node on `volume`, in one
+    /// call.
+    ///
+    /// ```
+    /// use voxflow_intensity::brightness_contrast::BrightnessContrast;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// assert_eq!(BrightnessContrast::default().apply(&volume)?.image()?, volume.image()?);
+    /// let darker = BrightnessContrast { shift: -1.0, ..Default::default() }.apply(&volume)?;
+    /// assert_eq!(darker.image()?[[0, 0, 0, 0]], -1.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// Parameters of `random_brightness_contrast`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_intensity::brightness_contrast::RandomBrightnessContrast;
+/// let mut rng = voxflow_core::seed::Rng::seed_from_u64(7);
+/// let drawn = RandomBrightnessContrast::default().sample(&mut rng);
+/// assert!((0.75..=1.25).contains(&drawn.multiplier) && drawn.shift == 0.0);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomBrightnessContrast {
@@ -45,6 +85,13 @@ pub struct RandomBrightnessContrast {
     pub p: f64,
 }
 
+/// The graph's defaults: multiplier in `[0.75, 1.25]` (nnU-Net), no shift, always applied.
+impl Default for RandomBrightnessContrast {
+    fn default() -> Self {
+        RandomBrightnessContrast { multiplier: default_multiplier(), shift: [0.0; 2], p: default_p() }
+    }
+}
+
 fn one() -> f64 {
     1.0
 }
@@ -53,6 +100,12 @@ fn default_multiplier() -> [f64; 2] {
 }
 
 /// `input · multiplier + shift`.
+///
+/// ```
+/// let frame = ndarray::Array3::from_elem((4, 4, 4), 2.0f32);
+/// let out = voxflow_intensity::brightness_contrast::brightness_contrast(frame.view(), 1.5, -1.0);
+/// assert!(out.iter().all(|&v| v == 2.0));
+/// ```
 #[must_use]
 pub fn brightness_contrast(input: ArrayView3<'_, f32>, multiplier: f64, shift: f64) -> Array3<f32> {
     map_voxels(input, move |v| (f64::from(v) * multiplier + shift) as f32)
@@ -93,7 +146,19 @@ impl Op for BrightnessContrast {
 }
 
 impl RandomBrightnessContrast {
-    /// Draws the concrete op.
+    /// Draws the concrete op; apply it with [`BrightnessContrast::apply`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_intensity::brightness_contrast::RandomBrightnessContrast;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let random = RandomBrightnessContrast { shift: [-1.0, 1.0], ..Default::default() };
+    /// let drawn = random.sample(&mut Rng::seed_from_u64(3));
+    /// assert_eq!(drawn, random.sample(&mut Rng::seed_from_u64(3))); // same seed, same draw
+    /// assert_eq!(drawn.apply(&volume)?.image()?[[0, 0, 0, 0]], drawn.shift as f32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut voxflow_core::seed::Rng) -> BrightnessContrast {
         if happens(rng, self.p) {
             let multiplier = uniform(rng, self.multiplier);

@@ -10,9 +10,17 @@ use crate::node::{IMAGE_PORTS, map_image_voxels, take_image};
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value, Volume};
 
 /// Parameters of `clip`.
+///
+/// ```
+/// use voxflow_intensity::clip::Clip;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let clipped = Clip { min: 3.0, max: 10.0 }.apply(&volume)?;
+/// assert!(clipped.image()?.iter().all(|&v| (3.0..=10.0).contains(&v)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Clip {
@@ -22,10 +30,42 @@ pub struct Clip {
     pub max: f64,
 }
 
+/// No clipping (the widest bounds, `f64::MIN..=f64::MAX`): set `min` and `max`.
+impl Default for Clip {
+    fn default() -> Self {
+        Clip { min: f64::MIN, max: f64::MAX }
+    }
+}
+
+impl Clip {
+    /// Clips an image to `[min, max]`: the `clip` node on `volume`, in one call.
+    ///
+    /// ```
+    /// use voxflow_intensity::clip::Clip;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let unchanged = Clip::default().apply(&volume)?;
+    /// assert_eq!(unchanged.image()?, volume.image()?);
+    /// let upper = Clip { max: 5.0, ..Default::default() }.apply(&volume)?;
+    /// assert_eq!(upper.image()?.fold(f32::MIN, |a, &b| a.max(b)), 5.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// `numpy.clip(input, min, max)` for an f32 frame. The bounds are rounded to f32 first, which
 /// gives exactly numpy's result for f64 bounds once it is cast back to f32. NaN stays NaN.
 /// `min > max` or a NaN bound is the caller's error ([`Clip::validate`](Op::validate) rejects it);
 /// here it clips to `max` like numpy.
+///
+/// ```
+/// let frame = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, j, k)| (i + j + k) as f32);
+/// let clipped = voxflow_intensity::clip(frame.view(), 2.0, 6.0);
+/// assert_eq!(clipped[[0, 0, 0]], 2.0);
+/// assert_eq!(clipped[[3, 3, 3]], 6.0);
+/// assert_eq!(clipped[[1, 1, 2]], 4.0);
+/// ```
 #[must_use]
 pub fn clip(input: ArrayView3<'_, f32>, min: f64, max: f64) -> Array3<f32> {
     let (lo, hi) = (min as f32, max as f32);

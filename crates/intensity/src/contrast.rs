@@ -32,9 +32,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::params::{check_p, check_range, default_p};
 use voxflow_core::random::{happens, uniform};
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 
 /// Parameters of `contrast` (also what `random_contrast` draws).
+///
+/// ```
+/// use voxflow_intensity::contrast::Contrast;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let flat = Contrast { factor: 0.0, ..Default::default() }.apply(&volume)?;
+/// assert!(flat.image()?.iter().all(|&v| v == 10.5)); // every voxel becomes the mean
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contrast {
@@ -47,7 +55,39 @@ pub struct Contrast {
     pub preserve_range: bool,
 }
 
+/// Factor 1 (the identity), range preserved: set `factor`.
+impl Default for Contrast {
+    fn default() -> Self {
+        Contrast { factor: 1.0, preserve_range: yes() }
+    }
+}
+
+impl Contrast {
+    /// Scales an image about each frame's mean: the `contrast` node on `volume`, in one call.
+    ///
+    /// ```
+    /// use voxflow_intensity::contrast::Contrast;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// assert_eq!(Contrast::default().apply(&volume)?.image()?, volume.image()?);
+    /// let stronger = Contrast { factor: 2.0, ..Default::default() }.apply(&volume)?;
+    /// let range = |v: &voxflow_core::Volume| v.image().map(|a| a.fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x))));
+    /// assert_eq!(range(&stronger)?, range(&volume)?); // clipped to the original range
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// Parameters of `random_contrast`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_intensity::contrast::RandomContrast;
+/// let mut rng = voxflow_core::seed::Rng::seed_from_u64(7);
+/// let drawn = RandomContrast::default().sample(&mut rng);
+/// assert!((0.75..=1.25).contains(&drawn.factor) && drawn.preserve_range);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomContrast {
@@ -60,6 +100,14 @@ pub struct RandomContrast {
     /// Probability of applying it; otherwise factor 1. Default 1.
     #[serde(default = "default_p")]
     pub p: f64,
+}
+
+/// The graph's defaults: factor in `[0.75, 1.25]` (batchgenerators), range preserved, always
+/// applied.
+impl Default for RandomContrast {
+    fn default() -> Self {
+        RandomContrast { factor: default_factor(), preserve_range: yes(), p: default_p() }
+    }
 }
 
 fn yes() -> bool {
@@ -95,6 +143,12 @@ fn contrast_fn(
 }
 
 /// batchgenerators' `augment_contrast` of one frame (see the module).
+///
+/// ```
+/// let frame = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, _, _)| i as f32); // mean 1.5
+/// let out = voxflow_intensity::contrast::contrast(frame.view(), 0.5, true);
+/// assert_eq!((out[[0, 0, 0]], out[[3, 0, 0]]), (0.75, 2.25));
+/// ```
 #[must_use]
 pub fn contrast(input: ArrayView3<'_, f32>, factor: f64, preserve_range: bool) -> Array3<f32> {
     match contrast_fn(input, factor, preserve_range) {
@@ -143,7 +197,20 @@ impl Op for Contrast {
 }
 
 impl RandomContrast {
-    /// Draws the concrete op (batchgenerators' draw of the factor; see the module).
+    /// Draws the concrete op (batchgenerators' draw of the factor; see the module); apply it
+    /// with [`Contrast::apply`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_intensity::contrast::RandomContrast;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let random = RandomContrast { factor: [0.5, 1.5], ..Default::default() };
+    /// let drawn = random.sample(&mut Rng::seed_from_u64(3));
+    /// assert_eq!(drawn, random.sample(&mut Rng::seed_from_u64(3))); // same seed, same draw
+    /// assert_eq!(drawn.apply(&volume)?.shape3(), volume.shape3());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut voxflow_core::seed::Rng) -> Contrast {
         let factor = if happens(rng, self.p) {
             let [lo, hi] = self.factor;

@@ -25,14 +25,20 @@
 
 use crate::IntensityError;
 use crate::clip::clip_one;
-use crate::frame::map_voxels;
 use crate::node::{IMAGE_PORTS, map_image_voxels, take_image};
-use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value, Volume};
 
 /// A named CT window.
+///
+/// ```
+/// use voxflow_intensity::ct_window::{CtPreset, CtWindow};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let lung = CtWindow { preset: Some(CtPreset::Lung), rescale: true, ..Default::default() };
+/// assert!(lung.apply(&volume)?.image()?.iter().all(|&v| (0.0..=1.0).contains(&v)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CtPreset {
@@ -51,7 +57,7 @@ pub enum CtPreset {
 impl CtPreset {
     /// `(level, width)` in HU.
     #[must_use]
-    pub fn level_width(self) -> (f64, f64) {
+    pub(crate) fn level_width(self) -> (f64, f64) {
         match self {
             CtPreset::Brain => (40.0, 80.0),
             CtPreset::Subdural => (80.0, 200.0),
@@ -66,7 +72,17 @@ impl CtPreset {
     }
 }
 
-/// Parameters of `ct_window`: a `preset`, or `level` and `width`.
+/// Parameters of `ct_window`: a `preset`, or `level` and `width`. `CtWindow::default()`, the
+/// graph's defaults, names no window yet: set one of them.
+///
+/// ```
+/// use voxflow_intensity::ct_window::CtWindow;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let window = CtWindow { level: Some(10.0), width: Some(8.0), ..Default::default() };
+/// let image = window.apply(&volume)?;
+/// assert!(image.image()?.iter().all(|&v| (6.0..=14.0).contains(&v)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CtWindow {
@@ -86,7 +102,7 @@ pub struct CtWindow {
 
 impl CtWindow {
     /// The window `[low, high]` in HU.
-    pub fn bounds(&self) -> Result<(f64, f64), IntensityError> {
+    pub(crate) fn bounds(&self) -> Result<(f64, f64), IntensityError> {
         let (level, width) = match (self.preset, self.level, self.width) {
             (Some(p), None, None) => p.level_width(),
             (None, Some(l), Some(w)) => (l, w),
@@ -111,14 +127,25 @@ impl CtWindow {
         }
         Ok((level - width / 2.0, level + width / 2.0))
     }
+
+    /// Clips an image to the window (rescaled to `[0, 1]` with `rescale`): the `ct_window`
+    /// node on `volume`, in one call.
+    ///
+    /// ```
+    /// use voxflow_intensity::ct_window::{CtPreset, CtWindow};
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let brain = CtWindow { preset: Some(CtPreset::Brain), rescale: true, ..Default::default() };
+    /// let image = brain.apply(&volume)?; // level 40, width 80: the window is [0, 80] HU
+    /// assert!((image.image()?[[7, 7, 7, 0]] - 21.0 / 80.0).abs() < 1e-6);
+    /// assert!(CtWindow::default().apply(&volume).is_err()); // no window given
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
 }
 
-/// Clips a frame to `[low, high]` and, with `rescale`, maps that interval to `[0, 1]`.
-#[must_use]
-pub fn ct_window(input: ArrayView3<'_, f32>, low: f64, high: f64, rescale: bool) -> Array3<f32> {
-    map_voxels(input, window_fn(low, high, rescale))
-}
-
+/// Clips a voxel to `[low, high]` and, with `rescale`, maps that interval to `[0, 1]`.
 fn window_fn(low: f64, high: f64, rescale: bool) -> impl Fn(f32) -> f32 + Sync {
     let (lo, hi) = (low as f32, high as f32);
     let scale = 1.0 / (high - low);

@@ -36,13 +36,22 @@ use serde::{Deserialize, Serialize};
 use voxflow_core::params::{check_p, default_p};
 use voxflow_core::random::{LikeShape, happens};
 use voxflow_core::seed::Rng;
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 
 /// The most boxes a `dropout` holds or a `random_dropout` draws (each is a line of the
 /// manifest's draw; MONAI's uses are a few to a few tens).
 pub const MAX_BOXES: usize = 1000;
 
 /// One box: its first voxel and its size, in voxels `[x, y, z]`.
+///
+/// ```
+/// use voxflow_intensity::dropout::{Dropout, DropoutBox};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let corner = DropoutBox { start: [6, 6, 6], size: [4, 4, 4] }; // cut to [6, 8) on each axis
+/// let image = Dropout { boxes: vec![corner], ..Default::default() }.apply(&volume)?;
+/// assert_eq!(image.image()?.iter().filter(|&&v| v == 0.0).count(), 1 + 8);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DropoutBox {
@@ -53,6 +62,15 @@ pub struct DropoutBox {
 }
 
 /// A statistic of the frame to fill with.
+///
+/// ```
+/// use voxflow_intensity::dropout::{Dropout, DropoutBox, DropoutFill, FillStat};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let boxes = vec![DropoutBox { start: [0, 0, 0], size: [2, 2, 2] }];
+/// let image = Dropout { boxes, fill: DropoutFill::Stat(FillStat::Max), ..Default::default() }.apply(&volume)?;
+/// assert_eq!(image.image()?[[0, 0, 0, 0]], 21.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FillStat {
@@ -65,6 +83,15 @@ pub enum FillStat {
 }
 
 /// The value dropped voxels are set to: a number, or a statistic of the frame.
+///
+/// ```
+/// use voxflow_intensity::dropout::{Dropout, DropoutBox, DropoutFill};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let boxes = vec![DropoutBox { start: [2, 2, 2], size: [2, 2, 2] }];
+/// let image = Dropout { boxes, fill: DropoutFill::Value(-1.0), ..Default::default() }.apply(&volume)?;
+/// assert_eq!(image.image()?[[3, 3, 3, 0]], -1.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum DropoutFill {
@@ -74,6 +101,7 @@ pub enum DropoutFill {
     Stat(FillStat),
 }
 
+/// Fill with 0, the graph's default.
 impl Default for DropoutFill {
     fn default() -> Self {
         DropoutFill::Value(0.0)
@@ -81,6 +109,15 @@ impl Default for DropoutFill {
 }
 
 /// Parameters of `dropout` (also what `random_dropout` draws).
+///
+/// ```
+/// use voxflow_intensity::dropout::{Dropout, DropoutBox};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let keep = vec![DropoutBox { start: [0, 0, 0], size: [4, 8, 8] }]; // keep the half x < 4
+/// let half = Dropout { boxes: keep, dropout_holes: false, ..Default::default() }.apply(&volume)?;
+/// assert_eq!((half.image()?[[3, 7, 7, 0]], half.image()?[[4, 0, 0, 0]]), (17.0, 0.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dropout {
@@ -95,7 +132,42 @@ pub struct Dropout {
     pub dropout_holes: bool,
 }
 
+/// No box (the identity), fill 0, boxes filled: set `boxes`.
+impl Default for Dropout {
+    fn default() -> Self {
+        Dropout { boxes: Vec::new(), fill: DropoutFill::default(), dropout_holes: yes() }
+    }
+}
+
+impl Dropout {
+    /// Fills the boxes of an image (or all but them): the `dropout` node on `volume`, in one
+    /// call.
+    ///
+    /// ```
+    /// use voxflow_intensity::dropout::{Dropout, DropoutBox};
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// assert_eq!(Dropout::default().apply(&volume)?.image()?, volume.image()?);
+    /// let boxes = vec![DropoutBox { start: [1, 1, 1], size: [2, 3, 4] }];
+    /// let holed = Dropout { boxes, ..Default::default() }.apply(&volume)?;
+    /// assert_eq!(holed.image()?.iter().filter(|&&v| v == 0.0).count(), 1 + 2 * 3 * 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// Parameters of `random_dropout`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_intensity::dropout::RandomDropout;
+/// let random = RandomDropout { holes: 2, max_holes: Some(4), size: [2, 2, 2], ..Default::default() };
+/// let drawn = random.sample(&mut voxflow_core::seed::Rng::seed_from_u64(7), [8, 8, 8])?;
+/// assert!((2..=4).contains(&drawn.boxes.len()));
+/// assert!(drawn.boxes.iter().all(|b| b.size == [2, 2, 2] && b.start.iter().all(|&s| s <= 6)));
+/// # Ok::<(), voxflow_core::OpError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomDropout {
@@ -124,6 +196,22 @@ pub struct RandomDropout {
     pub p: f64,
 }
 
+/// The graph's defaults (one box of exactly `size`, fill 0, always applied), with one-voxel
+/// boxes for the required `size`: set it.
+impl Default for RandomDropout {
+    fn default() -> Self {
+        RandomDropout {
+            holes: one(),
+            max_holes: None,
+            size: [1; 3],
+            max_size: None,
+            fill: DropoutFill::default(),
+            dropout_holes: yes(),
+            p: default_p(),
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -141,6 +229,14 @@ fn clipped(b: &DropoutBox, shape: [usize; 3]) -> [std::ops::Range<usize>; 3] {
 
 /// `input` with every box set to `fill` (or, with `dropout_holes` false, everything but the
 /// boxes); boxes are cut to the grid. The output is in Fortran order.
+///
+/// ```
+/// use voxflow_intensity::dropout::{DropoutBox, dropout};
+/// let frame = ndarray::Array3::from_elem((4, 4, 4), 1.0f32);
+/// let boxes = [DropoutBox { start: [0, 0, 0], size: [1, 4, 4] }];
+/// let out = dropout(frame.view(), &boxes, 5.0, true);
+/// assert_eq!((out.sum(), out[[0, 3, 3]], out[[1, 0, 0]]), (16.0 * 5.0 + 48.0, 5.0, 1.0));
+/// ```
 #[must_use]
 pub fn dropout(
     input: ArrayView3<'_, f32>,
@@ -244,7 +340,21 @@ fn fall_back(size: [usize; 3], shape: [usize; 3]) -> [usize; 3] {
 }
 
 impl RandomDropout {
-    /// Draws the boxes for a grid of `shape` (see the module).
+    /// Draws the boxes for a grid of `shape` (see the module); apply them with
+    /// [`Dropout::apply`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_intensity::dropout::RandomDropout;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let random = RandomDropout { size: [3, 3, 3], ..Default::default() };
+    /// let drawn = random.sample(&mut Rng::seed_from_u64(3), volume.shape3())?;
+    /// assert_eq!(drawn, random.sample(&mut Rng::seed_from_u64(3), volume.shape3())?);
+    /// let holed = drawn.apply(&volume)?;
+    /// assert!(holed.image()?.iter().filter(|&&v| v == 0.0).count() >= 27);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut Rng, shape: [usize; 3]) -> Result<Dropout, OpError> {
         let skipped = Dropout { boxes: Vec::new(), fill: self.fill, dropout_holes: true };
         if !happens(rng, self.p) || shape.contains(&0) {

@@ -4,6 +4,15 @@ use thiserror::Error;
 use voxflow_core::OpError;
 
 /// An intensity op could not run.
+///
+/// ```
+/// use voxflow_intensity::IntensityError;
+/// use voxflow_intensity::normalize::Normalize;
+/// let frame = ndarray::Array3::<f32>::zeros((4, 4, 4));
+/// let bad = Normalize { ddof: 2, ..Default::default() };
+/// let error = voxflow_intensity::normalize(frame.view(), &bad, None).unwrap_err();
+/// assert!(matches!(error, IntensityError::Param { param: "ddof", .. }));
+/// ```
 #[derive(Debug, Error)]
 pub enum IntensityError {
     /// A parameter is out of range or inconsistent with another.

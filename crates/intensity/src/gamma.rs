@@ -40,9 +40,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::params::{check_p, check_range, default_p};
 use voxflow_core::random::{happens, uniform};
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 
 /// Parameters of `gamma` (also what `random_gamma` draws).
+///
+/// ```
+/// use voxflow_intensity::gamma::Gamma;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let squared = Gamma { gamma: 2.0, ..Default::default() }.apply(&volume)?;
+/// assert_eq!(squared.image()?[[1, 1, 1, 0]], 9.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Gamma {
@@ -60,7 +68,40 @@ pub struct Gamma {
     pub retain_stats: bool,
 }
 
+/// γ = 1 (the identity), TorchIO's power: set `gamma`.
+impl Default for Gamma {
+    fn default() -> Self {
+        Gamma { gamma: 1.0, rescale: false, invert: false, retain_stats: false }
+    }
+}
+
+impl Gamma {
+    /// Raises an image to the power γ: the `gamma` node on `volume`, in one call.
+    ///
+    /// ```
+    /// use voxflow_intensity::gamma::Gamma;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// assert_eq!(Gamma::default().apply(&volume)?.image()?, volume.image()?);
+    /// let kept = Gamma { gamma: 0.5, retain_stats: true, ..Default::default() }.apply(&volume)?;
+    /// let mean = |v: &voxflow_core::Volume| v.image().map(|a| a.mean().unwrap_or(0.0));
+    /// assert!((mean(&kept)? - mean(&volume)?).abs() < 1e-4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// Parameters of `random_gamma`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_intensity::gamma::RandomGamma;
+/// let mut rng = voxflow_core::seed::Rng::seed_from_u64(7);
+/// let gamma = RandomGamma::default().sample(&mut rng).gamma;
+/// assert!((-0.3..=0.3).contains(&gamma.ln()));
+/// assert_eq!(RandomGamma { p: 0.0, ..Default::default() }.sample(&mut rng).gamma, 1.0);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomGamma {
@@ -81,11 +122,32 @@ pub struct RandomGamma {
     pub retain_stats: bool,
 }
 
+/// The graph's defaults: log γ in `[-0.3, 0.3]` (TorchIO), always applied.
+impl Default for RandomGamma {
+    fn default() -> Self {
+        RandomGamma {
+            log_gamma: default_log_gamma(),
+            p: default_p(),
+            rescale: false,
+            invert: false,
+            retain_stats: false,
+        }
+    }
+}
+
 fn default_log_gamma() -> [f64; 2] {
     [-0.3, 0.3]
 }
 
 /// `sign(x) · |x|^γ` for every voxel (TorchIO), or batchgenerators' rescaled variant.
+///
+/// ```
+/// let frame = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, j, k)| (i + j + k) as f32 - 4.0);
+/// let squared = voxflow_intensity::gamma::gamma(frame.view(), 2.0, false, false);
+/// assert_eq!((squared[[3, 3, 3]], squared[[0, 0, 0]]), (25.0, -16.0));
+/// let rescaled = voxflow_intensity::gamma::gamma(frame.view(), 2.0, true, false);
+/// assert_eq!(rescaled[[0, 0, 0]], -4.0); // the minimum maps to 0 on [0, 1] and back
+/// ```
 #[must_use]
 pub fn gamma(input: ArrayView3<'_, f32>, gamma: f64, rescale: bool, invert: bool) -> Array3<f32> {
     map_voxel_slices(input, gamma_fn(input, gamma, rescale, invert))
@@ -94,6 +156,15 @@ pub fn gamma(input: ArrayView3<'_, f32>, gamma: f64, rescale: bool, invert: bool
 /// batchgenerators' `retain_stats`: maps `output` (the power of `input`) to `input`'s mean and
 /// standard deviation, `(z - mean(z)) / (std(z) + 1e-8) · std(x) + mean(x)` (`ddof = 0`, over
 /// the finite voxels; a frame without one is left as it is).
+///
+/// ```
+/// use voxflow_intensity::gamma::{gamma, retain_stats};
+/// let frame = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, j, k)| (i + j + k) as f32);
+/// let mut out = gamma(frame.view(), 3.0, false, false);
+/// retain_stats(frame.view(), &mut out);
+/// assert!((out.mean().unwrap() - frame.mean().unwrap()).abs() < 1e-4);
+/// assert!((out.std(0.0) - frame.std(0.0)).abs() < 1e-4);
+/// ```
 pub fn retain_stats(input: ArrayView3<'_, f32>, output: &mut Array3<f32>) {
     let before = moments(&fortran_slice(input), &FlatRegion::All, false);
     let data = output.as_slice_memory_order_mut().expect("a kernel's output is contiguous");
@@ -159,6 +230,13 @@ fn gamma_fn(
 ///
 /// Like `powf` for `γ > 0`: `0^γ = 0`, `inf^γ = inf`, NaN stays NaN, results beyond the f32
 /// range are `inf` or `0`, subnormal results are rounded once.
+///
+/// ```
+/// use voxflow_intensity::gamma::Power;
+/// let cube = Power::new(3.0);
+/// assert!((cube.pow_signed(-2.0) + 8.0).abs() < 1e-5);
+/// assert_eq!(cube.pow_signed(0.0), 0.0);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Power {
     g_head: f32,
@@ -182,6 +260,11 @@ const BLOCK: usize = 256;
 
 impl Power {
     /// The power `γ` (finite, > 0).
+    ///
+    /// ```
+    /// let root = voxflow_intensity::gamma::Power::new(0.5);
+    /// assert!((root.pow_signed(16.0) - 4.0).abs() < 1e-5);
+    /// ```
     #[must_use]
     pub fn new(gamma: f32) -> Self {
         // Beyond 1e10 every f32 but 1 (|log2 x| >= 2^-24) over- or underflows, as with γ.
@@ -191,6 +274,12 @@ impl Power {
     }
 
     /// `sign(x) · |x|^γ` (TorchIO's gamma); see [`Power`].
+    ///
+    /// ```
+    /// let square = voxflow_intensity::gamma::Power::new(2.0);
+    /// assert!((square.pow_signed(-3.0) + 9.0).abs() < 1e-5);
+    /// assert!(square.pow_signed(f32::NAN).is_nan());
+    /// ```
     #[must_use]
     pub fn pow_signed(self, x: f32) -> f32 {
         let (s, e) = split(x.abs());
@@ -200,6 +289,13 @@ impl Power {
 
     /// [`Power::pow_signed`] of every value, in place: the same bits, several times faster
     /// than a loop of it.
+    ///
+    /// ```
+    /// let power = voxflow_intensity::gamma::Power::new(1.7);
+    /// let mut values = [-2.0f32, 0.5, 3.0];
+    /// power.pow_signed_in_place(&mut values);
+    /// assert_eq!(values, [-2.0f32, 0.5, 3.0].map(|v| power.pow_signed(v)));
+    /// ```
     pub fn pow_signed_in_place(self, data: &mut [f32]) {
         let mut a = [0f32; BLOCK];
         let mut b = [0f32; BLOCK];
@@ -345,7 +441,20 @@ impl Op for Gamma {
 }
 
 impl RandomGamma {
-    /// Draws the concrete op.
+    /// Draws the concrete op; apply it with [`Gamma::apply`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_intensity::gamma::RandomGamma;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let random = RandomGamma { log_gamma: [-0.5, 0.5], ..Default::default() };
+    /// let drawn = random.sample(&mut Rng::seed_from_u64(3));
+    /// assert_eq!(drawn, random.sample(&mut Rng::seed_from_u64(3))); // same seed, same draw
+    /// let augmented = drawn.apply(&volume)?;
+    /// assert_eq!(augmented.shape3(), volume.shape3());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut voxflow_core::seed::Rng) -> Gamma {
         let gamma = if happens(rng, self.p) { uniform(rng, self.log_gamma).exp() } else { 1.0 };
         Gamma { gamma, rescale: self.rescale, invert: self.invert, retain_stats: self.retain_stats }

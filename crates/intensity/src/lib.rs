@@ -28,12 +28,27 @@
 //! with its neutral value, e.g. `gamma: 1`, which returns the input untouched; for
 //! `random_rician_noise`, whose `std: 0` still gives `|x|`, it is an empty `chain`).
 //!
+//! Without a graph, every op is one call: its parameter struct's `Default` is the graph's
+//! defaults (with the identity for a required value where there is one) and `apply` runs it on
+//! a [`Volume`](voxflow_core::Volume); a random op's `sample(rng)` draws the op to apply.
+//!
+//! ```
+//! use rand::SeedableRng;
+//! use voxflow_intensity::gamma::{Gamma, RandomGamma};
+//! # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+//! let darker = Gamma { gamma: 1.5, ..Default::default() }.apply(&volume)?;
+//! let drawn = RandomGamma::default().sample(&mut voxflow_core::seed::Rng::seed_from_u64(7));
+//! let augmented = drawn.apply(&darker)?;
+//! # let _ = augmented;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Plain functions (used by the conformance runner and usable without a graph):
 //! [`clip()`](clip::clip), [`percentile_clip()`](percentile_clip::percentile_clip),
 //! [`percentiles`], [`normalize()`](normalize::normalize),
 //! [`gaussian_filter`], [`gamma()`](gamma::gamma),
 //! [`add_noise`](noise::add_noise), [`bias_field()`](bias_field::bias_field),
-//! [`ct_window()`](ct_window::ct_window), [`brightness_contrast()`](brightness_contrast::brightness_contrast),
+//! [`brightness_contrast()`](brightness_contrast::brightness_contrast),
 //! [`simulate_low_resolution`](low_resolution::simulate_low_resolution),
 //! [`retain_stats`](gamma::retain_stats), [`contrast()`](contrast::contrast),
 //! [`sharpen()`](sharpen::sharpen), [`add_rician_noise`](rician_noise::add_rician_noise),
@@ -46,7 +61,7 @@ pub mod clip;
 pub mod contrast;
 pub mod ct_window;
 pub mod dropout;
-pub mod error;
+mod error;
 mod frame;
 pub mod gamma;
 pub mod low_resolution;
@@ -67,4 +82,9 @@ pub use percentile_clip::{percentile_clip, percentiles};
 pub use region::{Over, Region};
 
 /// Links this crate's ops into a binary (typetag registers them at link time).
+///
+/// ```
+/// voxflow_intensity::register();
+/// assert!(voxflow_core::op_docs().any(|doc| doc.name == "random_gamma"));
+/// ```
 pub fn register() {}

@@ -40,12 +40,23 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::params::{check_p, check_range, default_p};
 use voxflow_core::random::{happens, uniform};
-use voxflow_core::{BoundaryMode, Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{BoundaryMode, Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 use voxflow_geometry::resample::{Order, transform_image};
 use voxflow_geometry::resize::{zoom_matrix, zoomed_shape};
 use voxflow_geometry::scale::Factor;
 
 /// Parameters of `low_resolution` (also what `random_low_resolution` draws).
+///
+/// ```
+/// use voxflow_geometry::scale::Factor;
+/// use voxflow_intensity::low_resolution::LowResolution;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let coarse = LowResolution { zoom: Factor::Isotropic(0.5), up_order: 0, ..Default::default() };
+/// let image = coarse.apply(&volume)?; // nearest down and up: blocks of 2 voxels
+/// assert_eq!(image.shape3(), [8, 8, 8]);
+/// assert_eq!(image.image()?[[0, 0, 0, 0]], image.image()?[[1, 1, 1, 0]]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LowResolution {
@@ -60,7 +71,22 @@ pub struct LowResolution {
     pub up_order: u8,
 }
 
+/// Zoom 1 (the identity), down nearest, up linear: set `zoom`.
+impl Default for LowResolution {
+    fn default() -> Self {
+        LowResolution { zoom: Factor::Isotropic(1.0), down_order: 0, up_order: default_up_order() }
+    }
+}
+
 /// Parameters of `random_low_resolution`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_intensity::low_resolution::RandomLowResolution;
+/// let random = RandomLowResolution { axes: vec![0, 1], ..Default::default() };
+/// let zoom = random.sample(&mut voxflow_core::seed::Rng::seed_from_u64(7)).zoom.per_axis();
+/// assert!((0.5..=1.0).contains(&zoom[0]) && zoom[0] == zoom[1] && zoom[2] == 1.0);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomLowResolution {
@@ -82,6 +108,20 @@ pub struct RandomLowResolution {
     /// See [`LowResolution::up_order`].
     #[serde(default = "default_up_order")]
     pub up_order: u8,
+}
+
+/// The graph's defaults: one zoom in `[0.5, 1]` for all three axes (nnU-Net), always applied.
+impl Default for RandomLowResolution {
+    fn default() -> Self {
+        RandomLowResolution {
+            zoom: default_zoom(),
+            per_axis: false,
+            axes: default_axes(),
+            p: default_p(),
+            down_order: 0,
+            up_order: default_up_order(),
+        }
+    }
 }
 
 fn default_up_order() -> u8 {
@@ -116,6 +156,16 @@ fn zoom_to(frame: ArrayView3<'_, f32>, to: [usize; 3], order: Order) -> Array3<f
 /// Resamples `frame` to `round(shape · zoom)` voxels (at least 1 per axis) with spline order
 /// `down_order`, then back to its shape with `up_order`, both edge-aligned (see the module).
 /// A zoom that keeps the shape (1 on every axis) returns the input unchanged.
+///
+/// ```
+/// use voxflow_intensity::low_resolution::simulate_low_resolution;
+/// let frame = ndarray::Array3::from_shape_fn((8, 8, 8), |(i, _, _)| i as f32);
+/// assert_eq!(simulate_low_resolution(frame.view(), [1.0; 3], 0, 1)?, frame);
+/// let blocky = simulate_low_resolution(frame.view(), [0.25, 1.0, 1.0], 0, 0)?;
+/// let row = blocky.slice(ndarray::s![.., 0, 0]).to_vec(); // two coarse voxels along x
+/// assert!(row[..4].iter().all(|&v| v == row[0]) && row[4..].iter().all(|&v| v == row[4]));
+/// # Ok::<(), voxflow_intensity::IntensityError>(())
+/// ```
 pub fn simulate_low_resolution(
     frame: ArrayView3<'_, f32>,
     zoom: [f64; 3],
@@ -135,6 +185,22 @@ pub fn simulate_low_resolution(
 }
 
 impl LowResolution {
+    /// Lowers an image's resolution on its own grid: the `low_resolution` node on `volume`,
+    /// in one call.
+    ///
+    /// ```
+    /// use voxflow_geometry::scale::Factor;
+    /// use voxflow_intensity::low_resolution::LowResolution;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// assert_eq!(LowResolution::default().apply(&volume)?, volume);
+    /// let thick = LowResolution { zoom: Factor::PerAxis([1.0, 1.0, 0.5]), ..Default::default() };
+    /// assert_eq!(thick.apply(&volume)?.affine, volume.affine); // same grid
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+
     fn check(&self) -> Result<(), IntensityError> {
         check_zoom(self.zoom.per_axis())?;
         order("down_order", self.down_order)?;
@@ -171,7 +237,19 @@ impl Op for LowResolution {
 }
 
 impl RandomLowResolution {
-    /// Draws the concrete op.
+    /// Draws the concrete op; apply it with [`LowResolution::apply`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_intensity::low_resolution::RandomLowResolution;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let random = RandomLowResolution { per_axis: true, ..Default::default() };
+    /// let drawn = random.sample(&mut Rng::seed_from_u64(3));
+    /// assert_eq!(drawn, random.sample(&mut Rng::seed_from_u64(3))); // same seed, same draw
+    /// assert_eq!(drawn.apply(&volume)?.shape3(), volume.shape3());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut voxflow_core::seed::Rng) -> LowResolution {
         let mut zoom = [1.0; 3];
         if happens(rng, self.p) {

@@ -22,12 +22,21 @@ use serde::{Deserialize, Serialize};
 use voxflow_core::params::{check_nonnegative_range, check_p, check_range, default_p};
 use voxflow_core::random::{happens, uniform};
 use voxflow_core::seed::Rng;
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 
 /// Voxels per independently seeded noise chunk.
 pub const NOISE_CHUNK: usize = 1 << 14;
 
 /// Parameters of `noise` (also what `random_noise` draws).
+///
+/// ```
+/// use voxflow_intensity::noise::Noise;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let noisy = Noise { std: 0.1, seed: 7, ..Default::default() }.apply(&volume)?;
+/// assert_ne!(noisy.image()?, volume.image()?);
+/// assert_eq!(noisy, Noise { std: 0.1, seed: 7, ..Default::default() }.apply(&volume)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Noise {
@@ -41,7 +50,37 @@ pub struct Noise {
     pub seed: u64,
 }
 
+/// No noise (std 0, mean 0, seed 0): set `std`.
+impl Default for Noise {
+    fn default() -> Self {
+        Noise { std: 0.0, mean: 0.0, seed: 0 }
+    }
+}
+
+impl Noise {
+    /// Adds Gaussian noise to an image: the `noise` node on `volume`, in one call.
+    ///
+    /// ```
+    /// use voxflow_intensity::noise::Noise;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// assert_eq!(Noise::default().apply(&volume)?.image()?, volume.image()?);
+    /// let shifted = Noise { mean: 1.0, ..Default::default() }.apply(&volume)?;
+    /// assert_eq!(shifted.image()?, &(volume.image()? + 1.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// Parameters of `random_noise`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_intensity::noise::RandomNoise;
+/// let drawn = RandomNoise::default().sample(&mut voxflow_core::seed::Rng::seed_from_u64(7));
+/// assert!((0.0..=0.25).contains(&drawn.std) && drawn.mean == 0.0);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomNoise {
@@ -54,6 +93,13 @@ pub struct RandomNoise {
     /// Probability of applying it; otherwise std = mean = 0. Default 1.
     #[serde(default = "default_p")]
     pub p: f64,
+}
+
+/// The graph's defaults: std in `[0, 0.25]` (TorchIO), mean 0, always applied.
+impl Default for RandomNoise {
+    fn default() -> Self {
+        RandomNoise { std: default_std(), mean: [0.0; 2], p: default_p() }
+    }
 }
 
 fn default_std() -> [f64; 2] {
@@ -115,6 +161,14 @@ pub(crate) fn map_with_normals(
 }
 
 /// `input + N(mean, std²)`, the noise of frame `frame` drawn from `seed` as the module says.
+///
+/// ```
+/// let zeros = ndarray::Array3::<f32>::zeros((16, 16, 16));
+/// let noise = voxflow_intensity::noise::add_noise(zeros.view(), 5.0, 2.0, 7, 0);
+/// assert!((noise.mean().unwrap() - 5.0).abs() < 0.2);
+/// assert!((noise.std(0.0) - 2.0).abs() < 0.2);
+/// assert_eq!(noise, voxflow_intensity::noise::add_noise(zeros.view(), 5.0, 2.0, 7, 0));
+/// ```
 #[must_use]
 pub fn add_noise(input: ArrayView3<'_, f32>, mean: f64, std: f64, seed: u64, frame: u64) -> Array3<f32> {
     map_with_normals(input, seed, frame, |v, normals| (f64::from(v) + mean + std * normals.next()) as f32)
@@ -154,7 +208,19 @@ impl Op for Noise {
 }
 
 impl RandomNoise {
-    /// Draws the concrete op.
+    /// Draws the concrete op (with a fresh seed); apply it with [`Noise::apply`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_intensity::noise::RandomNoise;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let random = RandomNoise { std: [0.1, 0.2], ..Default::default() };
+    /// let drawn = random.sample(&mut Rng::seed_from_u64(3));
+    /// assert_eq!(drawn, random.sample(&mut Rng::seed_from_u64(3))); // same seed, same draw
+    /// assert_eq!(drawn.apply(&volume)?, drawn.apply(&volume)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut Rng) -> Noise {
         if happens(rng, self.p) {
             let std = uniform(rng, self.std);

@@ -34,9 +34,18 @@ use crate::region::{FlatRegion, Over, Region};
 use ndarray::{Array3, ArrayView3};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value, Volume};
 
 /// How to normalise.
+///
+/// ```
+/// use voxflow_intensity::normalize::{Normalize, NormalizeMode};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let unit = Normalize { mode: NormalizeMode::Minmax, ..Default::default() }.apply(&volume)?;
+/// let image = unit.image()?;
+/// assert_eq!((image[[0, 0, 0, 0]], image[[7, 7, 7, 0]]), (0.0, 1.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NormalizeMode {
@@ -48,6 +57,16 @@ pub enum NormalizeMode {
 }
 
 /// What to do with NaN and infinite voxels.
+///
+/// ```
+/// use voxflow_intensity::normalize::{NanPolicy, Normalize};
+/// # let mut volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// # if let voxflow_core::Voxels::Image(a) = &mut volume.voxels { a[[1, 2, 3, 0]] = f32::NAN; }
+/// assert!(Normalize::default().apply(&volume).is_err()); // NanPolicy::Error
+/// let replaced = Normalize { nan: NanPolicy::Replace(0.0), ..Default::default() }.apply(&volume)?;
+/// assert_eq!(replaced.image()?[[1, 2, 3, 0]], 0.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NanPolicy {
@@ -59,6 +78,16 @@ pub enum NanPolicy {
 }
 
 /// Parameters of `normalize`.
+///
+/// ```
+/// use voxflow_intensity::Over;
+/// use voxflow_intensity::normalize::Normalize;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let normalized = Normalize { over: Some(Over::All), ..Default::default() }.apply(&volume)?;
+/// let image = normalized.image()?;
+/// assert!(image.mean().unwrap().abs() < 1e-4 && (image.std(0.0) - 1.0).abs() < 1e-4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Normalize {
@@ -90,6 +119,15 @@ pub struct Normalize {
 
 impl Normalize {
     /// The region the statistics are computed over, with the defaults applied.
+    ///
+    /// ```
+    /// use voxflow_intensity::Over;
+    /// use voxflow_intensity::normalize::{Normalize, NormalizeMode};
+    /// assert_eq!(Normalize::default().region_kind()?, Over::Nonzero);
+    /// let minmax = Normalize { mode: NormalizeMode::Minmax, ..Default::default() };
+    /// assert_eq!(minmax.region_kind()?, Over::All);
+    /// # Ok::<(), voxflow_intensity::IntensityError>(())
+    /// ```
     pub fn region_kind(&self) -> Result<Over, IntensityError> {
         let from_flag = self.nonzero.map(|nz| if nz { Over::Nonzero } else { Over::All });
         match (self.over, from_flag) {
@@ -106,9 +144,34 @@ impl Normalize {
     }
 
     /// The `minmax` output range.
+    ///
+    /// ```
+    /// use voxflow_intensity::normalize::Normalize;
+    /// assert_eq!(Normalize::default().output_range(), [0.0, 1.0]);
+    /// assert_eq!(Normalize { range: Some([-1.0, 1.0]), ..Default::default() }.output_range(), [-1.0, 1.0]);
+    /// ```
     #[must_use]
     pub fn output_range(&self) -> [f64; 2] {
         self.range.unwrap_or([0.0, 1.0])
+    }
+
+    /// Normalises an image: the `normalize` node on `volume`, in one call.
+    ///
+    /// Its statistics are over all voxels or the non-zero ones here: `over: mask` needs the
+    /// `mask` input, which a graph or the facade's `voxflow::apply_with` connects.
+    ///
+    /// ```
+    /// use voxflow_intensity::normalize::Normalize;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let normalized = Normalize::default().apply(&volume)?; // z-score over the non-zero voxels
+    /// let image = normalized.image()?;
+    /// let nonzero: Vec<f32> = image.iter().copied().skip(1).collect(); // voxel 0 is the only 0
+    /// let mean = nonzero.iter().sum::<f32>() / nonzero.len() as f32;
+    /// assert!(mean.abs() < 1e-4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
     }
 
     fn check(&self) -> Result<(), IntensityError> {
@@ -134,6 +197,16 @@ impl Normalize {
 
 /// Normalises a frame as `params` says. `mask` is the region when `params` says `over: mask`
 /// (and must be `None` otherwise).
+///
+/// ```
+/// use voxflow_intensity::normalize::{Normalize, NormalizeMode};
+/// let frame = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, _, _)| i as f32);
+/// let mask = frame.mapv(|v| v >= 2.0); // the voxels 2 and 3
+/// let params = Normalize { mode: NormalizeMode::Minmax, over: Some(voxflow_intensity::Over::Mask), ..Default::default() };
+/// let out = voxflow_intensity::normalize(frame.view(), &params, Some(mask.view()))?;
+/// assert_eq!((out[[0, 0, 0]], out[[2, 0, 0]], out[[3, 0, 0]]), (-2.0, 0.0, 1.0));
+/// # Ok::<(), voxflow_intensity::IntensityError>(())
+/// ```
 pub fn normalize(
     input: ArrayView3<'_, f32>,
     params: &Normalize,

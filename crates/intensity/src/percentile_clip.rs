@@ -26,9 +26,18 @@ use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Op, OpError, Port, RunContext, Value, Volume};
 
 /// Parameters of `percentile_clip`.
+///
+/// ```
+/// use voxflow_intensity::percentile_clip::PercentileClip;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let clipped = PercentileClip { lower: 0.0, upper: 50.0, ..Default::default() }.apply(&volume)?;
+/// let image = clipped.image()?;
+/// assert_eq!((image[[0, 0, 0, 0]], image[[7, 7, 7, 0]]), (0.0, 10.5)); // the median of 0..=21
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PercentileClip {
@@ -54,9 +63,32 @@ fn default_upper() -> f64 {
     95.0
 }
 
+/// The graph's defaults: clip to the 5th and 95th percentiles of all voxels.
 impl Default for PercentileClip {
     fn default() -> Self {
         PercentileClip { lower: default_lower(), upper: default_upper(), over: Over::All, labels: None }
+    }
+}
+
+impl PercentileClip {
+    /// Clips an image to two of its percentiles: the `percentile_clip` node on `volume`, in
+    /// one call.
+    ///
+    /// Its statistics are over all voxels or the non-zero ones here: `over: mask` needs the
+    /// `mask` input, which a graph or the facade's `voxflow::apply_with` connects.
+    ///
+    /// ```
+    /// use voxflow_intensity::percentile_clip::PercentileClip;
+    /// use voxflow_intensity::{Region, percentiles};
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let clipped = PercentileClip::default().apply(&volume)?;
+    /// let frame = volume.image()?.index_axis(ndarray::Axis(3), 0);
+    /// let q = percentiles(frame, &[5.0, 95.0], Region::All)?;
+    /// assert!(clipped.image()?.iter().all(|&v| (q[0]..=q[1]).contains(&f64::from(v))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
     }
 }
 
@@ -74,6 +106,14 @@ pub(crate) fn check_percentiles(lower: f64, upper: f64) -> Result<(), IntensityE
 
 /// Clips a frame to its `lower` and `upper` percentiles computed over `region`
 /// (`numpy.clip(x, *numpy.percentile(x[region], [lower, upper]))`).
+///
+/// ```
+/// use voxflow_intensity::{Region, percentile_clip};
+/// let frame = ndarray::Array3::from_shape_fn((5, 1, 1), |(i, _, _)| i as f32); // 0, 1, 2, 3, 4
+/// let clipped = percentile_clip(frame.view(), 25.0, 75.0, Region::All)?;
+/// assert_eq!(clipped.iter().copied().collect::<Vec<_>>(), [1.0, 1.0, 2.0, 3.0, 3.0]);
+/// # Ok::<(), voxflow_intensity::IntensityError>(())
+/// ```
 pub fn percentile_clip(
     input: ArrayView3<'_, f32>,
     lower: f64,
@@ -99,6 +139,14 @@ fn clip_fn(
 
 /// numpy's `percentile(x[region], qs)` (default linear method), NaN voxels left out; `qs` in
 /// percent.
+///
+/// ```
+/// use voxflow_intensity::{Region, percentiles};
+/// let frame = ndarray::Array3::from_shape_fn((4, 1, 1), |(i, _, _)| i as f32); // 0, 1, 2, 3
+/// assert_eq!(percentiles(frame.view(), &[0.0, 50.0, 100.0], Region::All)?, [0.0, 1.5, 3.0]);
+/// assert_eq!(percentiles(frame.view(), &[0.0], Region::Nonzero)?, [1.0]);
+/// # Ok::<(), voxflow_intensity::IntensityError>(())
+/// ```
 pub fn percentiles(
     input: ArrayView3<'_, f32>,
     qs: &[f64],

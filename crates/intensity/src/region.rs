@@ -9,6 +9,15 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 /// Which voxels a statistic (percentile, mean, std, min, max) is computed over.
+///
+/// ```
+/// use voxflow_intensity::Over;
+/// use voxflow_intensity::percentile_clip::PercentileClip;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let clip = PercentileClip { lower: 0.0, upper: 1.0, over: Over::Nonzero, ..Default::default() };
+/// assert_eq!(clip.apply(&volume)?.image()?[[0, 0, 0, 0]], 1.0); // the least non-zero voxel
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Over {
@@ -24,7 +33,7 @@ pub enum Over {
 
 impl Over {
     #[must_use]
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Over::All => "all",
             Over::Nonzero => "nonzero",
@@ -34,6 +43,15 @@ impl Over {
 }
 
 /// [`Over`] with its data, for the plain kernel functions.
+///
+/// ```
+/// use voxflow_intensity::{Region, percentiles};
+/// let frame = ndarray::Array3::from_shape_fn((4, 1, 1), |(i, _, _)| i as f32); // 0, 1, 2, 3
+/// let mask = frame.mapv(|v| v < 2.0);
+/// assert_eq!(percentiles(frame.view(), &[100.0], Region::All)?, [3.0]);
+/// assert_eq!(percentiles(frame.view(), &[100.0], Region::Mask(mask.view()))?, [1.0]);
+/// # Ok::<(), voxflow_intensity::IntensityError>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub enum Region<'a> {
     All,

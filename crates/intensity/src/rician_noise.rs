@@ -33,9 +33,17 @@ use voxflow_core::compose::Chain;
 use voxflow_core::params::{check_nonnegative_range, check_p, check_range, default_p};
 use voxflow_core::random::{OneOf, happens, uniform};
 use voxflow_core::seed::Rng;
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 
 /// Parameters of `rician_noise` (also what `random_rician_noise` draws).
+///
+/// ```
+/// use voxflow_intensity::rician_noise::RicianNoise;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let noisy = RicianNoise { std: 0.5, seed: 7, ..Default::default() }.apply(&volume)?;
+/// assert!(noisy.image()?.iter().all(|&v| v >= 0.0)); // a magnitude
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RicianNoise {
@@ -53,7 +61,39 @@ pub struct RicianNoise {
     pub signed: bool,
 }
 
+/// No noise (std 0, mean 0, seed 0), which gives `|x|` (not the identity on negative
+/// voxels): set `std`.
+impl Default for RicianNoise {
+    fn default() -> Self {
+        RicianNoise { std: 0.0, mean: 0.0, seed: 0, signed: false }
+    }
+}
+
+impl RicianNoise {
+    /// Adds Rician noise to an image: the `rician_noise` node on `volume`, in one call.
+    ///
+    /// ```
+    /// use voxflow_intensity::rician_noise::RicianNoise;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// // Without noise, the magnitude of a non-negative image is the image.
+    /// assert_eq!(RicianNoise::default().apply(&volume)?.image()?, volume.image()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// Parameters of `random_rician_noise`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_intensity::rician_noise::RandomRicianNoise;
+/// let mut rng = voxflow_core::seed::Rng::seed_from_u64(7);
+/// let drawn = RandomRicianNoise::default().sample(&mut rng).expect("p is 1");
+/// assert!((0.0..=1.0).contains(&drawn.std));
+/// assert_eq!(RandomRicianNoise { p: 0.0, ..Default::default() }.sample(&mut rng), None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomRicianNoise {
@@ -72,12 +112,27 @@ pub struct RandomRicianNoise {
     pub p: f64,
 }
 
+/// The graph's defaults: std in `[0, 1]` (MONAI), mean 0, unsigned, always applied.
+impl Default for RandomRicianNoise {
+    fn default() -> Self {
+        RandomRicianNoise { std: default_std(), mean: [0.0; 2], signed: false, p: default_p() }
+    }
+}
+
 fn default_std() -> [f64; 2] {
     [0.0, 1.0]
 }
 
 /// `sqrt((x + n1)² + n2²)` (times `sign(x)` when `signed`), `n1, n2 ~ N(mean, std²)`, the
 /// noise of frame `frame` drawn from `seed` as the module says.
+///
+/// ```
+/// use voxflow_intensity::rician_noise::add_rician_noise;
+/// let frame = ndarray::Array3::from_elem((8, 8, 8), -2.0f32);
+/// assert!(add_rician_noise(frame.view(), 0.0, 0.0, false, 7, 0).iter().all(|&v| v == 2.0));
+/// let signed = add_rician_noise(frame.view(), 0.0, 0.3, true, 7, 0);
+/// assert!(signed.iter().all(|&v| v < 0.0));
+/// ```
 #[must_use]
 pub fn add_rician_noise(
     input: ArrayView3<'_, f32>,
@@ -136,7 +191,20 @@ impl Op for RicianNoise {
 }
 
 impl RandomRicianNoise {
-    /// Draws the concrete op, or `None` when `p` skips it.
+    /// Draws the concrete op, or `None` when `p` skips it; apply it with
+    /// [`RicianNoise::apply`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_intensity::rician_noise::RandomRicianNoise;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let random = RandomRicianNoise { std: [0.1, 0.2], ..Default::default() };
+    /// let drawn = random.sample(&mut Rng::seed_from_u64(3)).expect("p is 1");
+    /// assert_eq!(Some(&drawn), random.sample(&mut Rng::seed_from_u64(3)).as_ref());
+    /// assert_eq!(drawn.apply(&volume)?.shape3(), [8, 8, 8]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut Rng) -> Option<RicianNoise> {
         happens(rng, self.p).then(|| {
             let std = uniform(rng, self.std);

@@ -43,9 +43,21 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use voxflow_core::params::{check_nonnegative_range, check_p, check_range, default_p};
 use voxflow_core::random::{happens, uniform};
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 
 /// Parameters of `sharpen` (also what `random_sharpen` draws).
+///
+/// ```
+/// use voxflow_intensity::blur::Sigma;
+/// use voxflow_intensity::sharpen::Sharpen;
+/// # let step = ndarray::Array3::from_shape_fn((8, 8, 8), |(i, _, _)| if i < 4 { 0.0 } else { 1.0 });
+/// # let volume = voxflow_core::Volume::image3(step, voxflow_core::Affine::identity());
+/// let sharpen = Sharpen { sigma1_mm: Sigma::Isotropic(0.0), alpha: 1.0, ..Default::default() };
+/// let sharper = sharpen.apply(&volume)?;
+/// let image = sharper.image()?;
+/// assert!(image[[3, 0, 0, 0]] < 0.0 && image[[4, 0, 0, 0]] > 1.0); // the edge overshoots
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sharpen {
@@ -65,8 +77,45 @@ pub struct Sharpen {
     pub truncate: f64,
 }
 
+/// The graph's defaults, MONAI's `GaussianSharpen()`: sigma1 3 mm, sigma2 1 mm, alpha 30,
+/// truncate 4.
+impl Default for Sharpen {
+    fn default() -> Self {
+        Sharpen {
+            sigma1_mm: default_sigma1(),
+            sigma2_mm: default_sigma2(),
+            alpha: default_alpha(),
+            truncate: default_truncate(),
+        }
+    }
+}
+
+impl Sharpen {
+    /// Sharpens an image (MONAI's `GaussianSharpen`, sigmas in mm): the `sharpen` node on
+    /// `volume`, in one call.
+    ///
+    /// ```
+    /// use voxflow_intensity::sharpen::Sharpen;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_elem((8, 8, 8), 3.0), voxflow_core::Affine::identity());
+    /// let sharpened = Sharpen::default().apply(&volume)?;
+    /// assert!(sharpened.image()?.iter().all(|v| (v - 3.0).abs() < 1e-4)); // nothing to sharpen
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
+        voxflow_core::run_on_volume(self, volume)
+    }
+}
+
 /// `sigma2` of `random_sharpen`: a range, or a lower bound whose upper bound is the drawn
 /// `sigma1` of the same axis (MONAI's `sigma2_x` given as one number).
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_intensity::sharpen::{RandomSharpen, Sigma2};
+/// let random = RandomSharpen { sigma2: Sigma2::Range([0.1, 0.2]), ..Default::default() };
+/// let drawn = random.sample(&mut voxflow_core::seed::Rng::seed_from_u64(7));
+/// assert!(drawn.sigma2_mm.per_axis().iter().all(|s| (0.1..=0.2).contains(s)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Sigma2 {
@@ -77,6 +126,15 @@ pub enum Sigma2 {
 }
 
 /// Parameters of `random_sharpen`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_intensity::sharpen::RandomSharpen;
+/// let drawn = RandomSharpen::default().sample(&mut voxflow_core::seed::Rng::seed_from_u64(7));
+/// let (s1, s2) = (drawn.sigma1_mm.per_axis(), drawn.sigma2_mm.per_axis());
+/// assert!((0..3).all(|a| (0.5..=1.0).contains(&s1[a]) && (0.5..=s1[a]).contains(&s2[a])));
+/// assert!((10.0..=30.0).contains(&drawn.alpha));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomSharpen {
@@ -93,6 +151,19 @@ pub struct RandomSharpen {
     /// Probability of sharpening; otherwise the draw leaves the image unchanged. Default 1.
     #[serde(default = "default_p")]
     pub p: f64,
+}
+
+/// The graph's defaults, MONAI's `RandGaussianSharpen()`: sigma1 in `[0.5, 1]` mm, sigma2
+/// from 0.5 up to sigma1, alpha in `[10, 30]`, always applied.
+impl Default for RandomSharpen {
+    fn default() -> Self {
+        RandomSharpen {
+            sigma1: default_sigma1_range(),
+            sigma2: default_sigma2_range(),
+            alpha: default_alpha_range(),
+            p: default_p(),
+        }
+    }
 }
 
 fn default_sigma1() -> Sigma {
@@ -116,6 +187,12 @@ fn default_alpha_range() -> [f64; 2] {
 
 /// `b + alpha · (b - g(b, sigma2))` with `b = g(input, sigma1)`, `g` the Gaussian filter of
 /// [`gaussian_filter`] (sigmas in voxels).
+///
+/// ```
+/// let frame = ndarray::Array3::from_shape_fn((8, 8, 8), |(i, _, _)| if i < 4 { 0.0f32 } else { 1.0 });
+/// let edge = voxflow_intensity::sharpen::sharpen(frame.view(), [0.0; 3], [1.0, 0.0, 0.0], 1.0, 4.0);
+/// assert!(edge[[3, 0, 0]] < 0.0 && edge[[4, 0, 0]] > 1.0); // overshoot on both sides of the edge
+/// ```
 #[must_use]
 pub fn sharpen(
     input: ArrayView3<'_, f32>,
@@ -187,7 +264,19 @@ impl Op for Sharpen {
 
 impl RandomSharpen {
     /// Draws the concrete op: the three `sigma1`, the three `sigma2`, then `alpha` (MONAI's
-    /// order).
+    /// order); apply it with [`Sharpen::apply`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use voxflow_core::seed::Rng;
+    /// use voxflow_intensity::sharpen::RandomSharpen;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let drawn = RandomSharpen::default().sample(&mut Rng::seed_from_u64(3));
+    /// assert_eq!(drawn, RandomSharpen::default().sample(&mut Rng::seed_from_u64(3)));
+    /// let skipped = RandomSharpen { p: 0.0, ..Default::default() }.sample(&mut Rng::seed_from_u64(3));
+    /// assert_eq!(skipped.apply(&volume)?, volume); // a skipped draw is the identity
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sample(&self, rng: &mut voxflow_core::seed::Rng) -> Sharpen {
         if !happens(rng, self.p) {
             return Sharpen {
