@@ -29,39 +29,11 @@ impl Eq for OpDoc {}
 
 inventory::collect!(OpDoc);
 
-/// The keyword by which a parameter type's schema says "no keys but my properties" although it
-/// flattens other structs: schemars drops a flattened part's `additionalProperties: false` (the
-/// outer struct decides), and serde's `deny_unknown_fields` does not work with `flatten`, so such
-/// a struct flattens a catch-all that rejects every leftover key (geometry's `NoOtherParams`),
-/// whose schema is this keyword. [`close_params`] turns it into `additionalProperties: false`.
-pub const NO_OTHER_PARAMS: &str = "x-voxflow-no-other-params";
-
-/// Replaces every [`NO_OTHER_PARAMS`] marker in `schema` (recursively) by
-/// `additionalProperties: false` (or `unevaluatedProperties: false` where the object also has
-/// subschemas, which `additionalProperties` would not see into).
-pub fn close_params(schema: &mut serde_json::Value) {
-    match schema {
-        serde_json::Value::Object(object) => {
-            if object.remove(NO_OTHER_PARAMS).is_some() {
-                let composed =
-                    ["if", "allOf", "anyOf", "oneOf", "$ref"].iter().any(|k| object.contains_key(*k));
-                let key = if composed { "unevaluatedProperties" } else { "additionalProperties" };
-                object.insert(key.to_owned(), serde_json::Value::Bool(false));
-            }
-            object.values_mut().for_each(close_params);
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(close_params),
-        _ => {}
-    }
-}
-
 /// The schema of an op's parameter type `T` ([`OpDoc::params_schema`]): `T`'s own schema
-/// (inline; types it shares with other ops are references into the generator's definitions),
-/// closed where it says so ([`close_params`]).
+/// (inline; types it shares with other ops are references into the generator's definitions).
+/// Parameter types deny unknown fields, so the schema admits no key they do not name.
 pub fn params_schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let mut schema = T::json_schema(generator).to_value();
-    close_params(&mut schema);
-    schemars::Schema::try_from(schema).unwrap_or_default()
+    T::json_schema(generator)
 }
 
 /// `T::default()` as JSON (`null` if it does not serialize, which the op-docs test reports).

@@ -22,6 +22,14 @@ use serde::{Deserialize, Serialize};
 use voxflow_core::{Affine, BoundaryMode, Op};
 
 /// The axes a transform's matrix is written in.
+///
+/// ```
+/// use voxflow_geometry::affine::{AffineTransform, Frame};
+/// let along_voxel_axes = AffineTransform { frame: Frame::Voxel, ..Default::default() };
+/// assert_eq!(serde_json::to_value(along_voxel_axes.frame)?, "voxel");
+/// assert_eq!(AffineTransform::default().frame, Frame::World);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Frame {
@@ -33,6 +41,17 @@ pub enum Frame {
 }
 
 /// Moves the anatomy by an affine transform about the physical centre; the grid is kept.
+///
+/// ```
+/// use voxflow_geometry::{affine::AffineTransform, spatial::SpatialOp};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// // 1 mm along world x (the volume's voxels are 1 mm, axis-aligned): one voxel.
+/// let moved = AffineTransform { translation: [1.0, 0.0, 0.0], ..Default::default() }.apply(&volume)?;
+/// assert_eq!(moved.image()?[[5, 2, 3, 0]], volume.image()?[[4, 2, 3, 0]]);
+/// // The identity matrix leaves every voxel as it is.
+/// assert_eq!(AffineTransform::default().apply(&volume)?, volume);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AffineTransform {
@@ -45,6 +64,7 @@ pub struct AffineTransform {
     /// `world` (default) or `voxel`: the axes `matrix` is written in.
     #[serde(default)]
     pub frame: Frame,
+    /// Interpolation, boundary mode and fill (flattened into the parameters).
     #[serde(flatten)]
     pub resampling: Resampling,
 }
@@ -52,12 +72,28 @@ pub struct AffineTransform {
 /// The identity (a 3×3 identity `matrix`, no translation), in the world frame, default resampling: set `matrix`.
 impl Default for AffineTransform {
     fn default() -> Self {
-        AffineTransform { matrix: vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]], translation: [0.0; 3], frame: Frame::default(), resampling: Resampling::default() }
+        AffineTransform {
+            matrix: vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]],
+            translation: [0.0; 3],
+            frame: Frame::default(),
+            resampling: Resampling::default(),
+        }
     }
 }
 
 impl AffineTransform {
     /// An op from a linear map and a translation (mm).
+    ///
+    /// ```
+    /// use nalgebra::Matrix3;
+    /// use voxflow_geometry::affine::{AffineTransform, Frame};
+    /// use voxflow_geometry::spatial::{Resampling, SpatialOp};
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// let op = AffineTransform::new(&Matrix3::identity(), [0.0; 3], Frame::Voxel, Resampling::default());
+    /// assert_eq!(op.matrix, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]);
+    /// assert_eq!(op.apply(&volume)?, volume); // the identity moves nothing
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn new(linear: &Matrix3<f64>, translation: [f64; 3], frame: Frame, resampling: Resampling) -> Self {
         let matrix = (0..3).map(|r| (0..3).map(|c| linear[(r, c)]).collect()).collect();
@@ -65,7 +101,7 @@ impl AffineTransform {
     }
 
     /// The linear part and the translation (mm).
-    pub fn parts(&self) -> Result<(Matrix3<f64>, Vector3<f64>), GeometryError> {
+    pub(crate) fn parts(&self) -> Result<(Matrix3<f64>, Vector3<f64>), GeometryError> {
         let rows = self.matrix.len();
         let bad = || GeometryError::param("matrix", "expected 3 rows of 3 or 4 numbers, or 4 rows of 4");
         if !(rows == 3 || rows == 4) {
@@ -126,6 +162,18 @@ impl SpatialOp for AffineTransform {
 /// `scipy.ndimage.affine_transform(input, matrix, offset, output_shape, order=order, mode=mode,
 /// cval=cval)`: output voxel `o` reads input coordinate `matrix · o + offset`. `order` is 0, 1
 /// or 3 (with scipy's prefilter).
+///
+/// ```
+/// use nalgebra::Matrix3;
+/// use voxflow_core::BoundaryMode;
+/// use voxflow_geometry::affine::affine_transform;
+/// let input = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, j, k)| (i + 2 * j + 3 * k) as f32);
+/// // Output voxel (x, y, z) reads input voxel (y, x, z): a transpose of the first two axes.
+/// let swap = Matrix3::new(0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0);
+/// let out = affine_transform(input.view(), &swap, [0.0; 3], [4, 4, 4], 1, BoundaryMode::Constant, 0.0)?;
+/// assert_eq!(out, input.view().permuted_axes([1, 0, 2]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn affine_transform(
     input: ArrayView3<f32>,
     matrix: &Matrix3<f64>,

@@ -2,12 +2,25 @@
 
 use thiserror::Error;
 
-/// A spatial op could not run.
+/// A spatial op could not run. Converts into [`voxflow_core::OpError`] (what graph nodes return);
+/// `voxflow-elastic` wraps it in its own error.
+///
+/// ```
+/// use voxflow_geometry::{GeometryError, rotate::Rotate, spatial::SpatialOp};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::zeros((4, 4, 4)), voxflow_core::Affine::identity());
+/// let err = Rotate { axes: [1, 1], ..Default::default() }.apply(&volume).unwrap_err();
+/// assert!(matches!(err, GeometryError::Param { param: "axes", .. }));
+/// ```
 #[derive(Debug, Error)]
 pub enum GeometryError {
     /// A parameter is out of range (zero or negative factor, axis out of range, min > max).
     #[error("parameter `{param}`: {message}")]
-    Param { param: &'static str, message: String },
+    Param {
+        /// The parameter's name.
+        param: &'static str,
+        /// What is wrong with its value.
+        message: String,
+    },
     /// The volume's affine cannot be inverted (zero voxel size).
     #[error("the affine is singular")]
     SingularAffine,
@@ -16,12 +29,15 @@ pub enum GeometryError {
     Orientation(#[source] voxflow_core::OrientationError),
     /// A spatial op was handed something that is not a volume (a draw).
     #[error("expected a volume, got {got}")]
-    NotAVolume { got: String },
+    NotAVolume {
+        /// What it got instead.
+        got: String,
+    },
 }
 
 impl GeometryError {
     /// A parameter error.
-    pub fn param(param: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn param(param: &'static str, message: impl Into<String>) -> Self {
         GeometryError::Param { param, message: message.into() }
     }
 }

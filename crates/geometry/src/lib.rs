@@ -12,7 +12,7 @@
 //! speed); on a pending resample they compose their index matrix into it, so a chain of spatial
 //! ops still resamples once.
 
-pub mod error;
+mod error;
 pub mod resample;
 pub mod spatial;
 
@@ -40,6 +40,11 @@ pub use error::GeometryError;
 
 /// Links this crate's ops into a binary. typetag registers ops at link time, and a crate the
 /// binary never references is not linked, so the runner calls this once per op crate.
+///
+/// ```
+/// voxflow_geometry::register();
+/// assert!(voxflow_core::op_docs().any(|doc| doc.name == "rotate"));
+/// ```
 pub fn register() {}
 
 /// Plumbing shared by the exact grid ops (flip, crop, pad, crop-or-pad, reorient).

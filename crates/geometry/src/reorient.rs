@@ -20,6 +20,20 @@ use std::collections::BTreeMap;
 use voxflow_core::{Affine, Facts, Inputs, Op, OpError, RunContext, Value, Volume};
 
 /// Reorients to RAS+ voxel order (nibabel `as_closest_canonical`).
+///
+/// ```
+/// use nalgebra::Matrix4;
+/// use voxflow_core::{Affine, Orientation, Volume};
+/// use voxflow_geometry::reorient::Reorient;
+/// // Voxel axes running P, L, S (y first, x reversed second).
+/// let pls = Matrix4::new(0.0, -1.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0);
+/// let volume = Volume::image3(ndarray::Array3::zeros((2, 3, 4)), pls);
+/// assert_eq!(Orientation::of(&volume.affine)?.axcodes(), ['P', 'L', 'S']);
+/// let ras = Reorient {}.apply(&volume)?;
+/// assert_eq!(Orientation::of(&ras.affine)?.axcodes(), ['R', 'A', 'S']);
+/// assert_eq!(ras.shape3(), [3, 2, 4]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reorient {}
@@ -30,6 +44,15 @@ pub use voxflow_core::orientation::Orientation;
 
 /// Permutes and flips a frame (nibabel's `apply_orientation`), keeping the input's memory
 /// order (a Fortran-ordered input gives a Fortran-ordered output).
+///
+/// ```
+/// use voxflow_geometry::reorient::{Orientation, reorient};
+/// let input = ndarray::Array3::from_shape_fn((2, 3, 4), |(i, j, k)| (i + 10 * j + 100 * k) as f32);
+/// // Input axis 0 becomes output axis 1, reversed; axis 1 becomes axis 0.
+/// let out = reorient(input.view(), &Orientation { axis: [1, 0, 2], flip: [true, false, false] });
+/// assert_eq!(out.shape(), [3, 2, 4]);
+/// assert_eq!(out[[2, 0, 3]], input[[1, 2, 3]]);
+/// ```
 #[must_use]
 pub fn reorient<T: Voxel>(input: ArrayView3<'_, T>, orientation: &Orientation) -> Array3<T> {
     if orientation.axis == [0, 1, 2] {
@@ -106,6 +129,18 @@ fn orientation(affine: &Affine) -> Result<Orientation, OpError> {
 
 impl Reorient {
     /// Reorients a volume in memory (returns a copy unchanged when it is already RAS+).
+    ///
+    /// ```
+    /// use voxflow_core::{Affine, Volume};
+    /// use voxflow_geometry::reorient::Reorient;
+    /// let las = Affine::from_diagonal(&nalgebra::Vector4::new(-1.0, 1.0, 1.0, 1.0));
+    /// let data = ndarray::Array3::from_shape_fn((3, 3, 3), |(i, j, k)| (i + 3 * j + 9 * k) as f32);
+    /// let volume = Volume::image3(data, las);
+    /// let ras = Reorient {}.apply(&volume)?;
+    /// assert_eq!(ras.image()?[[0, 1, 2, 0]], volume.image()?[[2, 1, 2, 0]]); // x reversed
+    /// assert_eq!(Reorient {}.apply(&ras)?, ras); // already RAS+: unchanged
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
         permute_volume(volume, orientation(&volume.affine)?)
     }

@@ -14,20 +14,23 @@
 //! the number of threads.
 //!
 //! The parts, by what they hold:
-//! * this file: the API ([`resample_volume`], [`Order`], [`snap_voxel_matrix`]);
-//! * [`dispatch`]: [`transform_image`] / [`transform_labels`], which choose the path from the
+//! * this file: the API ([`resample_volume`], [`Order`]) and `snap_voxel_matrix`;
+//! * `dispatch`: [`transform_image`] / [`transform_labels`], which choose the path from the
 //!   interpolation order and the class of map (in-plane, with a field, general);
 //! * `drive`: the fill drivers (tiles of rows, planes, rows with a displacement field, the
 //!   general per-voxel loop), which split each row into its fast interior and its border;
 //! * `sample`: the per-voxel samplers of the general path (nearest, linear, cubic, one-hot);
-//! * [`fast`]: row interiors; [`boundary`]: scipy's modes; [`spline`]: the cubic prefilter.
+//! * `fast`: row interiors; [`boundary`]: scipy's modes; `spline`: the cubic prefilter.
+//!
+//! [`resample_volume`], [`transform_image`] and [`Order`] are also the plumbing other voxflow
+//! crates resample with (elastic, intensity's low-resolution simulation).
 
 pub mod boundary;
-pub mod dispatch;
+mod dispatch;
 mod drive;
-pub mod fast;
+mod fast;
 mod sample;
-pub mod spline;
+mod spline;
 
 use crate::GeometryError;
 use nalgebra::Matrix4;
@@ -39,16 +42,26 @@ use voxflow_core::{Fill, Interpolation, LabelArray, LabelType, ResampleSpec, Vol
 pub use dispatch::{transform_image, transform_labels};
 
 /// The spline order of an interpolation, for images (`Label` counts as linear).
+///
+/// ```
+/// use voxflow_geometry::resample::Order;
+/// assert_eq!(Order::from_scipy(3)?, Order::Cubic);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
+    /// scipy order 0.
     Nearest,
+    /// scipy order 1.
     Linear,
+    /// scipy order 3 (cubic B-spline, on scipy's prefiltered coefficients).
     Cubic,
 }
 
 impl Order {
+    /// The order an interpolation resamples images with.
     #[must_use]
-    pub fn of(interpolation: Interpolation) -> Self {
+    pub(crate) fn of(interpolation: Interpolation) -> Self {
         match interpolation {
             Interpolation::Nearest => Order::Nearest,
             Interpolation::Linear | Interpolation::Label => Order::Linear,
@@ -58,6 +71,14 @@ impl Order {
 
     /// From scipy's `order` (0, 1 or 3): the one parser of scipy orders, for every op that
     /// takes one.
+    ///
+    /// ```
+    /// use voxflow_geometry::resample::Order;
+    /// assert_eq!(Order::from_scipy(0)?, Order::Nearest);
+    /// assert_eq!(Order::from_scipy(1)?, Order::Linear);
+    /// assert!(Order::from_scipy(2).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_scipy(order: u8) -> Result<Self, UnsupportedOrder> {
         match order {
             0 => Ok(Order::Nearest),
@@ -69,6 +90,12 @@ impl Order {
 }
 
 /// A scipy spline order the resampling core does not have (it has 0, 1 and 3).
+///
+/// ```
+/// use voxflow_geometry::resample::{Order, UnsupportedOrder};
+/// assert_eq!(Order::from_scipy(5), Err(UnsupportedOrder(5)));
+/// assert_eq!(UnsupportedOrder(5).to_string(), "5: scipy orders 0, 1 and 3 are supported");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{0}: scipy orders 0, 1 and 3 are supported")]
 pub struct UnsupportedOrder(pub u8);
@@ -84,7 +111,7 @@ const SNAP_GRID: f64 = (1u64 << 20) as f64;
 /// which decides order-0 rounding ties exactly as on an axis-aligned volume). Any other entry
 /// moves by at most 1e-11 of its size, far below what interpolation can show.
 #[must_use]
-pub fn snap_voxel_matrix(m: &Matrix4<f64>) -> Matrix4<f64> {
+pub(crate) fn snap_voxel_matrix(m: &Matrix4<f64>) -> Matrix4<f64> {
     m.map(|v| {
         let snapped = (v * SNAP_GRID).round() / SNAP_GRID;
         if (v - snapped).abs() <= 1e-11 * v.abs().max(1.0) { snapped } else { v }
@@ -93,6 +120,19 @@ pub fn snap_voxel_matrix(m: &Matrix4<f64>) -> Matrix4<f64> {
 
 /// Resamples every frame of a volume; the output has `spec.affine` and `spec.shape`. Label
 /// maps keep their type and use nearest unless `spec.interpolation` is `Label`.
+///
+/// ```
+/// use voxflow_core::{Affine, BoundaryMode, Fill, Interpolation, ResampleSpec, Volume};
+/// use voxflow_geometry::resample::resample_volume;
+/// let data = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, j, k)| (i * j + k) as f32);
+/// let volume = Volume::image3(data, Affine::identity());
+/// let (linear, constant) = (Interpolation::Linear, BoundaryMode::Constant);
+/// let mut spec = ResampleSpec::identity(&volume, linear, constant, Fill::Value(0.0));
+/// assert_eq!(resample_volume(&volume, &spec)?, volume); // onto its own grid: unchanged
+/// spec.shape = [2, 2, 2]; // the first 2x2x2 voxels
+/// assert_eq!(resample_volume(&volume, &spec)?.image()?[[1, 1, 1, 0]], 2.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn resample_volume(volume: &Volume, spec: &ResampleSpec) -> Result<Volume, GeometryError> {
     check_spec(spec)?;
     let [.., frames] = volume.shape4();

@@ -17,9 +17,23 @@ use crate::spatial::{self, RESAMPLING_FIELDS, Resampling, Step};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value};
+use voxflow_core::{Inputs, Kind, Op, OpError, Port, RunContext, Value, Volume};
 
 /// Resamples `volume` onto the grid (shape and affine) of `like`.
+///
+/// ```
+/// use nalgebra::{Matrix4, Vector4};
+/// use voxflow_core::{Affine, Volume};
+/// use voxflow_geometry::resample_to::ResampleTo;
+/// # let volume = Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), Affine::identity());
+/// // A 2 mm grid over the same field of view (its voxels are never read).
+/// let coarse = Matrix4::from_diagonal(&Vector4::new(2.0, 2.0, 2.0, 1.0));
+/// let like = Volume::label3(ndarray::Array3::<u8>::zeros((4, 4, 4)), coarse);
+/// let out = ResampleTo::default().apply(&volume, &like)?;
+/// assert_eq!((out.shape3(), out.affine), ([4, 4, 4], coarse));
+/// assert_eq!(out.image()?[[1, 2, 3, 0]], volume.image()?[[2, 4, 6, 0]]); // same world point
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(try_from = "Raw", into = "Raw")]
 pub struct ResampleTo {
@@ -62,7 +76,7 @@ impl From<ResampleTo> for Raw {
 
 /// The step from a volume's grid (`affine`) onto the grid `target` (`shape`, `affine`): output
 /// voxel → world (target affine) → input voxel (inverse of the input's affine).
-pub fn step(
+pub(crate) fn step(
     input_affine: &voxflow_core::Affine,
     target_shape: [usize; 3],
     target_affine: &voxflow_core::Affine,
@@ -71,6 +85,24 @@ pub fn step(
         input_affine.try_inverse().ok_or_else(|| OpError::other(crate::GeometryError::SingularAffine))?;
     spatial::check_grid(target_shape, "like")?;
     Ok(Step { shape: target_shape, affine: *target_affine, out_to_in: inverse * target_affine })
+}
+
+impl ResampleTo {
+    /// Resamples a volume in memory onto `like`'s grid, in one resample (what the node does,
+    /// without a graph). Only `like`'s grid (shape and affine) is read, never its voxels.
+    ///
+    /// ```
+    /// use voxflow_geometry::resample_to::ResampleTo;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// // Onto the volume's own grid: the identity.
+    /// assert_eq!(ResampleTo::default().apply(&volume, &volume)?, volume);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, volume: &Volume, like: &Volume) -> Result<Volume, OpError> {
+        self.validate()?;
+        let step = step(&volume.affine, like.shape3(), &like.affine)?;
+        Ok(spatial::resample_once(volume, &step, &self.resampling)?)
+    }
 }
 
 voxflow_core::op_doc!(

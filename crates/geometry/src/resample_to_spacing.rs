@@ -30,6 +30,20 @@ use std::collections::BTreeMap;
 use voxflow_core::{Affine, Facts, Inputs, Op, OpError, RunContext, Value, Volume};
 
 /// Which grid the output lies on.
+///
+/// ```
+/// use nalgebra::{Matrix4, Vector4};
+/// use voxflow_core::{Volume, volume::spacing};
+/// use voxflow_geometry::resample_to_spacing::{Oblique, ResampleToSpacing};
+/// // An LAS volume (x runs right to left), 1 mm voxels.
+/// let las = Matrix4::from_diagonal(&Vector4::new(-1.0, 1.0, 1.0, 1.0));
+/// let volume = Volume::image3(ndarray::Array3::zeros((9, 9, 9)), las);
+/// let ras = ResampleToSpacing { spacing: [2.0; 3], oblique: Oblique::ToOutputSpace, ..Default::default() };
+/// assert_eq!(ras.apply(&volume)?.affine[(0, 0)], 2.0); // nibabel's RAS+ output space
+/// let kept = ResampleToSpacing { spacing: [2.0; 3], ..Default::default() }.apply(&volume)?;
+/// assert_eq!((kept.affine[(0, 0)], spacing(&kept.affine)), (-2.0, [2.0; 3]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Oblique {
@@ -41,6 +55,15 @@ pub enum Oblique {
 }
 
 /// Resamples to a voxel size of `spacing` millimetres.
+///
+/// ```
+/// use voxflow_geometry::resample_to_spacing::ResampleToSpacing;
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((9, 9, 9), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let coarse = ResampleToSpacing { spacing: [2.0, 2.0, 3.0], ..Default::default() }.apply(&volume)?;
+/// assert_eq!(coarse.spacing(), [2.0, 2.0, 3.0]);
+/// assert_eq!(coarse.shape3(), [5, 5, 4]); // spans at least the input's first to last voxel centre
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "Raw", into = "Raw")]
 pub struct ResampleToSpacing {
@@ -56,7 +79,11 @@ pub struct ResampleToSpacing {
 /// 1 mm isotropic, keeping the orientation, default resampling: set `spacing` (required in a graph).
 impl Default for ResampleToSpacing {
     fn default() -> Self {
-        ResampleToSpacing { spacing: [1.0; 3], oblique: Oblique::default(), resampling: Resampling::default() }
+        ResampleToSpacing {
+            spacing: [1.0; 3],
+            oblique: Oblique::default(),
+            resampling: Resampling::default(),
+        }
     }
 }
 
@@ -103,7 +130,7 @@ fn ceil_tolerant(x: f64) -> f64 {
 
 /// The output grid for an input grid (`shape`, `affine`): shape, affine and the output-to-input
 /// voxel matrix.
-pub fn step(
+pub(crate) fn step(
     shape: [usize; 3],
     affine: &Affine,
     spacing: [f64; 3],
@@ -155,17 +182,18 @@ pub fn step(
 
 impl ResampleToSpacing {
     /// Resamples a volume in memory (one resample).
+    ///
+    /// ```
+    /// use voxflow_geometry::resample_to_spacing::ResampleToSpacing;
+    /// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+    /// // The volume's own spacing (1 mm): the identity.
+    /// assert_eq!(ResampleToSpacing { spacing: [1.0; 3], ..Default::default() }.apply(&volume)?, volume);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply(&self, volume: &Volume) -> Result<Volume, OpError> {
         self.validate()?;
         let step = step(volume.shape3(), &volume.affine, self.spacing, self.oblique)?;
-        let source = std::sync::Arc::new(volume.clone());
-        match spatial::defer(Value::Volume(source), &step, &self.resampling)? {
-            Value::Deferred(d) => Ok(spatial::materialize(&d)?),
-            Value::Volume(v) => Ok((*v).clone()),
-            Value::Draw(_) => {
-                Err(OpError::Input { port: "volume".into(), message: "expected a volume".into() })
-            }
-        }
+        Ok(spatial::resample_once(volume, &step, &self.resampling)?)
     }
 }
 

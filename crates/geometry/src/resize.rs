@@ -24,6 +24,22 @@ use serde::{Deserialize, Serialize};
 use voxflow_core::{Affine, BoundaryMode, Op};
 
 /// Resizes by `factor` or to `shape` (exactly one of them).
+///
+/// ```
+/// use nalgebra::Vector4;
+/// use voxflow_core::Volume;
+/// use voxflow_geometry::{resize::Resize, spatial::SpatialOp};
+/// # let volume = Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let resized = Resize { factor: None, shape: Some([4, 5, 6]), ..Default::default() }.apply(&volume)?;
+/// assert_eq!(resized.shape3(), [4, 5, 6]);
+/// // A grid op: the affine follows, so the world centre of the grid stays where it was.
+/// let centre = |v: &Volume| {
+///     let [x, y, z] = v.shape3().map(|n| (n as f64 - 1.0) / 2.0);
+///     v.affine * Vector4::new(x, y, z, 1.0)
+/// };
+/// assert!((centre(&resized) - centre(&volume)).norm() < 1e-9);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resize {
@@ -36,6 +52,7 @@ pub struct Resize {
     /// Align the grids' outer edges instead of their corner voxel centres. Default false.
     #[serde(default)]
     pub grid_mode: bool,
+    /// Interpolation, boundary mode and fill (flattened into the parameters).
     #[serde(flatten)]
     pub resampling: Resampling,
 }
@@ -43,7 +60,12 @@ pub struct Resize {
 /// Factor 1 (the same grid): set `factor` or `shape` (a graph needs one of them).
 impl Default for Resize {
     fn default() -> Self {
-        Resize { factor: Some(Factor::Isotropic(1.0)), shape: None, grid_mode: false, resampling: Resampling::default() }
+        Resize {
+            factor: Some(Factor::Isotropic(1.0)),
+            shape: None,
+            grid_mode: false,
+            resampling: Resampling::default(),
+        }
     }
 }
 
@@ -52,13 +74,31 @@ fn round_half_even(v: f64) -> f64 {
     v.round_ties_even()
 }
 
-/// The output shape of scipy's `zoom(input, factor)`: `round(shape × factor)` (at least 1).
+/// The output shape of scipy's `zoom(input, factor)`: `round(shape × factor)` (at least 1),
+/// rounding halves to even as Python does. Plumbing shared with intensity's low-resolution
+/// simulation.
+///
+/// ```
+/// use voxflow_geometry::resize::zoomed_shape;
+/// assert_eq!(zoomed_shape([10, 7, 5], [0.5; 3]), [5, 4, 2]);
+/// assert_eq!(zoomed_shape([1, 1, 1], [0.1; 3]), [1, 1, 1]);
+/// ```
 #[must_use]
 pub fn zoomed_shape(shape: [usize; 3], factor: [f64; 3]) -> [usize; 3] {
     std::array::from_fn(|a| (round_half_even(shape[a] as f64 * factor[a]) as usize).max(1))
 }
 
 /// The voxel matrix (output index to input index) of scipy's zoom between two shapes.
+/// Plumbing shared with intensity's low-resolution simulation.
+///
+/// ```
+/// use nalgebra::{Matrix4, Vector4};
+/// use voxflow_geometry::resize::zoom_matrix;
+/// // Corner voxel centres aligned: 9 voxels onto 5, every other one.
+/// assert_eq!(zoom_matrix([5; 3], [9; 3], false), Matrix4::from_diagonal(&Vector4::new(0.5, 0.5, 0.5, 1.0)));
+/// // Outer edges aligned (`grid_mode`): output voxel 0 reads input coordinate -0.25.
+/// assert_eq!(zoom_matrix([5; 3], [10; 3], true)[(0, 3)], -0.25);
+/// ```
 #[must_use]
 pub fn zoom_matrix(in_shape: [usize; 3], out_shape: [usize; 3], grid_mode: bool) -> Matrix4<f64> {
     let mut m = Matrix4::identity();
@@ -79,6 +119,16 @@ pub fn zoom_matrix(in_shape: [usize; 3], out_shape: [usize; 3], grid_mode: bool)
 
 /// `scipy.ndimage.zoom(input, factor, order=order, mode=mode, cval=cval, grid_mode=grid_mode)`
 /// (with `grid_mode`, `constant` becomes `grid-constant` as in scipy).
+///
+/// ```
+/// use voxflow_core::BoundaryMode;
+/// use voxflow_geometry::resize::zoom;
+/// let input = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, j, k)| (i + j + k) as f32);
+/// let zoomed = zoom(input.view(), [2.0; 3], 1, BoundaryMode::Constant, 0.0, false)?;
+/// assert_eq!(zoomed.shape(), [8, 8, 8]);
+/// assert_eq!((zoomed[[0, 0, 0]], zoomed[[7, 7, 7]]), (input[[0, 0, 0]], input[[3, 3, 3]]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn zoom(
     input: ArrayView3<f32>,
     factor: [f64; 3],
@@ -106,7 +156,7 @@ pub fn zoom(
 
 impl Resize {
     /// The output shape for an input of `shape`.
-    pub fn output_shape(&self, shape: [usize; 3]) -> Result<[usize; 3], GeometryError> {
+    pub(crate) fn output_shape(&self, shape: [usize; 3]) -> Result<[usize; 3], GeometryError> {
         match (self.factor, self.shape) {
             (Some(f), None) => {
                 check_factor(f, "factor")?;

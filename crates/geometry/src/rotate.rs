@@ -35,7 +35,7 @@ use voxflow_core::{Affine, BoundaryMode, Kind, Op, OpError};
 
 /// Cosine and sine of an angle in degrees, exact at multiples of 90 (scipy's `cosdg`/`sindg`).
 #[must_use]
-pub fn cos_sin_deg(angle: f64) -> (f64, f64) {
+pub(crate) fn cos_sin_deg(angle: f64) -> (f64, f64) {
     let a = angle.rem_euclid(360.0);
     if a == 0.0 {
         (1.0, 0.0)
@@ -52,7 +52,7 @@ pub fn cos_sin_deg(angle: f64) -> (f64, f64) {
 }
 
 /// Checks and sorts a plane (scipy sorts `axes`).
-pub fn plane(axes: [usize; 2], param: &'static str) -> Result<[usize; 2], GeometryError> {
+pub(crate) fn plane(axes: [usize; 2], param: &'static str) -> Result<[usize; 2], GeometryError> {
     if axes[0] > 2 || axes[1] > 2 {
         return Err(GeometryError::param(param, format!("{axes:?}: axes are 0 (x), 1 (y), 2 (z)")));
     }
@@ -88,6 +88,17 @@ fn reshaped(angle: f64, extent: [f64; 2], spacing: [f64; 2]) -> [usize; 2] {
 
 /// `scipy.ndimage.rotate(input, angle, axes=axes, reshape=reshape, order=order, mode=mode,
 /// cval=cval)`.
+///
+/// ```
+/// use voxflow_core::BoundaryMode;
+/// use voxflow_geometry::rotate::rotate;
+/// let input = ndarray::Array3::from_shape_fn((4, 6, 2), |(i, j, k)| (i + 10 * j + 100 * k) as f32);
+/// // A quarter turn with `reshape` swaps the plane's axes and moves no value (numpy's rot90).
+/// let turned = rotate(input.view(), 90.0, [0, 1], true, 1, BoundaryMode::Constant, 0.0)?;
+/// assert_eq!(turned.shape(), [6, 4, 2]);
+/// assert_eq!(turned[[1, 3, 0]], input[[3, 4, 0]]); // out[i, j] = in[j, 5 - i]
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn rotate(
     input: ArrayView3<f32>,
     angle: f64,
@@ -123,6 +134,20 @@ pub fn rotate(
 }
 
 /// Rotates the anatomy by `angle` degrees in the plane of voxel axes `axes` about the centre.
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use voxflow_core::{Affine, DType, Volume};
+/// use voxflow_geometry::{rotate::Rotate, spatial::SpatialOp};
+/// let stripes = ndarray::Array3::from_shape_fn((6, 6, 4), |(i, _, _)| (i / 2) as u8);
+/// let labels = Volume::label3(stripes, Affine::identity());
+/// let turned = Rotate { angle: 90.0, ..Default::default() }.apply(&labels)?;
+/// // A label map stays a label map: same dtype, no new label (nearest by default).
+/// assert_eq!(turned.dtype(), DType::U8);
+/// let set = |v: &Volume| v.to_image().image().map(|a| a.iter().map(|&x| x as u8).collect::<BTreeSet<_>>());
+/// assert_eq!(set(&turned)?, set(&labels)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rotate {
@@ -134,6 +159,7 @@ pub struct Rotate {
     /// Grow the grid to hold the rotated volume (changes the shape). Default false.
     #[serde(default)]
     pub reshape: bool,
+    /// Interpolation, boundary mode and fill (flattened into the parameters).
     #[serde(flatten)]
     pub resampling: Resampling,
 }
@@ -142,12 +168,7 @@ pub struct Rotate {
 /// `Rotate { angle: 10.0, ..Default::default() }`.
 impl Default for Rotate {
     fn default() -> Self {
-        Rotate {
-            axes: default_axes(),
-            angle: 0.0,
-            reshape: false,
-            resampling: Resampling::default(),
-        }
+        Rotate { axes: default_axes(), angle: 0.0, reshape: false, resampling: Resampling::default() }
     }
 }
 
@@ -211,6 +232,19 @@ fn default_planes() -> Vec<[usize; 2]> {
 }
 
 /// Draws a rotation: one plane and angle (the tutorial), or one angle per axis.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_core::random::{OneOf, RandomOp};
+/// use voxflow_geometry::{rotate::RandomRotate, spatial::SpatialOp};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let op = RandomRotate { degrees: [-20.0, 20.0], ..Default::default() };
+/// let mut rng = voxflow_core::seed::Rng::seed_from_u64(7);
+/// let OneOf::First(rotate) = op.draw(&mut rng, ())? else { panic!("one plane: a `rotate`") };
+/// assert!((-20.0..=20.0).contains(&rotate.angle));
+/// assert_eq!(rotate.apply(&volume)?.shape3(), [8, 8, 8]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomRotate {
@@ -230,6 +264,7 @@ pub struct RandomRotate {
     /// The probability of rotating at all. Default 1.
     #[serde(default = "voxflow_core::params::default_p")]
     pub p: f64,
+    /// Interpolation, boundary mode and fill (flattened into the parameters).
     #[serde(flatten)]
     pub resampling: Resampling,
 }
@@ -237,13 +272,20 @@ pub struct RandomRotate {
 /// The graph's defaults.
 impl Default for RandomRotate {
     fn default() -> Self {
-        RandomRotate { degrees: default_degrees(), planes: default_planes(), per_axis: None, integer: false, p: voxflow_core::params::default_p(), resampling: Resampling::default() }
+        RandomRotate {
+            degrees: default_degrees(),
+            planes: default_planes(),
+            per_axis: None,
+            integer: false,
+            p: voxflow_core::params::default_p(),
+            resampling: Resampling::default(),
+        }
     }
 }
 
 /// What `random_rotate` draws: a `rotate` in one plane, or an `affine` (angles per axis, or the
 /// identity when the probability says skip).
-pub type RotateDraw = OneOf<Rotate, AffineTransform>;
+pub(crate) type RotateDraw = OneOf<Rotate, AffineTransform>;
 
 impl RandomRotate {
     fn angle(&self, rng: &mut impl rand::Rng, [lo, hi]: [f64; 2]) -> f64 {
@@ -256,7 +298,7 @@ impl RandomRotate {
     }
 
     /// Draws the rotation (an identity affine when the probability says skip).
-    pub fn sample(&self, rng: &mut impl rand::Rng) -> RotateDraw {
+    pub(crate) fn sample(&self, rng: &mut impl rand::Rng) -> RotateDraw {
         let apply = rng.random_range(0.0..1.0) < self.p;
         if !apply {
             return OneOf::Second(AffineTransform::new(
@@ -276,12 +318,7 @@ impl RandomRotate {
         }
         let p = self.planes[rng.random_range(0..self.planes.len())];
         let angle = self.angle(rng, self.degrees);
-        OneOf::First(Rotate {
-            axes: p,
-            angle,
-            reshape: false,
-            resampling: self.resampling,
-        })
+        OneOf::First(Rotate { axes: p, angle, reshape: false, resampling: self.resampling })
     }
 }
 

@@ -24,11 +24,12 @@ use voxflow_core::random::{RandomOp, uniform};
 use voxflow_core::seed::Rng;
 use voxflow_core::{Affine, Kind, Op, OpError};
 
-/// One factor for every axis, or one per axis.
+/// One factor for every axis, or one per axis (also `resize`'s factor, and intensity's
+/// low-resolution simulation's).
 pub type Factor = voxflow_core::params::OneOrThree<f64>;
 
 /// Checks that every factor is finite and positive.
-pub fn check_factor(factor: Factor, param: &'static str) -> Result<(), GeometryError> {
+pub(crate) fn check_factor(factor: Factor, param: &'static str) -> Result<(), GeometryError> {
     match factor.per_axis().iter().find(|f| !f.is_finite() || **f <= 0.0) {
         Some(f) => Err(GeometryError::param(param, format!("factors must be positive, got {f}"))),
         None => Ok(()),
@@ -36,11 +37,22 @@ pub fn check_factor(factor: Factor, param: &'static str) -> Result<(), GeometryE
 }
 
 /// Magnifies the anatomy by `factor` about the physical centre; the grid is kept.
+///
+/// ```
+/// use voxflow_geometry::{scale::{Factor, Scale}, spatial::SpatialOp};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((9, 9, 9), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let bigger = Scale { factor: Factor::Isotropic(2.0), ..Default::default() }.apply(&volume)?;
+/// assert_eq!((bigger.shape3(), bigger.affine), (volume.shape3(), volume.affine));
+/// // The centre stays put; the voxel 2 from it comes from the voxel 1 from it.
+/// assert_eq!(bigger.image()?[[6, 4, 4, 0]], volume.image()?[[5, 4, 4, 0]]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scale {
     /// The magnification, one number or `[x, y, z]` (> 0; 1 = unchanged).
     pub factor: Factor,
+    /// Interpolation, boundary mode and fill (flattened into the parameters).
     #[serde(flatten)]
     pub resampling: Resampling,
 }
@@ -95,6 +107,17 @@ fn default_true() -> bool {
 }
 
 /// Draws a [`Scale`]: a factor uniform in `range` (one for all axes, or one per axis).
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_core::random::RandomOp;
+/// use voxflow_geometry::scale::{Factor, RandomScale};
+/// let op = RandomScale { range: [0.9, 1.1], isotropic: false, ..Default::default() };
+/// let scale = op.draw(&mut voxflow_core::seed::Rng::seed_from_u64(1), ())?;
+/// let Factor::PerAxis(factors) = scale.factor else { panic!("one factor per axis") };
+/// assert!(factors.iter().all(|f| (0.9..=1.1).contains(f)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomScale {
@@ -107,6 +130,7 @@ pub struct RandomScale {
     /// The probability of scaling at all. Default 1.
     #[serde(default = "voxflow_core::params::default_p")]
     pub p: f64,
+    /// Interpolation, boundary mode and fill (flattened into the parameters).
     #[serde(flatten)]
     pub resampling: Resampling,
 }
@@ -114,13 +138,18 @@ pub struct RandomScale {
 /// The graph's defaults.
 impl Default for RandomScale {
     fn default() -> Self {
-        RandomScale { range: default_range(), isotropic: default_true(), p: voxflow_core::params::default_p(), resampling: Resampling::default() }
+        RandomScale {
+            range: default_range(),
+            isotropic: default_true(),
+            p: voxflow_core::params::default_p(),
+            resampling: Resampling::default(),
+        }
     }
 }
 
 impl RandomScale {
     /// Draws the scale (factor 1 when the probability says skip).
-    pub fn sample(&self, rng: &mut impl rand::Rng) -> Scale {
+    pub(crate) fn sample(&self, rng: &mut impl rand::Rng) -> Scale {
         let apply = rng.random_range(0.0..1.0) < self.p;
         let mut draw = || uniform(rng, self.range);
         let factor = if !apply {

@@ -28,6 +28,18 @@ use voxflow_core::seed::Rng;
 use voxflow_core::{Affine, BoundaryMode, Kind, Op, OpError};
 
 /// The unit of an offset along a voxel axis.
+///
+/// ```
+/// use nalgebra::{Matrix4, Vector4};
+/// use voxflow_geometry::{shift::{Shift, Unit}, spatial::SpatialOp};
+/// let affine = Matrix4::from_diagonal(&Vector4::new(2.0, 2.0, 2.0, 1.0)); // 2 mm voxels
+/// let in_mm = Shift { offset: [4.0, 0.0, 0.0], unit: Unit::Mm, ..Default::default() };
+/// let in_voxels = Shift { offset: [2.0, 0.0, 0.0], unit: Unit::Voxel, ..Default::default() };
+/// let a_quarter = Shift { offset: [0.25, 0.0, 0.0], unit: Unit::Fraction, ..Default::default() };
+/// assert_eq!(in_mm.step([8, 8, 8], &affine)?, in_voxels.step([8, 8, 8], &affine)?);
+/// assert_eq!(a_quarter.step([8, 8, 8], &affine)?, in_voxels.step([8, 8, 8], &affine)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
@@ -43,7 +55,7 @@ pub enum Unit {
 impl Unit {
     /// `value` along axis `axis` of a grid, in voxels.
     #[must_use]
-    pub fn to_voxels(self, value: f64, axis: usize, shape: [usize; 3], affine: &Affine) -> f64 {
+    pub(crate) fn to_voxels(self, value: f64, axis: usize, shape: [usize; 3], affine: &Affine) -> f64 {
         match self {
             Unit::Mm => {
                 let spacing = voxflow_core::volume::spacing(affine)[axis];
@@ -56,6 +68,15 @@ impl Unit {
 }
 
 /// Moves the anatomy by `offset` along the voxel axes; the grid and affine are kept.
+///
+/// ```
+/// use voxflow_geometry::{shift::{Shift, Unit}, spatial::SpatialOp};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let moved = Shift { offset: [0.0, 2.0, 0.0], unit: Unit::Voxel, ..Default::default() }.apply(&volume)?;
+/// assert_eq!(moved.image()?[[1, 5, 3, 0]], volume.image()?[[1, 3, 3, 0]]);
+/// assert_eq!(moved.affine, volume.affine);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Shift {
@@ -64,6 +85,7 @@ pub struct Shift {
     /// `mm` (default), `voxel` or `fraction` (of each axis' size).
     #[serde(default)]
     pub unit: Unit,
+    /// Interpolation, boundary mode and fill (flattened into the parameters).
     #[serde(flatten)]
     pub resampling: Resampling,
 }
@@ -71,11 +93,7 @@ pub struct Shift {
 /// No shift, in mm, with the default resampling.
 impl Default for Shift {
     fn default() -> Self {
-        Shift {
-            offset: [0.0; 3],
-            unit: Unit::default(),
-            resampling: Resampling::default(),
-        }
+        Shift { offset: [0.0; 3], unit: Unit::default(), resampling: Resampling::default() }
     }
 }
 
@@ -101,6 +119,16 @@ impl SpatialOp for Shift {
 
 /// `scipy.ndimage.shift(input, shift, order=order, mode=mode, cval=cval)` (voxel units, same
 /// shape). `order` is 0, 1 or 3.
+///
+/// ```
+/// use voxflow_core::BoundaryMode;
+/// use voxflow_geometry::shift::shift;
+/// let input = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, j, k)| (1 + i + j + k) as f32);
+/// let moved = shift(input.view(), [1.0, 0.0, 0.0], 1, BoundaryMode::Constant, 0.0)?;
+/// assert_eq!(moved[[1, 2, 3]], input[[0, 2, 3]]);
+/// assert_eq!(moved[[0, 2, 3]], 0.0); // from outside: `cval`
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn shift(
     input: ArrayView3<f32>,
     shift: [f64; 3],
@@ -134,6 +162,19 @@ fn default_max() -> [f64; 3] {
 }
 
 /// Draws a [`Shift`]: each axis uniform in `[-max, max]`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use voxflow_core::random::{OneOf, RandomOp};
+/// use voxflow_geometry::shift::{RandomShift, Unit};
+/// let op = RandomShift { max: [3.0, 3.0, 0.0], unit: Unit::Voxel, integer: true, ..Default::default() };
+/// let OneOf::Second(drawn) = op.draw(&mut voxflow_core::seed::Rng::seed_from_u64(3), ())? else {
+///     panic!("`integer` draws an `integer_shift`")
+/// };
+/// assert!(drawn.shift.offset.iter().all(|v| v.abs() <= 3.0));
+/// assert_eq!(drawn.shift.offset[2], 0.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomShift {
@@ -149,6 +190,7 @@ pub struct RandomShift {
     /// The probability of shifting at all. Default 1.
     #[serde(default = "voxflow_core::params::default_p")]
     pub p: f64,
+    /// Interpolation, boundary mode and fill (flattened into the parameters).
     #[serde(flatten)]
     pub resampling: Resampling,
 }
@@ -156,7 +198,13 @@ pub struct RandomShift {
 /// The graph's defaults.
 impl Default for RandomShift {
     fn default() -> Self {
-        RandomShift { max: default_max(), unit: fraction(), integer: false, p: voxflow_core::params::default_p(), resampling: Resampling::default() }
+        RandomShift {
+            max: default_max(),
+            unit: fraction(),
+            integer: false,
+            p: voxflow_core::params::default_p(),
+            resampling: Resampling::default(),
+        }
     }
 }
 
@@ -165,12 +213,12 @@ fn fraction() -> Unit {
 }
 
 /// What `random_shift` draws: a `shift`, or with `integer` an `integer_shift`.
-pub type ShiftDraw = OneOf<Shift, IntegerShift>;
+pub(crate) type ShiftDraw = OneOf<Shift, IntegerShift>;
 
 impl RandomShift {
     /// Draws the shift. With `integer`, the offset is drawn in `unit` and applied in whole
     /// voxels when the op runs (the draw keeps the unit so it fits any grid).
-    pub fn sample(&self, rng: &mut impl rand::Rng) -> ShiftDraw {
+    pub(crate) fn sample(&self, rng: &mut impl rand::Rng) -> ShiftDraw {
         let apply = rng.random_range(0.0..1.0) < self.p;
         let offset = std::array::from_fn(|a| {
             let m = self.max[a];
@@ -183,9 +231,19 @@ impl RandomShift {
 }
 
 /// A shift rounded to whole voxels on the grid it is applied to.
+///
+/// ```
+/// use voxflow_geometry::{shift::{IntegerShift, Shift, Unit}, spatial::SpatialOp};
+/// # let volume = voxflow_core::Volume::image3(ndarray::Array3::from_shape_fn((8, 8, 8), |(i, j, k)| (i + j + k) as f32), voxflow_core::Affine::identity());
+/// let shift = |x| Shift { offset: [x, 0.0, 0.0], unit: Unit::Voxel, ..Default::default() };
+/// let rounded = IntegerShift { shift: shift(1.4) }.apply(&volume)?;
+/// assert_eq!(rounded, shift(1.0).apply(&volume)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegerShift {
+    /// The shift before rounding (in any unit).
     pub shift: Shift,
 }
 
@@ -209,8 +267,7 @@ impl SpatialOp for IntegerShift {
         let vox = std::array::from_fn(|a| {
             self.shift.unit.to_voxels(self.shift.offset[a], a, shape, affine).round()
         });
-        Shift { offset: vox, unit: Unit::Voxel, resampling: self.shift.resampling }
-            .step(shape, affine)
+        Shift { offset: vox, unit: Unit::Voxel, resampling: self.shift.resampling }.step(shape, affine)
     }
 
     fn check(&self) -> Result<(), GeometryError> {

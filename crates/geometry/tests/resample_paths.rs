@@ -204,11 +204,7 @@ fn rotate_scale_shift_fuse_into_one_resample() {
     let volume = Arc::new(Volume::image3(phantom([32, 30, 20]), affine));
     let r = Rotate { axes: [0, 1], angle: 12.0, reshape: false, resampling: settings() };
     let s = Scale { factor: Factor::Isotropic(1.1), resampling: settings() };
-    let t = Shift {
-        offset: [0.05, -0.1, 0.0],
-        unit: Unit::Fraction,
-        resampling: settings(),
-    };
+    let t = Shift { offset: [0.05, -0.1, 0.0], unit: Unit::Fraction, resampling: settings() };
     let shape = [32, 30, 20];
     let steps: [Step; 3] = [
         r.step(shape, &affine).expect("rotate"),

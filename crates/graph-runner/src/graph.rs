@@ -394,10 +394,13 @@ fn params_error(
             // serde's message names the field; it lists the valid ones unless the struct
             // flattens another (the resampling settings), where the op's schema does.
             unknown = message.split('`').nth(1).map(|name| {
-                let mut known: Vec<String> =
-                    crate::error_render::serde_expected(&message).into_iter().map(ToOwned::to_owned).collect();
+                let mut known: Vec<String> = crate::error_render::serde_expected(&message)
+                    .into_iter()
+                    .map(ToOwned::to_owned)
+                    .collect();
                 if known.is_empty() {
-                    known = crate::ops::describe_op(spec.op.clone()).params.into_iter().map(|p| p.name).collect();
+                    known =
+                        crate::ops::describe_op(spec.op.clone()).params.into_iter().map(|p| p.name).collect();
                 }
                 (name.to_owned(), known)
             });

@@ -220,6 +220,7 @@ pub fn preview_path(volume: &Path) -> PathBuf {
 /// Draws a report's pictures: each case's input and outputs, full size and as thumbnails, as
 /// PNG files in `REPORT_files/` beside the page. One case at a time, so a run can draw its
 /// cases as they finish ([`crate::run::run_observed`]) and the page is only assembled at the end.
+#[derive(Debug)]
 pub struct ReportPictures<'a> {
     graph: &'a Graph,
     output_dir: &'a Path,
@@ -244,7 +245,8 @@ impl<'a> ReportPictures<'a> {
         let full = self.files_dir.join(format!("{name}.png"));
         let thumb = self.files_dir.join(format!("{name}_thumb.png"));
         for (path, image) in [(&full, picture.clone()), (&thumb, thumbnail(picture, 160))] {
-            let bytes = png_bytes(&image).map_err(|source| ReportError::Encode { path: path.clone(), source })?;
+            let bytes =
+                png_bytes(&image).map_err(|source| ReportError::Encode { path: path.clone(), source })?;
             std::fs::write(path, bytes).map_err(|source| ReportError::Io { path: path.clone(), source })?;
         }
         Ok(Picture {
@@ -341,7 +343,7 @@ pub fn write_report(
 /// Whether a case drawn earlier shows exactly these outputs, with these draws.
 fn shows(drawn: &ReportCase, outputs: &[&ManifestLine]) -> bool {
     drawn.outputs.len() == outputs.len()
-        && outputs.iter().all(|line| {
-            drawn.outputs.iter().any(|o| o.output_index == line.output && o.draws == line.draws)
-        })
+        && outputs
+            .iter()
+            .all(|line| drawn.outputs.iter().any(|o| o.output_index == line.output && o.draws == line.draws))
 }

@@ -94,7 +94,8 @@ fn every_ops_rust_default_is_the_graphs_default() {
             problems.push(format!("`{name}`: Default does not serialise to an object: {defaults}"));
             continue;
         };
-        if let Err(e) = serde_json::from_value::<Box<dyn Op>>(serde_json::json!({"op": name, "params": defaults}))
+        if let Err(e) =
+            serde_json::from_value::<Box<dyn Op>>(serde_json::json!({"op": name, "params": defaults}))
         {
             problems.push(format!("`{name}`: its Default does not read back as params: {e}"));
         }

@@ -20,14 +20,14 @@ use voxflow_core::BoundaryMode;
 pub const EDGE_TOLERANCE: f64 = 1e-6;
 
 /// Marks a window sample that reads the fill value (grid-constant).
-pub const FILL: isize = isize::MIN;
+pub(crate) const FILL: isize = isize::MIN;
 
 /// One input axis: its length, its stride in the input buffer and the boundary mode.
 #[derive(Debug, Clone, Copy)]
-pub struct AxisRule {
-    pub len: usize,
-    pub stride: isize,
-    pub mode: BoundaryMode,
+pub(crate) struct AxisRule {
+    pub(crate) len: usize,
+    pub(crate) stride: isize,
+    pub(crate) mode: BoundaryMode,
 }
 
 impl AxisRule {
@@ -35,7 +35,7 @@ impl AxisRule {
     /// [`FILL`].
     #[inline]
     #[must_use]
-    pub fn offset(&self, idx: isize) -> isize {
+    pub(crate) fn offset(&self, idx: isize) -> isize {
         let len = self.len as isize;
         if (0..len).contains(&idx) {
             return idx * self.stride;
@@ -67,7 +67,7 @@ impl AxisRule {
     /// outside and takes the fill value (mode `constant`, or a NaN coordinate).
     #[must_use]
     #[inline]
-    pub fn map_coordinate(&self, c: f64) -> Option<f64> {
+    pub(crate) fn map_coordinate(&self, c: f64) -> Option<f64> {
         let len = self.len as f64;
         let last = len - 1.0;
         if c >= 0.0 && c <= last {
@@ -133,7 +133,7 @@ impl AxisRule {
     /// Whether a window `[start, start + n)` lies inside the axis (no boundary handling needed).
     #[inline]
     #[must_use]
-    pub fn inside(&self, start: isize, n: isize) -> bool {
+    pub(crate) fn inside(&self, start: isize, n: isize) -> bool {
         start >= 0 && start + n <= self.len as isize
     }
 }
@@ -141,14 +141,14 @@ impl AxisRule {
 /// The order-0 sample: scipy rounds half up (`floor(c + 0.5)`).
 #[inline]
 #[must_use]
-pub fn nearest_index(c: f64) -> isize {
+pub(crate) fn nearest_index(c: f64) -> isize {
     (c + 0.5).floor() as isize
 }
 
 /// The linear window: its first index and weights.
 #[inline]
 #[must_use]
-pub fn linear_window(c: f64) -> (isize, [f64; 2]) {
+pub(crate) fn linear_window(c: f64) -> (isize, [f64; 2]) {
     let f = c.floor();
     let t = c - f;
     (f as isize, [1.0 - t, t])
@@ -157,7 +157,7 @@ pub fn linear_window(c: f64) -> (isize, [f64; 2]) {
 /// The cubic B-spline window: its first index and weights.
 #[inline]
 #[must_use]
-pub fn cubic_window(c: f64) -> (isize, [f64; 4]) {
+pub(crate) fn cubic_window(c: f64) -> (isize, [f64; 4]) {
     let f = c.floor();
     let t = c - f;
     let u = 1.0 - t;

@@ -45,7 +45,18 @@ fn rules<T>(input: &CowArray<'_, T, Ix3>, mode: BoundaryMode) -> [AxisRule; 3] {
 }
 
 /// The voxel-space resample of an image (scipy's `affine_transform` with a 4x4 matrix): the
-/// kernel behind every image resample.
+/// kernel behind every image resample. Output voxel `o` reads input coordinate
+/// `out_to_in · (o + field(o))`; the output is in Fortran order.
+///
+/// ```
+/// use nalgebra::{Matrix4, Vector3};
+/// use voxflow_core::BoundaryMode::Constant;
+/// use voxflow_geometry::resample::{Order, transform_image};
+/// let input = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, j, k)| (i + j + k) as f32);
+/// let half_voxel = Matrix4::new_translation(&Vector3::new(0.5, 0.0, 0.0));
+/// let out = transform_image(input.view(), &half_voxel, None, [3, 4, 4], Order::Linear, Constant, 0.0);
+/// assert_eq!(out[[0, 0, 0]], 0.5); // halfway between input voxels 0 and 1
+/// ```
 #[must_use]
 pub fn transform_image(
     input: ArrayView3<f32>,
@@ -198,7 +209,19 @@ fn cubic_coefficients(input: ArrayView3<f32>, mode: BoundaryMode, cval: f64) -> 
     }
 }
 
-/// The voxel-space resample of a label frame.
+/// The voxel-space resample of a label frame: `interpolation` is `Nearest`, or `Label` (the
+/// arg-max of the linearly interpolated one-hot maps); either way no new label value appears.
+///
+/// ```
+/// use nalgebra::Matrix4;
+/// use voxflow_core::{BoundaryMode::Constant, Interpolation::Label};
+/// use voxflow_geometry::resample::transform_labels;
+/// let labels = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, _, _)| if i < 2 { 1u8 } else { 2 });
+/// let mut flip_x = Matrix4::identity();
+/// (flip_x[(0, 0)], flip_x[(0, 3)]) = (-1.0, 3.0); // output x reads input 3 - x
+/// let out = transform_labels(labels.view(), &flip_x, None, [4, 4, 4], Label, Constant, 0);
+/// assert_eq!((out[[0, 0, 0]], out[[3, 0, 0]]), (2, 1));
+/// ```
 #[must_use]
 pub fn transform_labels<T: LabelType>(
     input: ArrayView3<T>,

@@ -5,16 +5,22 @@
 
 /// The input buffer: contiguous memory with non-negative strides.
 #[derive(Debug, Clone, Copy)]
-pub struct Grid<'a> {
-    pub data: &'a [f32],
-    pub shape: [usize; 3],
-    pub strides: [usize; 3],
+pub(crate) struct Grid<'a> {
+    pub(crate) data: &'a [f32],
+    pub(crate) shape: [usize; 3],
+    pub(crate) strides: [usize; 3],
 }
 
 /// The `x` interval `[x0, x1)` of an output row (coordinates `base + x · step`) on which every
 /// axis' coordinate lies in `[lo, hi)`, with a small margin inside against rounding.
 #[must_use]
-pub fn interior(base: [f64; 3], step: [f64; 3], lo: [f64; 3], hi: [f64; 3], nx: usize) -> (usize, usize) {
+pub(crate) fn interior(
+    base: [f64; 3],
+    step: [f64; 3],
+    lo: [f64; 3],
+    hi: [f64; 3],
+    nx: usize,
+) -> (usize, usize) {
     let mut from = 0.0f64;
     let mut to = nx as f64 - 1.0;
     for a in 0..3 {
@@ -50,7 +56,7 @@ pub fn interior(base: [f64; 3], step: [f64; 3], lo: [f64; 3], hi: [f64; 3], nx: 
 /// by `step` per voxel. When the row stays on one input plane along y or z (an in-plane
 /// transform, a zoom by an integer ratio) the neighbour across that plane has weight 0 and is
 /// not read.
-pub fn linear_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &mut [f32]) -> usize {
+pub(crate) fn linear_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &mut [f32]) -> usize {
     let flat_y = step[1] == 0.0 && base[1].fract() == 0.0;
     let flat_z = step[2] == 0.0 && base[2].fract() == 0.0;
     // One loop per case, so the inner loop has no per-voxel branches on them.
@@ -204,7 +210,7 @@ fn linear_row_in<const UNIT_X: bool, const FLAT_Y: bool, const FLAT_Z: bool>(
 /// The cubic B-spline weights of the fractional part `t`.
 #[inline]
 #[must_use]
-pub fn weights(t: f32) -> [f32; 4] {
+pub(crate) fn weights(t: f32) -> [f32; 4] {
     let u = 1.0 - t;
     let t2 = t * t;
     let t3 = t2 * t;
@@ -219,7 +225,7 @@ pub fn weights(t: f32) -> [f32; 4] {
 /// Cubic B-spline interpolation of coefficients along a row interior (see [`linear_row`]).
 /// The 4x4 rows of the window along x are summed as 4-wide vectors, weighted by `wz · wy`, and
 /// dotted with `wx` at the end.
-pub fn cubic_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &mut [f32]) -> usize {
+pub(crate) fn cubic_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &mut [f32]) -> usize {
     let [sx, sy, sz] = g.strides;
     let data = g.data;
     let span = 3 * (sx + sy + sz) + 1;
@@ -269,7 +275,7 @@ pub fn cubic_row(g: &Grid<'_>, base: [f64; 3], step: [f64; 3], x0: usize, out: &
 /// [`cubic_row`] on one plane of coefficients (`shape` = `[nx, ny]`, x contiguous): the z
 /// window already folded into it (see the in-plane case of the resample). `base`/`step` are
 /// 3D; their z is ignored.
-pub fn cubic_row_planar(
+pub(crate) fn cubic_row_planar(
     plane: &[f32],
     [nx, _]: [usize; 2],
     base: [f64; 3],
@@ -305,7 +311,7 @@ pub fn cubic_row_planar(
 /// some axis (grown by a small tolerance against rounding): with scipy's
 /// `constant` mode those voxels are the fill value. `None`: the whole row is outside.
 #[must_use]
-pub fn outer(
+pub(crate) fn outer(
     base: [f64; 3],
     step: [f64; 3],
     lo: [f64; 3],
@@ -341,7 +347,7 @@ impl Grid<'_> {
     /// blocks: first each voxel's window offset, fractions and whether the window is inside
     /// (branch-free arithmetic over arrays, which the compiler vectorises), then the reads.
     /// Voxels whose window is not inside get `slow(i)`.
-    pub fn linear_many(
+    pub(crate) fn linear_many(
         &self,
         cx: &[f64],
         cy: &[f64],
@@ -392,7 +398,7 @@ impl Grid<'_> {
     /// coordinates), when its window lies inside (`1 <= c < len - 2` on every axis).
     #[inline]
     #[must_use]
-    pub fn cubic_at(&self, c: [f64; 3]) -> Option<f32> {
+    pub(crate) fn cubic_at(&self, c: [f64; 3]) -> Option<f32> {
         let inside = (0..3).all(|a| c[a] >= 1.0 && c[a] < self.shape[a] as f64 - 2.0);
         if !inside {
             return None;

@@ -12,7 +12,7 @@ const POLE: f64 = -0.267_949_192_431_122_7; // sqrt(3) - 2
 /// Lines are filtered in panels: the lines of one slice side by side in an f64 buffer
 /// `[position][line]`, so each step of the recursion is one pass over contiguous memory for all
 /// lines at once (vectorised, cache-friendly), and slices run in parallel.
-pub fn prefilter_in_place(data: &mut Array3<f32>, mode: BoundaryMode) {
+pub(crate) fn prefilter_in_place(data: &mut Array3<f32>, mode: BoundaryMode) {
     let shape = [data.len_of(Axis(0)), data.len_of(Axis(1)), data.len_of(Axis(2))];
     for axis in 0..3 {
         if shape[axis] <= 1 || shape.contains(&0) {
@@ -78,7 +78,7 @@ pub fn prefilter_in_place(data: &mut Array3<f32>, mode: BoundaryMode) {
 
 /// Filters `lanes` lines of length `n` stored as `buf[i * lanes + lane]`: [`filter_line`] on
 /// each line, computed row by row.
-pub fn filter_panel(buf: &mut [f64], n: usize, lanes: usize, mode: BoundaryMode) {
+pub(crate) fn filter_panel(buf: &mut [f64], n: usize, lanes: usize, mode: BoundaryMode) {
     if n <= 1 {
         return;
     }
@@ -179,7 +179,7 @@ fn axpy(acc: &mut [f64], a: f64, x: &[f64]) {
 
 /// The prefilter of `input` as a new array, in Fortran (x fastest) order.
 #[must_use]
-pub fn prefilter(input: ArrayView3<f32>, mode: BoundaryMode) -> Array3<f32> {
+pub(crate) fn prefilter(input: ArrayView3<f32>, mode: BoundaryMode) -> Array3<f32> {
     let mut out = voxflow_core::memory::new_array([input.shape()[0], input.shape()[1], input.shape()[2]]);
     out.assign(&input);
     prefilter_in_place(&mut out, mode);
@@ -187,7 +187,7 @@ pub fn prefilter(input: ArrayView3<f32>, mode: BoundaryMode) -> Array3<f32> {
 }
 
 /// One line, as scipy's `_apply_filter` with its boundary initialisations.
-pub fn filter_line(c: &mut [f64], mode: BoundaryMode) {
+pub(crate) fn filter_line(c: &mut [f64], mode: BoundaryMode) {
     let n = c.len();
     if n <= 1 {
         return;
