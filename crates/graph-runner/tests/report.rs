@@ -264,7 +264,7 @@ fn a_100_case_report_is_small_links_resolve_and_renders_in_chromium() {
     // The draws in words: the flip, the shift in mm and the noise of case 7's output 1.
     let case7 = &html[html.find("id=\"case-case7\"").expect("case 7")..];
     assert!(
-        case7.contains("<b>flip</b>: flip axes [") && case7.contains("<b>noise</b>: noise "),
+        case7.contains("<tr><th>flip</th><td>") && case7.contains("<tr><th>noise</th><td>Gaussian noise σ="),
         "{}",
         &case7[..800]
     );
