@@ -33,7 +33,42 @@ inventory::collect!(OpDoc);
 /// (inline; types it shares with other ops are references into the generator's definitions).
 /// Parameter types deny unknown fields, so the schema admits no key they do not name.
 pub fn params_schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    T::json_schema(generator)
+    let mut schema = T::json_schema(generator).to_value();
+    strip_code_examples(&mut schema);
+    schemars::Schema::try_from(schema).unwrap_or_default()
+}
+
+/// Removes the Rust examples (fenced code blocks) that doc comments carry from every
+/// `description` in `schema`, recursively: they document the Rust API, not the graph file.
+pub fn strip_code_examples(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(object) => {
+            if let Some(serde_json::Value::String(text)) = object.get_mut("description") {
+                // Rust blocks (no language, or `rust...`) go; `json` blocks, graph examples, stay.
+                let mut kept: Vec<&str> = Vec::new();
+                let mut fence: Option<bool> = None; // Some(keep) inside a block
+                for line in text.lines() {
+                    let trimmed = line.trim_start();
+                    if let Some(info) = trimmed.strip_prefix("```") {
+                        let keep = match fence {
+                            None => !(info.is_empty() || info.starts_with("rust")),
+                            Some(keep) => keep,
+                        };
+                        fence = if fence.is_some() { None } else { Some(keep) };
+                        if keep {
+                            kept.push(line);
+                        }
+                    } else if fence.is_none_or(|keep| keep) && !(line.is_empty() && kept.last() == Some(&"")) {
+                        kept.push(line);
+                    }
+                }
+                *text = kept.join("\n").trim_end().to_owned();
+            }
+            object.values_mut().for_each(strip_code_examples);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_code_examples),
+        _ => {}
+    }
 }
 
 /// `T::default()` as JSON (`null` if it does not serialize, which the op-docs test reports).

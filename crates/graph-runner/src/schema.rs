@@ -53,7 +53,10 @@ pub fn schema() -> Schema {
     let definitions = root_object.entry("$defs").or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(definitions) = definitions {
         for (name, definition) in generator.definitions() {
-            definitions.entry(name.clone()).or_insert_with(|| definition.clone());
+            let mut definition = definition.clone();
+            // A parameter type referenced by another op (e.g. the op a random op draws).
+            voxflow_core::doc::strip_code_examples(&mut definition);
+            definitions.entry(name.clone()).or_insert(definition);
         }
         if let Some(Value::Object(node)) = definitions.get_mut("NodeSpec") {
             let op_property = node
