@@ -58,11 +58,14 @@ pub fn strip_code_examples(schema: &mut serde_json::Value) {
                         if keep {
                             kept.push(line);
                         }
-                    } else if fence.is_none_or(|keep| keep) && !(line.is_empty() && kept.last() == Some(&"")) {
+                    } else if fence.is_none_or(|keep| keep) && !(line.is_empty() && kept.last() == Some(&""))
+                    {
                         kept.push(line);
                     }
                 }
-                *text = kept.join("\n").trim_end().to_owned();
+                let mut joined = kept.join("\n");
+                joined.truncate(joined.trim_end().len());
+                *text = joined;
             }
             object.values_mut().for_each(strip_code_examples);
         }

@@ -49,7 +49,7 @@ pub fn describe_draw(drawn: &Value, orientation: Option<[char; 3]>) -> String {
         }
         "flip" => {
             let list: Vec<usize> = match get("axis").or_else(|| get("axes")) {
-                Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_u64()).map(to_usize).collect(),
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_u64).map(to_usize).collect(),
                 Some(v) => v.as_u64().map(to_usize).into_iter().collect(),
                 None => Vec::new(),
             };
