@@ -244,7 +244,10 @@ fn a_100_case_report_is_small_links_resolve_and_renders_in_chromium() {
     let result =
         graphrun(&["run", path(&graph), "--nnunet", path(&ds), "-o", path(&out), "--report", path(&report)]);
     assert!(result.status.success(), "{}", stderr(&result));
+    // Every case's pictures were drawn while the run went on: none is left for the end.
+    assert!(stderr(&result).contains("(0 outputs left to draw)"), "{}", stderr(&result));
     let html = std::fs::read_to_string(&report).expect("report written");
+    println!("report: {} bytes of HTML for 100 cases", html.len());
     assert!(html.len() <= 1_000_000, "the page is {} bytes for 100 cases", html.len());
     assert!(html.contains("data-expected-images=\"300\""), "an input and two outputs per case");
     assert!(!html.contains("base64"));
